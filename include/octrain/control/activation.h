@@ -1,0 +1,37 @@
+#pragma once
+
+#include <string>
+
+#include "octrain/control/stage.h"
+
+namespace octrain::control {
+
+enum class Activation { kTanh, kRelu, kSigmoid, kSoftplus, kIdentity };
+
+std::string to_string(Activation activation);
+// Throws UsageError listing the known names.
+Activation parse_activation(const std::string& name);
+
+torch::Tensor apply_activation(Activation activation, const torch::Tensor& z);
+// σ'(z) ⊙ p, given z and σ(z) (whichever the derivative is cheapest from).
+torch::Tensor activation_backward(Activation activation, const torch::Tensor& z,
+                                  const torch::Tensor& sigma_z, const torch::Tensor& p);
+
+// x_{t+1} = σ(x_t), element-wise; no controls.
+class ActivationStage : public Stage {
+ public:
+  explicit ActivationStage(Activation activation);
+  torch::Tensor forward(const torch::Tensor& x) override;
+  StageKind kind() const override { return StageKind::kActivation; }
+  std::string describe() const override;
+  Shape output_shape(const Shape& input) const override { return input; }
+  bool has_closed_form_vjp() const override { return true; }
+  StageVjp vjp(const torch::Tensor& x, const torch::Tensor& y, const torch::Tensor& p_next,
+               bool need_costate, const LocalGraph* graph) override;
+  Activation activation() const { return activation_; }
+
+ private:
+  Activation activation_;
+};
+
+}  // namespace octrain::control

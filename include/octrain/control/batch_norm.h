@@ -1,0 +1,26 @@
+#pragma once
+
+#include "octrain/control/stage.h"
+
+namespace octrain::control {
+
+// Batch normalisation over features ([F]) or channels ([C,H,W]) with scale γ and offset β as
+// controls. Training uses batch statistics and updates running averages (libtorch convention:
+// running ← (1−momentum)·running + momentum·batch); evaluation uses the running averages.
+class BatchNormStage : public Stage {
+ public:
+  BatchNormStage(int64_t features, double eps = 1e-5, double momentum = 0.1);
+  torch::Tensor forward(const torch::Tensor& x) override;
+  StageKind kind() const override { return StageKind::kBatchNorm; }
+  std::string describe() const override;
+  Shape output_shape(const Shape& input) const override;
+
+  torch::Tensor gamma, beta;                 // controls
+  torch::Tensor running_mean, running_var;   // buffers, saved with the model
+
+ private:
+  int64_t features_;
+  double eps_, momentum_;
+};
+
+}  // namespace octrain::control

@@ -1,0 +1,29 @@
+#pragma once
+
+#include "octrain/control/stage.h"
+
+namespace octrain::control {
+
+// x_{t+1} = W x_t + b with W ∈ R^{out×in}; controls (W, b).
+class DenseStage : public Stage {
+ public:
+  DenseStage(int64_t in_features, int64_t out_features, bool bias = true);
+  torch::Tensor forward(const torch::Tensor& x) override;
+  StageKind kind() const override { return StageKind::kDense; }
+  std::string describe() const override;
+  Shape output_shape(const Shape& input) const override;
+  bool has_closed_form_vjp() const override { return true; }
+  // p_t = Wᵀ p_{t+1};  ∂/∂W = p_{t+1} x_tᵀ;  ∂/∂b = p_{t+1} (summed over the batch).
+  StageVjp vjp(const torch::Tensor& x, const torch::Tensor& y, const torch::Tensor& p_next,
+               bool need_costate, const LocalGraph* graph) override;
+
+  int64_t in_features() const { return in_; }
+  int64_t out_features() const { return out_; }
+  torch::Tensor weight;
+  torch::Tensor bias;  // undefined without bias
+
+ private:
+  int64_t in_, out_;
+};
+
+}  // namespace octrain::control

@@ -1,0 +1,29 @@
+#pragma once
+
+#include <map>
+#include <string>
+
+#include "octrain/control/network.h"
+
+namespace octrain::control {
+
+// How Dense and Conv2d controls (also inside Residual stages) start.
+//   default:    libtorch's defaults (U(±1/√fan_in))
+//   zeros:      all zero (the E-MSA toy's flat start)
+//   normal:     W ~ N(0, σ_w²/fan_in), b ~ N(0, σ_b²)  (mean-field analysis, ALGORITHMS.md §6)
+//   orthogonal: W = σ_w·Q with Q orthogonal (conv: over [out, in·k·k]), b ~ N(0, σ_b²)
+struct Initialiser {
+  enum class Kind { kDefault, kZeros, kNormal, kOrthogonal };
+  Kind kind = Kind::kDefault;
+  double sigma_w2 = 1.0;
+  double sigma_b2 = 0.0;
+};
+
+// From the options "init", "sw2", "sb2" (unknown keys are left for the caller).
+Initialiser parse_initialiser(const std::map<std::string, std::string>& options);
+std::string to_string(const Initialiser& init);
+
+// Uses torch's global generator: seed it first for reproducible weights.
+void initialise(Network& network, const Initialiser& init);
+
+}  // namespace octrain::control

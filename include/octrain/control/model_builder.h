@@ -1,0 +1,21 @@
+#pragma once
+
+#include <memory>
+#include <string>
+
+#include "octrain/control/network.h"
+
+namespace octrain::control {
+
+// Builds a network for inputs of `input_shape` from a compact spec or a TOML file:
+//   mlp:784-256-256-10[:tanh][:init=normal,sw2=1.5,sb2=0.05,bn=true]
+//   resmlp:13-32x4-3[:tanh][:delta=0.5]        Dense 13→32, 4 residual dense stages, Dense 32→3
+//   cnn:conv32x3-maxpool2-res32x3-chmean-fc64-10[:relu]
+//       tokens: convCxK[sS] (padding K/2), resCxK, avgpoolK, maxpoolK, chmean, flatten, bn, fcN;
+//       a bare final number is the output layer; Flatten is inserted before the first fc.
+//   path/to/model.toml                          a list of [[stage]] tables (see docs/MODELS.md)
+// The activation (default relu for cnn, tanh otherwise) follows every hidden Dense/Conv2d.
+// Throws UsageError naming the bad token or key. Seed torch's generator first.
+std::shared_ptr<Network> build_network(const std::string& spec, const Shape& input_shape);
+
+}  // namespace octrain::control

@@ -1,0 +1,31 @@
+#pragma once
+
+#include <torch/optim/optimizer.h>
+
+#include "octrain/methods/method.h"
+
+namespace octrain::methods {
+
+// The first-order baselines — SGD (momentum, Nesterov), Adagrad, RMSprop, Adam — run by
+// torch::optim on the sweep's gradients ∂J/∂θ_t = −∂(Σ_s H_t)/∂θ_t. Weight decay is the
+// stages' running cost, so it is inside ∂H/∂θ and every method sees the same objective.
+class GradientMethod : public Method {
+ public:
+  // `name` is one of sgd, adagrad, rmsprop, adam; `options` parsed from schema_for(name).
+  GradientMethod(const std::string& name, OptionValues options, control::Network& network);
+  static OptionSchema schema_for(const std::string& name);
+
+  std::string name() const override { return name_; }
+  StepStats step(control::Network& network, const control::TerminalLoss& loss, const torch::Tensor& x,
+                 const torch::Tensor& y) override;
+  void scale_learning_rate(double factor) override;
+  void save(torch::serialize::OutputArchive& archive) const override;
+  void load(torch::serialize::InputArchive& archive) override;
+
+ private:
+  std::string name_;
+  std::vector<torch::Tensor> controls_;
+  std::unique_ptr<torch::optim::Optimizer> optimizer_;
+};
+
+}  // namespace octrain::methods

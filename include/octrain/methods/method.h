@@ -1,0 +1,67 @@
+#pragma once
+
+#include <torch/types.h>
+
+#include <cmath>
+#include <limits>
+#include <map>
+#include <memory>
+#include <string>
+
+#include "octrain/util/options.h"
+
+namespace torch::serialize {
+class InputArchive;
+class OutputArchive;
+}  // namespace torch::serialize
+
+namespace octrain::control {
+class Network;
+class TerminalLoss;
+struct Trajectory;
+}  // namespace octrain::control
+
+namespace octrain::methods {
+
+// What one training step reports (ARCHITECTURE.md, "Method").
+struct StepStats {
+  double loss = 0.0;       // batch-mean terminal loss before the update
+  double objective = 0.0;  // loss + Σ_t L_t(θ_t)
+  double accuracy = std::numeric_limits<double>::quiet_NaN();  // NaN for regression
+  std::map<std::string, double> extras;                         // method-specific figures
+};
+
+// A training algorithm: improves the controls θ_0 … θ_{T−1} from one batch's trajectory.
+class Method {
+ public:
+  virtual ~Method() = default;
+  // The registered name and the resolved options ("adam: lr=0.001, beta1=0.9, ...").
+  virtual std::string name() const = 0;
+  const OptionValues& options() const { return options_; }
+  std::string describe() const { return name() + ": " + options_.to_string(); }
+
+  virtual StepStats step(control::Network& network, const control::TerminalLoss& loss,
+                         const torch::Tensor& x, const torch::Tensor& y) = 0;
+
+  // Called after each completed epoch (0-based), e.g. for per-epoch schedules.
+  virtual void end_epoch(int64_t epoch) {}
+  // Multiplies every step size by `factor` (the divergence rollback policy).
+  virtual void scale_learning_rate(double factor) = 0;
+
+  // Method state (moments, curvature, EMAs) for checkpoints; resuming must be exact.
+  virtual void save(torch::serialize::OutputArchive& archive) const = 0;
+  virtual void load(torch::serialize::InputArchive& archive) = 0;
+
+ protected:
+  explicit Method(OptionValues options) : options_(std::move(options)) {}
+  OptionValues options_;
+};
+
+// Loss, objective and accuracy of a swept trajectory — the part of StepStats every method shares.
+StepStats trajectory_stats(control::Network& network, const control::TerminalLoss& loss,
+                           const control::Trajectory& trajectory, const torch::Tensor& y);
+
+// Fraction of correct class predictions (NaN for regression losses).
+double batch_accuracy(const control::TerminalLoss& loss, const torch::Tensor& x_T, const torch::Tensor& y);
+
+}  // namespace octrain::methods

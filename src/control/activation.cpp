@@ -1,0 +1,69 @@
+#include "octrain/control/activation.h"
+
+#include <fmt/format.h>
+
+#include "octrain/util/error.h"
+
+namespace octrain::control {
+
+std::string to_string(Activation activation) {
+  switch (activation) {
+    case Activation::kTanh: return "tanh";
+    case Activation::kRelu: return "relu";
+    case Activation::kSigmoid: return "sigmoid";
+    case Activation::kSoftplus: return "softplus";
+    case Activation::kIdentity: return "identity";
+  }
+  return "?";
+}
+
+Activation parse_activation(const std::string& name) {
+  for (auto a : {Activation::kTanh, Activation::kRelu, Activation::kSigmoid, Activation::kSoftplus,
+                 Activation::kIdentity}) {
+    if (to_string(a) == name) return a;
+  }
+  if (name == "linear" || name == "none") return Activation::kIdentity;
+  throw UsageError(fmt::format(
+      "unknown activation '{}' (known: tanh, relu, sigmoid, softplus, identity)", name));
+}
+
+torch::Tensor apply_activation(Activation activation, const torch::Tensor& z) {
+  switch (activation) {
+    case Activation::kTanh: return torch::tanh(z);
+    case Activation::kRelu: return torch::relu(z);
+    case Activation::kSigmoid: return torch::sigmoid(z);
+    case Activation::kSoftplus: return torch::softplus(z);
+    case Activation::kIdentity: return z;
+  }
+  return z;
+}
+
+torch::Tensor activation_backward(Activation activation, const torch::Tensor& z,
+                                  const torch::Tensor& sigma_z, const torch::Tensor& p) {
+  switch (activation) {
+    case Activation::kTanh: return p * (1 - sigma_z * sigma_z);
+    case Activation::kRelu: return p * (z > 0).to(p.scalar_type());
+    case Activation::kSigmoid: return p * sigma_z * (1 - sigma_z);
+    case Activation::kSoftplus: return p * torch::sigmoid(z);
+    case Activation::kIdentity: return p;
+  }
+  return p;
+}
+
+ActivationStage::ActivationStage(Activation activation)
+    : Stage(to_string(activation)), activation_(activation) {}
+
+torch::Tensor ActivationStage::forward(const torch::Tensor& x) {
+  return apply_activation(activation_, x);
+}
+
+std::string ActivationStage::describe() const { return to_string(activation_); }
+
+StageVjp ActivationStage::vjp(const torch::Tensor& x, const torch::Tensor& y,
+                              const torch::Tensor& p_next, bool need_costate, const LocalGraph*) {
+  StageVjp out;
+  if (need_costate) out.costate = activation_backward(activation_, x, y, p_next);
+  return out;
+}
+
+}  // namespace octrain::control

@@ -1,0 +1,46 @@
+#include "octrain/control/dense.h"
+
+#include <fmt/format.h>
+#include <torch/nn/init.h>
+
+#include <cmath>
+
+#include "octrain/util/error.h"
+
+namespace octrain::control {
+
+DenseStage::DenseStage(int64_t in_features, int64_t out_features, bool with_bias)
+    : Stage("Dense"), in_(in_features), out_(out_features) {
+  if (in_features <= 0 || out_features <= 0)
+    throw UsageError(fmt::format("Dense: sizes must be positive, got {}→{}", in_features, out_features));
+  // libtorch's nn::Linear default: U(−1/√in, 1/√in) for both W and b.
+  const double bound = 1.0 / std::sqrt(double(in_features));
+  weight = register_parameter("weight", torch::empty({out_features, in_features}).uniform_(-bound, bound));
+  if (with_bias) bias = register_parameter("bias", torch::empty({out_features}).uniform_(-bound, bound));
+}
+
+torch::Tensor DenseStage::forward(const torch::Tensor& x) {
+  return bias.defined() ? torch::addmm(bias, x, weight.t()) : torch::mm(x, weight.t());
+}
+
+std::string DenseStage::describe() const {
+  return fmt::format("Dense {}→{}{}", in_, out_, bias.defined() ? "" : " (no bias)");
+}
+
+Shape DenseStage::output_shape(const Shape& input) const {
+  if (input.size() != 1 || input[0] != in_)
+    throw UsageError(fmt::format("Dense {}→{}: expects input [{}], got {}", in_, out_, in_,
+                                 to_string(input)));
+  return {out_};
+}
+
+StageVjp DenseStage::vjp(const torch::Tensor& x, const torch::Tensor&, const torch::Tensor& p_next,
+                         bool need_costate, const LocalGraph*) {
+  StageVjp out;
+  if (need_costate) out.costate = torch::mm(p_next, weight);
+  out.control_grads.push_back(torch::mm(p_next.t(), x));
+  if (bias.defined()) out.control_grads.push_back(p_next.sum(0));
+  return out;
+}
+
+}  // namespace octrain::control

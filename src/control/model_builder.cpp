@@ -1,0 +1,307 @@
+#include "octrain/control/model_builder.h"
+
+#include <fmt/format.h>
+
+#include <filesystem>
+#include <regex>
+#include <toml++/toml.h>
+
+#include "octrain/control/activation.h"
+#include "octrain/control/batch_norm.h"
+#include "octrain/control/conv2d.h"
+#include "octrain/control/dense.h"
+#include "octrain/control/initialiser.h"
+#include "octrain/control/pool.h"
+#include "octrain/control/residual.h"
+#include "octrain/util/error.h"
+#include "octrain/util/options.h"
+#include "octrain/util/toml_options.h"
+
+namespace octrain::control {
+namespace {
+
+struct SpecOptions {
+  Activation activation = Activation::kTanh;
+  double delta = 0.5;
+  bool bias = true;
+  bool batch_norm = false;
+  Initialiser init;
+};
+
+int64_t flat_size(const Shape& shape) {
+  int64_t n = 1;
+  for (auto d : shape) n *= d;
+  return n;
+}
+
+// Appends stages while tracking the current shape.
+class Builder {
+ public:
+  Builder(const Shape& input, const SpecOptions& options)
+      : network_(std::make_shared<Network>(input)), options_(options) {}
+
+  const Shape& shape() const { return network_->output_shape(); }
+  void add(std::shared_ptr<Stage> stage) { network_->append(std::move(stage)); }
+
+  void flatten_if_needed() {
+    if (shape().size() != 1) add(std::make_shared<FlattenStage>());
+  }
+  void dense(int64_t out, bool hidden) {
+    flatten_if_needed();
+    add(std::make_shared<DenseStage>(shape()[0], out, options_.bias));
+    if (hidden) after_hidden(out);
+  }
+  void conv(int64_t out, int64_t kernel, int64_t stride, int64_t padding) {
+    require_image("conv");
+    add(std::make_shared<Conv2dStage>(shape()[0], out, kernel, stride, padding, options_.bias));
+    after_hidden(out);
+  }
+  void residual_dense() {
+    flatten_if_needed();
+    const int64_t n = shape()[0];
+    add(std::make_shared<ResidualStage>(std::make_shared<DenseStage>(n, n, options_.bias),
+                                        options_.activation, options_.delta));
+  }
+  void residual_conv(int64_t channels, int64_t kernel) {
+    require_image("res");
+    if (shape()[0] != channels)
+      throw UsageError(fmt::format("res{}x{}: a residual conv stage keeps the channel count, input has {}",
+                                   channels, kernel, shape()[0]));
+    add(std::make_shared<ResidualStage>(
+        std::make_shared<Conv2dStage>(channels, channels, kernel, 1, kernel / 2, options_.bias),
+        options_.activation, options_.delta));
+  }
+  std::shared_ptr<Network> finish() {
+    initialise(*network_, options_.init);
+    return network_;
+  }
+
+ private:
+  void after_hidden(int64_t features) {
+    if (options_.batch_norm) add(std::make_shared<BatchNormStage>(features));
+    add(std::make_shared<ActivationStage>(options_.activation));
+  }
+  void require_image(const char* what) {
+    if (shape().size() != 3)
+      throw UsageError(fmt::format("{}: needs an image input [C×H×W], the current shape is {}", what,
+                                   to_string(shape())));
+  }
+
+  std::shared_ptr<Network> network_;
+  SpecOptions options_;
+};
+
+int64_t parse_size(const std::string& token, const std::string& spec) {
+  if (token.empty() || token.find_first_not_of("0123456789") != std::string::npos || token.size() > 9)
+    throw UsageError(fmt::format("model '{}': '{}' is not a positive size", spec, token));
+  const int64_t n = std::stoll(token);
+  if (n <= 0) throw UsageError(fmt::format("model '{}': '{}' is not a positive size", spec, token));
+  return n;
+}
+
+std::vector<std::string> split(const std::string& text, char sep) {
+  std::vector<std::string> parts;
+  size_t start = 0;
+  while (true) {
+    const size_t at = text.find(sep, start);
+    parts.push_back(text.substr(start, at - start));
+    if (at == std::string::npos) break;
+    start = at + 1;
+  }
+  return parts;
+}
+
+SpecOptions parse_spec_options(const std::vector<std::string>& segments, Activation default_activation,
+                               const std::string& spec) {
+  std::map<std::string, std::string> raw;
+  SpecOptions options;
+  options.activation = default_activation;
+  for (const auto& segment : segments) {
+    if (segment.find('=') == std::string::npos) {
+      options.activation = parse_activation(segment);
+      continue;
+    }
+    for (const auto& [k, v] : parse_named_spec("x:" + segment).options) raw[k] = v;
+  }
+  options.init = parse_initialiser(raw);
+  for (const char* key : {"init", "sw2", "sb2"}) raw.erase(key);
+  const auto values = OptionSchema(fmt::format("model '{}'", spec))
+                          .real("delta", 0.5, "residual step δ", 0, 1e3)
+                          .flag("bias", true, "Dense/Conv2d stages have a bias")
+                          .flag("bn", false, "batch norm after every hidden Dense/Conv2d")
+                          .parse(raw);
+  options.delta = values.real("delta");
+  options.bias = values.flag("bias");
+  options.batch_norm = values.flag("bn");
+  return options;
+}
+
+std::shared_ptr<Network> build_mlp(const std::string& body, const SpecOptions& options,
+                                   const Shape& input, const std::string& spec) {
+  const auto tokens = split(body, '-');
+  if (tokens.size() < 2) throw UsageError(fmt::format("model '{}': needs at least IN-OUT sizes", spec));
+  const int64_t in = parse_size(tokens[0], spec);
+  if (in != flat_size(input))
+    throw UsageError(fmt::format("model '{}': input size {} does not match the data's {} = {}", spec, in,
+                                 to_string(input), flat_size(input)));
+  Builder b(input, options);
+  for (size_t i = 1; i < tokens.size(); ++i) b.dense(parse_size(tokens[i], spec), i + 1 < tokens.size());
+  return b.finish();
+}
+
+std::shared_ptr<Network> build_resmlp(const std::string& body, const SpecOptions& options,
+                                      const Shape& input, const std::string& spec) {
+  static const std::regex pattern(R"((\d+)-(\d+)x(\d+)-(\d+))");
+  std::smatch m;
+  if (!std::regex_match(body, m, pattern))
+    throw UsageError(fmt::format("model '{}': expected resmlp:IN-WIDTHxDEPTH-OUT", spec));
+  if (parse_size(m[1], spec) != flat_size(input))
+    throw UsageError(fmt::format("model '{}': input size {} does not match the data's {}", spec,
+                                 m[1].str(), flat_size(input)));
+  Builder b(input, options);
+  b.dense(parse_size(m[2], spec), true);
+  for (int64_t i = 0, depth = parse_size(m[3], spec); i < depth; ++i) b.residual_dense();
+  b.dense(parse_size(m[4], spec), false);
+  return b.finish();
+}
+
+std::shared_ptr<Network> build_cnn(const std::string& body, const SpecOptions& options,
+                                   const Shape& input, const std::string& spec) {
+  static const std::regex conv(R"(conv(\d+)x(\d+)(?:s(\d+))?)"), res(R"(res(\d+)x(\d+))"),
+      pool(R"((avg|max)pool(\d+))"), fc(R"(fc(\d+))"), out(R"(\d+)");
+  const auto tokens = split(body, '-');
+  Builder b(input, options);
+  for (size_t i = 0; i < tokens.size(); ++i) {
+    const auto& tok = tokens[i];
+    std::smatch m;
+    if (std::regex_match(tok, m, conv)) {
+      const int64_t k = parse_size(m[2], spec);
+      b.conv(parse_size(m[1], spec), k, m[3].matched ? parse_size(m[3], spec) : 1, k / 2);
+    } else if (std::regex_match(tok, m, res)) {
+      b.residual_conv(parse_size(m[1], spec), parse_size(m[2], spec));
+    } else if (std::regex_match(tok, m, pool)) {
+      b.add(std::make_shared<PoolStage>(m[1] == "avg" ? PoolType::kAverage : PoolType::kMax,
+                                        parse_size(m[2], spec)));
+    } else if (tok == "chmean") {
+      b.add(std::make_shared<ChannelMeanStage>());
+    } else if (tok == "flatten") {
+      b.add(std::make_shared<FlattenStage>());
+    } else if (tok == "bn") {
+      b.add(std::make_shared<BatchNormStage>(b.shape()[0]));
+    } else if (std::regex_match(tok, m, fc)) {
+      b.dense(parse_size(m[1], spec), true);
+    } else if (std::regex_match(tok, m, out) && i + 1 == tokens.size()) {
+      b.dense(parse_size(tok, spec), false);
+    } else {
+      throw UsageError(fmt::format(
+          "model '{}': unknown token '{}' (known: convCxK[sS], resCxK, avgpoolK, maxpoolK, chmean, "
+          "flatten, bn, fcN, and a final output size)",
+          spec, tok));
+    }
+  }
+  return b.finish();
+}
+
+std::shared_ptr<Network> build_from_toml(const std::string& path, const Shape& input) {
+  toml::table doc;
+  try {
+    doc = toml::parse_file(path);
+  } catch (const toml::parse_error& e) {
+    throw UsageError(fmt::format("{}:{}: {}", path, e.source().begin.line, e.description()));
+  } catch (const std::exception& e) {
+    throw UsageError(fmt::format("{}: {}", path, e.what()));
+  }
+  std::map<std::string, std::string> init_raw;
+  if (auto* init = doc["init"].as_table()) init_raw = toml_table_options(*init, path + ": [init]");
+  SpecOptions options;
+  options.init = parse_initialiser(init_raw);
+  Builder b(input, options);
+  auto* stages = doc["stage"].as_array();
+  if (!stages || stages->empty()) throw UsageError(path + ": no [[stage]] tables");
+  for (size_t i = 0; i < stages->size(); ++i) {
+    auto* table = stages->get(i)->as_table();
+    if (!table) throw UsageError(fmt::format("{}: stage {} is not a table", path, i));
+    auto where = [&](const std::string& what) { return fmt::format("{}: stage {}: {}", path, i, what); };
+    auto raw = toml_table_options(*table, where("stage"));
+    const std::string type = raw.count("type") ? raw["type"] : "";
+    raw.erase("type");
+    OptionSchema schema(where(type.empty() ? "stage" : type));
+    try {
+      if (type == "dense") {
+        auto v = schema.integer("out", 0, "output features", 1, 1 << 24).flag("bias", true, "with bias").parse(raw);
+        if (b.shape().size() != 1) throw UsageError(where("dense needs a flat input; add a flatten stage"));
+        b.add(std::make_shared<DenseStage>(b.shape()[0], v.integer("out"), v.flag("bias")));
+      } else if (type == "conv2d") {
+        auto v = schema.integer("out", 0, "output channels", 1, 1 << 16)
+                     .integer("kernel", 3, "kernel size", 1, 64)
+                     .integer("stride", 1, "stride", 1, 64)
+                     .integer("padding", -1, "padding (−1: kernel/2)", -1, 64)
+                     .flag("bias", true, "with bias")
+                     .parse(raw);
+        if (b.shape().size() != 3) throw UsageError(where("conv2d needs an image input [C×H×W]"));
+        const int64_t k = v.integer("kernel");
+        b.add(std::make_shared<Conv2dStage>(b.shape()[0], v.integer("out"), k, v.integer("stride"),
+                                            v.integer("padding") < 0 ? k / 2 : v.integer("padding"),
+                                            v.flag("bias")));
+      } else if (type == "residual") {
+        auto v = schema.choice("inner", "dense", {"dense", "conv2d"}, "inner stage g")
+                     .integer("kernel", 3, "conv kernel", 1, 63)
+                     .choice("activation", "tanh", {"tanh", "relu", "sigmoid", "softplus", "identity"}, "σ")
+                     .real("delta", 0.5, "step δ", 0, 1e3)
+                     .flag("bias", true, "with bias")
+                     .parse(raw);
+        std::shared_ptr<Stage> inner;
+        if (v.text("inner") == "dense") {
+          if (b.shape().size() != 1) throw UsageError(where("residual dense needs a flat input"));
+          inner = std::make_shared<DenseStage>(b.shape()[0], b.shape()[0], v.flag("bias"));
+        } else {
+          if (b.shape().size() != 3) throw UsageError(where("residual conv2d needs an image input"));
+          const int64_t k = v.integer("kernel");
+          inner = std::make_shared<Conv2dStage>(b.shape()[0], b.shape()[0], k, 1, k / 2, v.flag("bias"));
+        }
+        b.add(std::make_shared<ResidualStage>(inner, parse_activation(v.text("activation")), v.real("delta")));
+      } else if (type == "avgpool" || type == "maxpool") {
+        auto v = schema.integer("window", 2, "window", 1, 64).integer("stride", 0, "stride (0: window)", 0, 64).parse(raw);
+        b.add(std::make_shared<PoolStage>(type == "avgpool" ? PoolType::kAverage : PoolType::kMax,
+                                          v.integer("window"), v.integer("stride")));
+      } else if (type == "flatten" || type == "channel-mean") {
+        schema.parse(raw);
+        if (type == "flatten") b.add(std::make_shared<FlattenStage>());
+        else b.add(std::make_shared<ChannelMeanStage>());
+      } else if (type == "batchnorm") {
+        auto v = schema.real("eps", 1e-5, "ε", 0, 1, true).real("momentum", 0.1, "running-average rate", 0, 1, true).parse(raw);
+        b.add(std::make_shared<BatchNormStage>(b.shape()[0], v.real("eps"), v.real("momentum")));
+      } else {
+        schema.parse(raw);
+        b.add(std::make_shared<ActivationStage>(parse_activation(type)));
+      }
+    } catch (const UsageError& e) {
+      const std::string message = e.what();
+      if (message.rfind(path, 0) == 0) throw;
+      throw UsageError(where(message));
+    }
+  }
+  return b.finish();
+}
+
+}  // namespace
+
+std::shared_ptr<Network> build_network(const std::string& spec, const Shape& input_shape) {
+  if (spec.size() > 5 && spec.substr(spec.size() - 5) == ".toml") {
+    if (!std::filesystem::exists(spec)) throw UsageError(spec + ": model file not found");
+    return build_from_toml(spec, input_shape);
+  }
+  auto segments = split(spec, ':');
+  const std::string kind = segments[0];
+  if (segments.size() < 2 || segments[1].empty())
+    throw UsageError(fmt::format("model '{}': expected KIND:LAYERS (mlp, resmlp, cnn) or a .toml file", spec));
+  const std::string body = segments[1];
+  const std::vector<std::string> rest(segments.begin() + 2, segments.end());
+  if (kind == "mlp") return build_mlp(body, parse_spec_options(rest, Activation::kTanh, spec), input_shape, spec);
+  if (kind == "resmlp")
+    return build_resmlp(body, parse_spec_options(rest, Activation::kTanh, spec), input_shape, spec);
+  if (kind == "cnn") return build_cnn(body, parse_spec_options(rest, Activation::kRelu, spec), input_shape, spec);
+  throw UsageError(fmt::format("model '{}': unknown kind '{}' (known: mlp, resmlp, cnn, FILE.toml)", spec, kind));
+}
+
+}  // namespace octrain::control

@@ -1,0 +1,97 @@
+#include "octrain/control/stage.h"
+
+#include <fmt/format.h>
+#include <torch/autograd.h>
+
+namespace octrain::control {
+
+std::string to_string(StageKind kind) {
+  switch (kind) {
+    case StageKind::kDense: return "Dense";
+    case StageKind::kConv2d: return "Conv2d";
+    case StageKind::kResidual: return "Residual";
+    case StageKind::kBatchNorm: return "BatchNorm";
+    case StageKind::kActivation: return "Activation";
+    case StageKind::kPool: return "Pool";
+    case StageKind::kFlatten: return "Flatten";
+  }
+  return "?";
+}
+
+std::string to_string(ControlSet set) {
+  switch (set) {
+    case ControlSet::kReal: return "real";
+    case ControlSet::kBinary: return "binary";
+    case ControlSet::kTernary: return "ternary";
+  }
+  return "?";
+}
+
+std::string to_string(const Shape& shape) { return fmt::format("[{}]", fmt::join(shape, "×")); }
+
+LocalGraph record_local_graph(Stage& stage, const torch::Tensor& x) {
+  torch::AutoGradMode enable(true);
+  LocalGraph graph;
+  graph.input = x.detach().requires_grad_(true);
+  graph.output = stage.forward(graph.input);
+  return graph;
+}
+
+StageVjp autograd_vjp(Stage& stage, const LocalGraph& graph, const torch::Tensor& p_next,
+                      bool need_costate) {
+  std::vector<torch::Tensor> inputs;
+  if (need_costate) inputs.push_back(graph.input);
+  const auto controls = stage.controls();
+  inputs.insert(inputs.end(), controls.begin(), controls.end());
+  StageVjp out;
+  if (inputs.empty()) return out;
+  auto grads = torch::autograd::grad({graph.output}, inputs, {p_next}, /*retain_graph=*/false,
+                                     /*create_graph=*/false, /*allow_unused=*/true);
+  size_t k = 0;
+  if (need_costate) out.costate = grads[k++];
+  for (size_t i = 0; i < controls.size(); ++i, ++k) {
+    out.control_grads.push_back(grads[k].defined() ? grads[k] : torch::zeros_like(controls[i]));
+  }
+  if (need_costate && !out.costate.defined()) out.costate = torch::zeros_like(graph.input);
+  return out;
+}
+
+StageVjp Stage::vjp(const torch::Tensor& x, const torch::Tensor& y, const torch::Tensor& p_next,
+                    bool need_costate, const LocalGraph* graph) {
+  if (graph && graph->output.defined()) return autograd_vjp(*this, *graph, p_next, need_costate);
+  return autograd_vjp(*this, record_local_graph(*this, x), p_next, need_costate);
+}
+
+double Stage::running_cost() {
+  if (running_cost_.l2 == 0.0 && running_cost_.l1 == 0.0) return 0.0;
+  torch::NoGradGuard no_grad;
+  double total = 0.0;
+  for (const auto& theta : controls()) {
+    if (running_cost_.l2 != 0.0) total += 0.5 * running_cost_.l2 * theta.pow(2).sum().item<double>();
+    if (running_cost_.l1 != 0.0) total += running_cost_.l1 * theta.abs().sum().item<double>();
+  }
+  return total;
+}
+
+std::vector<torch::Tensor> Stage::running_cost_gradients() {
+  std::vector<torch::Tensor> out;
+  torch::NoGradGuard no_grad;
+  for (const auto& theta : controls()) {
+    torch::Tensor g;
+    if (running_cost_.l2 != 0.0) g = running_cost_.l2 * theta;
+    if (running_cost_.l1 != 0.0) {
+      auto s = running_cost_.l1 * theta.sign();
+      g = g.defined() ? g + s : s;
+    }
+    out.push_back(g);
+  }
+  return out;
+}
+
+int64_t Stage::num_controls() {
+  int64_t n = 0;
+  for (const auto& theta : controls()) n += theta.numel();
+  return n;
+}
+
+}  // namespace octrain::control

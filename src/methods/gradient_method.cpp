@@ -1,0 +1,106 @@
+#include "octrain/methods/gradient_method.h"
+
+#include <torch/optim/adagrad.h>
+#include <torch/optim/adam.h>
+#include <torch/optim/rmsprop.h>
+#include <torch/optim/sgd.h>
+#include <torch/serialize/archive.h>
+
+#include <limits>
+
+#include "octrain/control/network.h"
+#include "octrain/util/error.h"
+
+namespace octrain::methods {
+namespace {
+constexpr double kInf = std::numeric_limits<double>::infinity();
+}
+
+OptionSchema GradientMethod::schema_for(const std::string& name) {
+  OptionSchema schema(name);
+  if (name == "sgd") {
+    return schema.real("lr", 0.01, "learning rate", 0, kInf, true)
+        .real("momentum", 0.0, "heavy-ball momentum", 0, 1)
+        .real("dampening", 0.0, "momentum dampening", 0, 1)
+        .flag("nesterov", false, "Nesterov momentum (needs momentum > 0, dampening 0)");
+  }
+  if (name == "adagrad") {
+    return schema.real("lr", 0.01, "learning rate", 0, kInf, true)
+        .real("lr_decay", 0.0, "learning-rate decay", 0, kInf)
+        .real("initial_accumulator", 0.0, "initial sum of squares", 0, kInf)
+        .real("eps", 1e-10, "denominator guard", 0, 1, true);
+  }
+  if (name == "rmsprop") {
+    return schema.real("lr", 0.01, "learning rate", 0, kInf, true)
+        .real("alpha", 0.99, "EMA rate of squared gradients", 0, 1)
+        .real("eps", 1e-8, "denominator guard", 0, 1, true)
+        .real("momentum", 0.0, "momentum", 0, 1)
+        .flag("centered", false, "subtract the mean gradient");
+  }
+  if (name == "adam") {
+    return schema.real("lr", 1e-3, "learning rate", 0, kInf, true)
+        .real("beta1", 0.9, "first-moment EMA rate", 0, 1)
+        .real("beta2", 0.999, "second-moment EMA rate", 0, 1)
+        .real("eps", 1e-8, "denominator guard", 0, 1, true)
+        .flag("amsgrad", false, "AMSGrad variant");
+  }
+  throw std::logic_error("GradientMethod: no schema for " + name);
+}
+
+GradientMethod::GradientMethod(const std::string& name, OptionValues options, control::Network& network)
+    : Method(std::move(options)), name_(name), controls_(network.controls()) {
+  const auto& o = options_;
+  if (name == "sgd") {
+    if (o.flag("nesterov") && (o.real("momentum") <= 0 || o.real("dampening") != 0))
+      throw UsageError("sgd: option 'nesterov' = true needs momentum > 0 and dampening = 0");
+    optimizer_ = std::make_unique<torch::optim::SGD>(
+        controls_, torch::optim::SGDOptions(o.real("lr"))
+                       .momentum(o.real("momentum"))
+                       .dampening(o.real("dampening"))
+                       .nesterov(o.flag("nesterov")));
+  } else if (name == "adagrad") {
+    optimizer_ = std::make_unique<torch::optim::Adagrad>(
+        controls_, torch::optim::AdagradOptions(o.real("lr"))
+                       .lr_decay(o.real("lr_decay"))
+                       .initial_accumulator_value(o.real("initial_accumulator"))
+                       .eps(o.real("eps")));
+  } else if (name == "rmsprop") {
+    optimizer_ = std::make_unique<torch::optim::RMSprop>(
+        controls_, torch::optim::RMSpropOptions(o.real("lr"))
+                       .alpha(o.real("alpha"))
+                       .eps(o.real("eps"))
+                       .momentum(o.real("momentum"))
+                       .centered(o.flag("centered")));
+  } else if (name == "adam") {
+    optimizer_ = std::make_unique<torch::optim::Adam>(
+        controls_, torch::optim::AdamOptions(o.real("lr"))
+                       .betas({o.real("beta1"), o.real("beta2")})
+                       .eps(o.real("eps"))
+                       .amsgrad(o.flag("amsgrad")));
+  } else {
+    throw std::logic_error("GradientMethod: unknown optimiser " + name);
+  }
+}
+
+StepStats GradientMethod::step(control::Network& network, const control::TerminalLoss& loss,
+                               const torch::Tensor& x, const torch::Tensor& y) {
+  auto trajectory = network.rollout(x);
+  network.sweep(trajectory, loss, y);
+  StepStats stats = trajectory_stats(network, loss, trajectory, y);
+  size_t k = 0;
+  for (auto& stage_gradients : trajectory.hamiltonian_gradients) {
+    for (auto& dH : stage_gradients) controls_[k++].mutable_grad() = dH.neg_();  // ∂J/∂θ = −∂H/∂θ
+  }
+  optimizer_->step();
+  return stats;
+}
+
+void GradientMethod::scale_learning_rate(double factor) {
+  for (auto& group : optimizer_->param_groups()) group.options().set_lr(group.options().get_lr() * factor);
+}
+
+void GradientMethod::save(torch::serialize::OutputArchive& archive) const { optimizer_->save(archive); }
+
+void GradientMethod::load(torch::serialize::InputArchive& archive) { optimizer_->load(archive); }
+
+}  // namespace octrain::methods

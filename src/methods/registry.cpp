@@ -1,0 +1,39 @@
+#include "octrain/methods/registry.h"
+
+#include <fmt/format.h>
+
+#include "octrain/control/network.h"
+#include "octrain/methods/gradient_method.h"
+#include "octrain/util/error.h"
+
+namespace octrain::methods {
+
+const std::vector<MethodInfo>& method_catalogue() {
+  static const std::vector<MethodInfo> catalogue = {
+      {"sgd", "stochastic gradient descent with optional (Nesterov) momentum",
+       GradientMethod::schema_for("sgd")},
+      {"adagrad", "Adagrad (Duchi et al. 2011)", GradientMethod::schema_for("adagrad")},
+      {"rmsprop", "RMSprop (Tieleman & Hinton 2012)", GradientMethod::schema_for("rmsprop")},
+      {"adam", "Adam (Kingma & Ba 2015)", GradientMethod::schema_for("adam")},
+  };
+  return catalogue;
+}
+
+std::unique_ptr<Method> make_method(const std::string& name, const std::map<std::string, std::string>& options,
+                                    control::Network& network) {
+  for (const auto& info : method_catalogue()) {
+    if (info.name != name) continue;
+    auto values = info.schema.parse(options);
+    return std::make_unique<GradientMethod>(name, std::move(values), network);
+  }
+  std::vector<std::string> names;
+  for (const auto& info : method_catalogue()) names.push_back(info.name);
+  throw UsageError(fmt::format("unknown method '{}' (known: {})", name, fmt::join(names, ", ")));
+}
+
+std::unique_ptr<Method> make_method(const std::string& spec, control::Network& network) {
+  const auto named = parse_named_spec(spec);
+  return make_method(named.name, named.options, network);
+}
+
+}  // namespace octrain::methods

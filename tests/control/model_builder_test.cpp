@@ -1,0 +1,91 @@
+#include <gtest/gtest.h>
+#include <torch/torch.h>
+
+#include <filesystem>
+#include <fstream>
+
+#include "octrain/control/dense.h"
+#include "octrain/control/model_builder.h"
+#include "octrain/util/error.h"
+
+namespace octrain::control {
+namespace {
+
+std::string error_of(const std::function<void()>& f) {
+  try {
+    f();
+  } catch (const UsageError& e) {
+    return e.what();
+  }
+  return "";
+}
+
+TEST(ModelBuilder, MlpOnImagesInsertsFlattenAndCountsControls) {
+  auto net = build_network("mlp:784-256-256-10:relu", {1, 28, 28});
+  EXPECT_EQ(net->size(), 6u);  // flatten, dense, relu, dense, relu, dense
+  EXPECT_EQ(net->num_controls(), 784 * 256 + 256 + 256 * 256 + 256 + 256 * 10 + 10);
+  EXPECT_EQ(net->output_shape(), (Shape{10}));
+  EXPECT_NE(net->summary().find("Dense 784→256"), std::string::npos);
+}
+
+TEST(ModelBuilder, CnnTokens) {
+  auto net = build_network("cnn:conv5x3-avgpool2-conv5x3-avgpool2-res5x3-res5x3-chmean-10:tanh", {1, 28, 28});
+  EXPECT_EQ(net->output_shape(), (Shape{10}));
+  EXPECT_EQ(net->stage_input_shape(net->size() - 2), (Shape{1, 7, 7}));
+}
+
+TEST(ModelBuilder, InitialisersSetTheWeights) {
+  torch::manual_seed(0);
+  auto zeros = build_network("resmlp:1-5x3-1:init=zeros", {1});
+  for (auto& theta : zeros->controls()) EXPECT_EQ(theta.abs().sum().item<double>(), 0.0);
+  auto normal = build_network("mlp:400-400-1:init=normal,sw2=2,sb2=0.5", {400});
+  auto& dense = dynamic_cast<DenseStage&>(normal->stage(0));
+  EXPECT_NEAR(dense.weight.var().item<double>() * 400, 2.0, 0.05);
+  auto ortho = build_network("mlp:50-50-1:init=orthogonal,sw2=4", {50});
+  auto& square = dynamic_cast<DenseStage&>(ortho->stage(0));
+  EXPECT_TRUE(torch::allclose(square.weight.mm(square.weight.t()), 4 * torch::eye(50), 1e-4, 1e-4));
+}
+
+TEST(ModelBuilder, ErrorsNameTheProblem) {
+  EXPECT_NE(error_of([] { build_network("mlp:10-5-2", {13}); }).find("does not match"), std::string::npos);
+  EXPECT_NE(error_of([] { build_network("cnn:conv5x3-blob-10", {1, 8, 8}); }).find("'blob'"), std::string::npos);
+  EXPECT_NE(error_of([] { build_network("mlp:13-5-2:tanh:colour=red", {13}); }).find("colour"),
+            std::string::npos);
+  EXPECT_NE(error_of([] { build_network("mlp:13-5-2:wiggle", {13}); }).find("wiggle"), std::string::npos);
+  EXPECT_NE(error_of([] { build_network("transformer:12", {13}); }).find("unknown kind"), std::string::npos);
+  EXPECT_NE(error_of([] { build_network("cnn:conv5x3-10", {13}); }).find("image input"), std::string::npos);
+}
+
+TEST(ModelBuilder, TomlStageList) {
+  const auto dir = std::filesystem::temp_directory_path() / "octrain_model_builder_test";
+  std::filesystem::create_directories(dir);
+  const auto path = (dir / "net.toml").string();
+  std::ofstream(path) << R"(
+[init]
+init = "normal"
+sw2 = 1.5
+[[stage]]
+type = "conv2d"
+out = 4
+kernel = 3
+[[stage]]
+type = "relu"
+[[stage]]
+type = "maxpool"
+window = 2
+[[stage]]
+type = "flatten"
+[[stage]]
+type = "dense"
+out = 3
+)";
+  auto net = build_network(path, {1, 6, 6});
+  EXPECT_EQ(net->size(), 5u);
+  EXPECT_EQ(net->output_shape(), (Shape{3}));
+  std::ofstream(path) << "[[stage]]\ntype = \"dense\"\nout = 3\nwidth = 4\n";
+  EXPECT_NE(error_of([&] { build_network(path, {5}); }).find("stage 0"), std::string::npos);
+  std::filesystem::remove_all(dir);
+}
+
+}  // namespace
+}  // namespace octrain::control

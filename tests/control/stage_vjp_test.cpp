@@ -1,0 +1,140 @@
+// Every stage's vector-Jacobian products against central finite differences in double precision.
+#include <gtest/gtest.h>
+#include <torch/torch.h>
+
+#include "finite_difference.h"
+#include "octrain/control/activation.h"
+#include "octrain/control/batch_norm.h"
+#include "octrain/control/conv2d.h"
+#include "octrain/control/dense.h"
+#include "octrain/control/pool.h"
+#include "octrain/control/residual.h"
+#include "octrain/util/error.h"
+
+namespace octrain::control {
+namespace {
+
+struct StageCase {
+  std::string label;
+  std::function<std::shared_ptr<Stage>()> make;
+  Shape input;
+};
+
+std::vector<StageCase> all_stages() {
+  return {
+      {"dense", [] { return std::make_shared<DenseStage>(5, 4); }, {5}},
+      {"dense_nobias", [] { return std::make_shared<DenseStage>(5, 3, false); }, {5}},
+      {"conv2d", [] { return std::make_shared<Conv2dStage>(2, 3, 3, 1, 1); }, {2, 6, 6}},
+      {"conv2d_stride2", [] { return std::make_shared<Conv2dStage>(2, 3, 3, 2, 0); }, {2, 7, 7}},
+      {"residual_dense",
+       [] { return std::make_shared<ResidualStage>(std::make_shared<DenseStage>(4, 4), Activation::kTanh, 0.25); },
+       {4}},
+      {"residual_conv",
+       [] {
+         return std::make_shared<ResidualStage>(std::make_shared<Conv2dStage>(2, 2, 3, 1, 1), Activation::kTanh, 0.5);
+       },
+       {2, 5, 5}},
+      {"tanh", [] { return std::make_shared<ActivationStage>(Activation::kTanh); }, {6}},
+      {"relu", [] { return std::make_shared<ActivationStage>(Activation::kRelu); }, {6}},
+      {"sigmoid", [] { return std::make_shared<ActivationStage>(Activation::kSigmoid); }, {6}},
+      {"softplus", [] { return std::make_shared<ActivationStage>(Activation::kSoftplus); }, {6}},
+      {"identity", [] { return std::make_shared<ActivationStage>(Activation::kIdentity); }, {6}},
+      {"avgpool", [] { return std::make_shared<PoolStage>(PoolType::kAverage, 2); }, {2, 4, 4}},
+      {"maxpool", [] { return std::make_shared<PoolStage>(PoolType::kMax, 2); }, {2, 4, 4}},
+      {"flatten", [] { return std::make_shared<FlattenStage>(); }, {2, 3, 3}},
+      {"channel_mean", [] { return std::make_shared<ChannelMeanStage>(); }, {3, 4, 4}},
+      {"batchnorm1d", [] { return std::make_shared<BatchNormStage>(4); }, {4}},
+      {"batchnorm2d", [] { return std::make_shared<BatchNormStage>(2); }, {2, 3, 3}},
+  };
+}
+
+class StageVjpTest : public ::testing::TestWithParam<StageCase> {};
+
+TEST_P(StageVjpTest, MatchesFiniteDifferences) {
+  torch::manual_seed(7);
+  const auto& c = GetParam();
+  auto stage = c.make();
+  stage->to(torch::kFloat64);
+  {  // Give BatchNorm non-trivial γ, β so their derivatives are exercised.
+    torch::NoGradGuard no_grad;
+    for (auto& theta : stage->controls()) theta.add_(0.3 * torch::randn_like(theta));
+  }
+  Shape batch_shape = c.input;
+  batch_shape.insert(batch_shape.begin(), 3);
+  const auto x = torch::randn(batch_shape, torch::kFloat64);
+  Shape out_shape = stage->output_shape(c.input);
+  out_shape.insert(out_shape.begin(), 3);
+  const auto p = torch::randn(out_shape, torch::kFloat64);
+
+  // Σ_s p_s · f(x_s, θ): its gradient in x is the co-state, in θ the control gradients.
+  auto x_point = x.clone();
+  auto hamiltonian = [&] {
+    torch::NoGradGuard no_grad;
+    return (p * stage->forward(x_point)).sum().item<double>();
+  };
+
+  for (bool recorded : {true, false}) {
+    SCOPED_TRACE(recorded ? "with recorded graph" : "without graph");
+    torch::Tensor y;
+    LocalGraph graph;
+    if (recorded && !stage->has_closed_form_vjp()) {
+      graph = record_local_graph(*stage, x);
+      y = graph.output.detach();
+    } else {
+      torch::NoGradGuard no_grad;
+      y = stage->forward(x);
+    }
+    const auto vjp = stage->vjp(x, y, p, /*need_costate=*/true, graph.output.defined() ? &graph : nullptr);
+    ASSERT_TRUE(vjp.costate.defined());
+    ASSERT_EQ(vjp.costate.sizes(), x.sizes());
+    ASSERT_EQ(vjp.control_grads.size(), stage->controls().size());
+    for (int trial = 0; trial < 3; ++trial) {
+      const auto v = torch::randn_like(x);
+      const double fd = testing::directional_derivative(hamiltonian, x_point, v);
+      EXPECT_NEAR((vjp.costate * v).sum().item<double>(), fd, 1e-6 * (1 + std::abs(fd))) << c.label;
+    }
+    auto controls = stage->controls();
+    for (size_t i = 0; i < controls.size(); ++i) {
+      const auto v = torch::randn_like(controls[i]);
+      const double fd = testing::directional_derivative(hamiltonian, controls[i], v);
+      EXPECT_NEAR((vjp.control_grads[i] * v).sum().item<double>(), fd, 1e-6 * (1 + std::abs(fd)))
+          << c.label << " control " << i;
+    }
+  }
+}
+
+INSTANTIATE_TEST_SUITE_P(AllStages, StageVjpTest, ::testing::ValuesIn(all_stages()),
+                         [](const auto& info) { return info.param.label; });
+
+TEST(StageVjp, CostateIsOmittedWhenNotRequested) {
+  DenseStage dense(3, 2);
+  const auto x = torch::randn({4, 3});
+  const auto vjp = dense.vjp(x, dense.forward(x), torch::randn({4, 2}), false, nullptr);
+  EXPECT_FALSE(vjp.costate.defined());
+  EXPECT_EQ(vjp.control_grads.size(), 2u);
+}
+
+TEST(StageShapes, MismatchedInputIsAnError) {
+  DenseStage dense(3, 2);
+  EXPECT_THROW(dense.output_shape({4}), UsageError);
+  Conv2dStage conv(2, 3, 5);
+  EXPECT_THROW(conv.output_shape({2, 3, 3}), UsageError);
+  EXPECT_EQ(conv.output_shape({2, 9, 9}), (Shape{3, 5, 5}));
+}
+
+TEST(RunningCost, L2AndL1ValuesAndGradients) {
+  DenseStage dense(2, 2);
+  {
+    torch::NoGradGuard no_grad;
+    dense.weight.copy_(torch::tensor({{1.0, -2.0}, {0.5, 0.0}}));
+    dense.bias.copy_(torch::tensor({3.0, -1.0}));
+  }
+  dense.set_running_cost({0.1, 0.01});
+  // L = 0.05·(1+4+0.25+0+9+1) + 0.01·(1+2+0.5+0+3+1)
+  EXPECT_NEAR(dense.running_cost(), 0.05 * 15.25 + 0.01 * 7.5, 1e-6);
+  const auto g = dense.running_cost_gradients();
+  EXPECT_TRUE(torch::allclose(g[1], torch::tensor({0.3 + 0.01, -0.1 - 0.01})));
+}
+
+}  // namespace
+}  // namespace octrain::control
