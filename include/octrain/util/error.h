@@ -12,6 +12,7 @@ enum class ExitCode : int {
   kUsage = 2,       // bad flag, config value or name
   kData = 3,        // missing, corrupt or truncated data file
   kDivergence = 4,  // training diverged and the policy gave up
+  kInterrupted = 130,  // stopped by SIGINT/SIGTERM after writing a resumable checkpoint
 };
 
 // An error meant for the user: one line, naming the input and what was expected.

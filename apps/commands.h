@@ -1,0 +1,21 @@
+#pragma once
+
+#include <CLI/CLI.hpp>
+#include <functional>
+#include <nlohmann/json.hpp>
+#include <string>
+#include <vector>
+
+namespace octrain::app {
+
+// Each subcommand registers itself on the app; its callback runs the command.
+void add_train_command(CLI::App& app);
+void add_compare_command(CLI::App& app);
+void add_eval_command(CLI::App& app);
+void add_datasets_command(CLI::App& app);
+void add_info_commands(CLI::App& app);  // version, methods, model
+
+// Markdown table of a run's epoch records: the "result table" the CLI prints.
+std::string epoch_table(const std::vector<nlohmann::json>& epochs);
+
+}  // namespace octrain::app

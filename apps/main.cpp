@@ -1,0 +1,47 @@
+// octrain: train neural networks with optimal-control methods and their baselines.
+#include <fmt/format.h>
+
+#include <csignal>
+
+#include "commands.h"
+#include "octrain/train/trainer.h"
+#include "octrain/util/error.h"
+
+namespace {
+
+void on_signal(int signal) {
+  octrain::train::request_stop();
+  std::signal(signal, SIG_DFL);  // a second signal ends the process at once
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  CLI::App app{"octrain — neural-network training as optimal control (MSA, E-MSA, DDPNOpt, baselines)"};
+  app.footer(
+      "Exit codes: 0 success, 1 internal failure, 2 bad flag/config/name, 3 bad or missing data file,\n"
+      "            4 training diverged, 130 interrupted (a resumable checkpoint was written).\n"
+      "Run 'octrain COMMAND --help' for a command's options.");
+  app.require_subcommand(1);
+  octrain::app::add_train_command(app);
+  octrain::app::add_compare_command(app);
+  octrain::app::add_eval_command(app);
+  octrain::app::add_datasets_command(app);
+  octrain::app::add_info_commands(app);
+  std::signal(SIGINT, on_signal);
+  std::signal(SIGTERM, on_signal);
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    const int code = app.exit(e);
+    return code == 0 ? 0 : int(octrain::ExitCode::kUsage);
+  } catch (const octrain::Error& e) {
+    fmt::print(stderr, "octrain: error: {}\n", e.what());
+    return int(e.code());
+  } catch (const std::exception& e) {
+    std::string message = e.what();
+    fmt::print(stderr, "octrain: internal error: {}\n", message.substr(0, message.find('\n')));
+    return int(octrain::ExitCode::kFailure);
+  }
+  return 0;
+}

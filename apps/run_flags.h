@@ -1,0 +1,26 @@
+#pragma once
+
+#include <CLI/CLI.hpp>
+#include <map>
+#include <string>
+
+#include "octrain/train/run_config.h"
+
+namespace octrain::app {
+
+// The RunConfig flags shared by `train` and `compare`: each flag is kept as text and applied on
+// top of the --config file only when it was given.
+class RunFlags {
+ public:
+  void add_to(CLI::App& command, bool with_method);
+  // Applies given flags to `config` (after the config file).
+  void apply(train::RunConfig& config) const;
+  const std::string& config_file() const { return config_file_; }
+
+ private:
+  std::string config_file_;
+  std::map<std::string, std::string> values_;
+  std::map<std::string, CLI::Option*> options_;
+};
+
+}  // namespace octrain::app

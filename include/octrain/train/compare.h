@@ -1,0 +1,47 @@
+#pragma once
+
+#include <cstdint>
+#include <cstdio>
+#include <map>
+#include <string>
+#include <vector>
+
+#include "octrain/train/run_config.h"
+
+namespace octrain::train {
+
+// One method (with its options) in a comparison grid.
+struct CompareEntry {
+  std::string label;  // shown in the table; default: the method spec
+  std::string method;
+  std::map<std::string, std::string> options;
+};
+
+// Several methods × several seeds on one dataset and model, run in one process.
+struct CompareConfig {
+  RunConfig base;  // dataset, model, epochs, batch size, ...; base.out is the grid's directory
+  std::vector<CompareEntry> entries;
+  std::vector<uint64_t> seeds = {0};
+
+  // Reads the base keys, `seeds = [...]` and one [[run]] table per method (`method` = name,
+  // optional `label`, the rest its options). Flags given afterwards override.
+  void merge_toml_file(const std::string& path);
+  void add_method_spec(const std::string& spec);
+};
+
+struct CompareRow {
+  std::string label;
+  int64_t runs = 0, diverged = 0;
+  double accuracy_mean = 0, accuracy_std = 0;
+  double train_loss_mean = 0, train_loss_std = 0;
+  double test_loss_mean = 0;
+  double step_ms_mean = 0;
+};
+
+// Runs the grid: each run in <out>/<label>/seed-<s>/, then <out>/summary.md and summary.csv.
+// A diverged run is counted in its row; the grid goes on.
+std::vector<CompareRow> run_compare(const CompareConfig& config, bool quiet, std::FILE* out = stdout);
+
+std::string summary_markdown(const std::vector<CompareRow>& rows, const CompareConfig& config);
+
+}  // namespace octrain::train

@@ -1,0 +1,24 @@
+#pragma once
+
+#include <cstdint>
+
+#include "octrain/data/dataset.h"
+
+namespace octrain::control {
+class Network;
+class TerminalLoss;
+}  // namespace octrain::control
+
+namespace octrain::train {
+
+struct Evaluation {
+  double loss = 0.0;      // mean terminal loss over the split
+  double accuracy = 0.0;  // NaN for regression
+  int64_t samples = 0;
+};
+
+// Evaluates in eval mode (batch norm uses running statistics), in chunks; restores train mode.
+Evaluation evaluate(control::Network& network, const control::TerminalLoss& loss, const data::Split& split,
+                    int64_t chunk = 1000);
+
+}  // namespace octrain::train

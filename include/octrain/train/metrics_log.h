@@ -1,0 +1,27 @@
+#pragma once
+
+#include <nlohmann/json.hpp>
+#include <string>
+#include <vector>
+
+namespace octrain::train {
+
+// The run's metrics: metrics.jsonl (one JSON record per line, appended as training goes) and,
+// on flush_tables(), steps.csv and epochs.csv derived from it.
+class MetricsLog {
+ public:
+  // Opens `dir`/metrics.jsonl. When resuming, keeps only records at or before `keep_until_step`
+  // (later ones belong to work after the checkpoint and are recomputed).
+  MetricsLog(const std::string& dir, bool resume, int64_t keep_until_step);
+  void append(const nlohmann::json& record);
+  // Rewrites the CSV tables atomically from all records so far.
+  void flush_tables() const;
+  const std::vector<nlohmann::json>& records() const { return records_; }
+  std::vector<nlohmann::json> epochs() const;
+
+ private:
+  std::string dir_;
+  std::vector<nlohmann::json> records_;
+};
+
+}  // namespace octrain::train

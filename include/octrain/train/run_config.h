@@ -1,0 +1,56 @@
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <string>
+#include <vector>
+
+namespace octrain::train {
+
+// Everything that defines a training run. Read from TOML (`--config`) and flags (which win),
+// validated, and written back resolved as the run directory's config.toml.
+struct RunConfig {
+  std::string dataset = "fashion-mnist";
+  std::string model = "mlp:784-256-256-10:relu";
+  std::string loss;  // empty: cross-entropy for classes, mse for regression
+  std::string method = "adam";
+  std::map<std::string, std::string> method_options;
+
+  int64_t epochs = 3;
+  int64_t batch_size = 128;
+  uint64_t seed = 0;
+  int64_t data_seed = -1;  // −1: use seed
+  int64_t threads = 0;     // 0: libtorch's default
+  std::string device = "cpu";
+  double weight_decay = 0.0;  // L2 running cost on every control
+
+  double test_fraction = 0.2;
+  double validation_fraction = 0.0;
+  int64_t train_limit = 0;
+  int64_t test_limit = 0;
+
+  int64_t eval_every = 1;        // epochs between test evaluations (and always the last)
+  int64_t log_every = 1;         // steps between step records in metrics.jsonl
+  int64_t checkpoint_every = 1;  // epochs between checkpoints (and always the last)
+  std::string on_divergence = "stop";  // stop | rollback
+  double rollback_factor = 0.5;        // step-size factor applied on each rollback
+  int64_t max_rollbacks = 3;
+
+  std::string out;  // run directory; empty: runs/<dataset>-<method>-s<seed>-<time>
+
+  // Sets one field from text ("epochs", "5"); throws UsageError naming the key.
+  void set(const std::string& key, const std::string& value);
+  // Reads a TOML file: top-level keys as set(), a [method] table with `name` and its options.
+  void merge_toml_file(const std::string& path);
+  // Throws UsageError on inconsistent values.
+  void validate() const;
+  // The resolved configuration as TOML text (reads back to an identical RunConfig).
+  std::string to_toml() const;
+  uint64_t split_seed() const { return data_seed >= 0 ? uint64_t(data_seed) : seed; }
+  // "adam:lr=0.001" — method name plus options given explicitly.
+  std::string method_spec() const;
+
+  static const std::vector<std::string>& keys();
+};
+
+}  // namespace octrain::train

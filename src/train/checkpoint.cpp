@@ -1,0 +1,124 @@
+#include "octrain/train/checkpoint.h"
+
+#include <ATen/CPUGeneratorImpl.h>
+#include <torch/serialize.h>
+
+#include <filesystem>
+#include <mutex>
+#include <sstream>
+
+#include "octrain/control/network.h"
+#include "octrain/methods/method.h"
+#include "octrain/util/atomic_file.h"
+#include "octrain/util/error.h"
+
+namespace octrain::train {
+namespace {
+
+constexpr int64_t kFormatVersion = 1;
+
+void write_archive(torch::serialize::OutputArchive& archive, control::Network& network,
+                   const methods::Method& method, const TrainingPosition& p) {
+  archive.write("format_version", torch::tensor(kFormatVersion));
+  torch::serialize::OutputArchive model, state;
+  network.save(model);
+  archive.write("model", model);
+  method.save(state);
+  archive.write("method", state);
+  archive.write("method_name", torch::tensor(std::vector<int64_t>(method.name().begin(), method.name().end())));
+  archive.write("position", torch::tensor({p.epoch, p.step_in_epoch, p.global_step, p.rollbacks}));
+  archive.write("position_real",
+                torch::tensor({p.lr_scale, p.epoch_loss_sum, p.epoch_accuracy_sum, p.epoch_step_seconds},
+                              torch::kFloat64));
+  archive.write("torch_rng", at::detail::getDefaultCPUGenerator().get_state());
+}
+
+TrainingPosition read_archive(torch::serialize::InputArchive& archive, control::Network& network,
+                              methods::Method& method, const std::string& where) {
+  torch::Tensor version, name, position, position_real, rng;
+  archive.read("format_version", version);
+  if (version.item<int64_t>() != kFormatVersion)
+    throw DataError(where + ": unsupported checkpoint format version " + std::to_string(version.item<int64_t>()));
+  archive.read("method_name", name);
+  const std::string saved_name(name.data_ptr<int64_t>(), name.data_ptr<int64_t>() + name.numel());
+  if (saved_name != method.name())
+    throw DataError(where + ": checkpoint was written by method '" + saved_name + "', not '" + method.name() + "'");
+  torch::serialize::InputArchive model, state;
+  archive.read("model", model);
+  network.load(model);
+  archive.read("method", state);
+  method.load(state);
+  archive.read("position", position);
+  archive.read("position_real", position_real);
+  archive.read("torch_rng", rng);
+  at::Generator generator = at::detail::getDefaultCPUGenerator();  // shares the global generator
+  std::lock_guard<std::mutex> lock(generator.mutex());
+  generator.set_state(rng);
+  TrainingPosition p;
+  auto pi = position.accessor<int64_t, 1>();
+  auto pr = position_real.accessor<double, 1>();
+  p.epoch = pi[0], p.step_in_epoch = pi[1], p.global_step = pi[2], p.rollbacks = pi[3];
+  p.lr_scale = pr[0], p.epoch_loss_sum = pr[1], p.epoch_accuracy_sum = pr[2], p.epoch_step_seconds = pr[3];
+  return p;
+}
+
+template <typename F>
+auto as_data_error(const std::string& where, F&& f) {
+  try {
+    return f();
+  } catch (const Error&) {
+    throw;
+  } catch (const std::exception& e) {
+    std::string message = e.what();
+    message = message.substr(0, message.find('\n'));
+    throw DataError(where + ": not a valid checkpoint for this model (" + message + ")");
+  }
+}
+
+}  // namespace
+
+void save_checkpoint(const std::string& path, control::Network& network, const methods::Method& method,
+                     const TrainingPosition& position) {
+  torch::serialize::OutputArchive archive;
+  write_archive(archive, network, method, position);
+  write_atomically(path, [&](const std::string& temp) { archive.save_to(temp); });
+}
+
+std::string checkpoint_bytes(control::Network& network, const methods::Method& method,
+                             const TrainingPosition& position) {
+  torch::serialize::OutputArchive archive;
+  write_archive(archive, network, method, position);
+  std::ostringstream out;
+  archive.save_to(out);
+  return out.str();
+}
+
+TrainingPosition load_checkpoint(const std::string& path, control::Network& network, methods::Method& method) {
+  if (!std::filesystem::exists(path)) throw DataError(path + ": checkpoint not found");
+  return as_data_error(path, [&] {
+    torch::serialize::InputArchive archive;
+    archive.load_from(path);
+    return read_archive(archive, network, method, path);
+  });
+}
+
+TrainingPosition restore_checkpoint_bytes(const std::string& bytes, control::Network& network,
+                                          methods::Method& method) {
+  std::istringstream in(bytes);
+  torch::serialize::InputArchive archive;
+  archive.load_from(in);
+  return read_archive(archive, network, method, "rollback snapshot");
+}
+
+void load_network_from_checkpoint(const std::string& path, control::Network& network) {
+  if (!std::filesystem::exists(path)) throw DataError(path + ": checkpoint not found");
+  as_data_error(path, [&] {
+    torch::serialize::InputArchive archive, model;
+    archive.load_from(path);
+    archive.read("model", model);
+    network.load(model);
+    return 0;
+  });
+}
+
+}  // namespace octrain::train

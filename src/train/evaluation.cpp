@@ -1,0 +1,34 @@
+#include "octrain/train/evaluation.h"
+
+#include <limits>
+
+#include "octrain/control/network.h"
+
+namespace octrain::train {
+
+Evaluation evaluate(control::Network& network, const control::TerminalLoss& loss, const data::Split& split,
+                    int64_t chunk) {
+  Evaluation result;
+  const int64_t n = split.size();
+  if (n == 0) return result;
+  const bool was_training = network.is_training();
+  network.eval();
+  torch::NoGradGuard no_grad;
+  double loss_sum = 0.0;
+  int64_t correct = 0;
+  for (int64_t begin = 0; begin < n; begin += chunk) {
+    const int64_t end = std::min(n, begin + chunk);
+    const auto x = split.x.slice(0, begin, end);
+    const auto y = split.y.slice(0, begin, end);
+    const auto output = network.predict(x);
+    loss_sum += loss.evaluate(output, y, false).value.item<double>() * double(end - begin);
+    if (loss.classification()) correct += loss.predict_class(output).eq(y).sum().item<int64_t>();
+  }
+  if (was_training) network.train();
+  result.samples = n;
+  result.loss = loss_sum / double(n);
+  result.accuracy = loss.classification() ? double(correct) / double(n) : std::numeric_limits<double>::quiet_NaN();
+  return result;
+}
+
+}  // namespace octrain::train

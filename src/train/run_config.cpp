@@ -1,0 +1,144 @@
+#include "octrain/train/run_config.h"
+
+#include <fmt/format.h>
+
+#include <cerrno>
+#include <cmath>
+#include <cstdlib>
+#include <filesystem>
+#include <toml++/toml.h>
+
+#include "octrain/util/error.h"
+#include "octrain/util/options.h"
+#include "octrain/util/toml_options.h"
+
+namespace octrain::train {
+namespace {
+
+int64_t parse_int(const std::string& key, const std::string& text, int64_t min) {
+  char* end = nullptr;
+  errno = 0;
+  const long long v = std::strtoll(text.c_str(), &end, 10);
+  if (text.empty() || *end != '\0' || errno == ERANGE || v < min)
+    throw UsageError(fmt::format("config '{}' = '{}' is invalid: expected an integer ≥ {}", key, text, min));
+  return v;
+}
+
+double parse_real(const std::string& key, const std::string& text, double min, double max) {
+  char* end = nullptr;
+  errno = 0;
+  const double v = std::strtod(text.c_str(), &end);
+  if (text.empty() || *end != '\0' || errno == ERANGE || !std::isfinite(v) || v < min || v > max)
+    throw UsageError(
+        fmt::format("config '{}' = '{}' is invalid: expected a number in [{}, {}]", key, text, min, max));
+  return v;
+}
+
+std::string quoted(const std::string& s) {
+  std::string out = "\"";
+  for (char c : s) {
+    if (c == '"' || c == '\\') out += '\\';
+    out += c;
+  }
+  return out + "\"";
+}
+
+}  // namespace
+
+const std::vector<std::string>& RunConfig::keys() {
+  static const std::vector<std::string> k = {
+      "dataset", "model", "loss", "method", "epochs", "batch_size", "seed", "data_seed", "threads",
+      "device", "weight_decay", "test_fraction", "validation_fraction", "train_limit", "test_limit",
+      "eval_every", "log_every", "checkpoint_every", "on_divergence", "rollback_factor", "max_rollbacks", "out"};
+  return k;
+}
+
+void RunConfig::set(const std::string& key, const std::string& v) {
+  if (key == "dataset") dataset = v;
+  else if (key == "model") model = v;
+  else if (key == "loss") loss = v;
+  else if (key == "method") {
+    const auto spec = parse_named_spec(v);
+    method = spec.name;
+    for (const auto& [k, value] : spec.options) method_options[k] = value;
+  } else if (key == "epochs") epochs = parse_int(key, v, 1);
+  else if (key == "batch_size") batch_size = parse_int(key, v, 1);
+  else if (key == "seed") seed = uint64_t(parse_int(key, v, 0));
+  else if (key == "data_seed") data_seed = parse_int(key, v, -1);
+  else if (key == "threads") threads = parse_int(key, v, 0);
+  else if (key == "device") device = v;
+  else if (key == "weight_decay") weight_decay = parse_real(key, v, 0, 1e3);
+  else if (key == "test_fraction") test_fraction = parse_real(key, v, 0, 0.95);
+  else if (key == "validation_fraction") validation_fraction = parse_real(key, v, 0, 0.95);
+  else if (key == "train_limit") train_limit = parse_int(key, v, 0);
+  else if (key == "test_limit") test_limit = parse_int(key, v, 0);
+  else if (key == "eval_every") eval_every = parse_int(key, v, 1);
+  else if (key == "log_every") log_every = parse_int(key, v, 1);
+  else if (key == "checkpoint_every") checkpoint_every = parse_int(key, v, 1);
+  else if (key == "on_divergence") on_divergence = v;
+  else if (key == "rollback_factor") rollback_factor = parse_real(key, v, 1e-6, 1);
+  else if (key == "max_rollbacks") max_rollbacks = parse_int(key, v, 0);
+  else if (key == "out") out = v;
+  else
+    throw UsageError(fmt::format("unknown config key '{}' (known: {})", key, fmt::join(keys(), ", ")));
+}
+
+void RunConfig::merge_toml_file(const std::string& path) {
+  if (!std::filesystem::exists(path)) throw UsageError(path + ": config file not found");
+  toml::table doc;
+  try {
+    doc = toml::parse_file(path);
+  } catch (const toml::parse_error& e) {
+    throw UsageError(fmt::format("{}:{}: {}", path, e.source().begin.line, e.description()));
+  }
+  for (const auto& [key, node] : doc) {
+    const std::string name(key.str());
+    if (name == "method" && node.is_table()) {
+      auto options = toml_table_options(*node.as_table(), path + ": [method]");
+      auto it = options.find("name");
+      if (it != options.end()) {
+        if (it->second != method) method_options.clear();
+        method = it->second;
+        options.erase(it);
+      }
+      for (const auto& [k, value] : options) method_options[k] = value;
+      continue;
+    }
+    try {
+      set(name, toml_scalar_text(node, path + ": '" + name + "'"));
+    } catch (const UsageError& e) {
+      throw UsageError(path + ": " + e.what());
+    }
+  }
+}
+
+void RunConfig::validate() const {
+  if (on_divergence != "stop" && on_divergence != "rollback")
+    throw UsageError(fmt::format("config 'on_divergence' = '{}' is invalid: expected stop or rollback", on_divergence));
+  if (device != "cpu" && device.rfind("cuda", 0) != 0)
+    throw UsageError(fmt::format("config 'device' = '{}' is invalid: expected cpu or cuda[:N]", device));
+  if (test_fraction + validation_fraction >= 0.95)
+    throw UsageError("config: test_fraction + validation_fraction must leave data to train on");
+}
+
+std::string RunConfig::method_spec() const {
+  return NamedSpec{method, method_options}.to_string();
+}
+
+std::string RunConfig::to_toml() const {
+  std::string s;
+  s += fmt::format("dataset = {}\nmodel = {}\nloss = {}\n", quoted(dataset), quoted(model), quoted(loss));
+  s += fmt::format("epochs = {}\nbatch_size = {}\nseed = {}\ndata_seed = {}\nthreads = {}\ndevice = {}\n", epochs,
+                   batch_size, seed, data_seed, threads, quoted(device));
+  s += fmt::format("weight_decay = {}\ntest_fraction = {}\nvalidation_fraction = {}\n", format_real(weight_decay),
+                   format_real(test_fraction), format_real(validation_fraction));
+  s += fmt::format("train_limit = {}\ntest_limit = {}\neval_every = {}\nlog_every = {}\ncheckpoint_every = {}\n",
+                   train_limit, test_limit, eval_every, log_every, checkpoint_every);
+  s += fmt::format("on_divergence = {}\nrollback_factor = {}\nmax_rollbacks = {}\nout = {}\n", quoted(on_divergence),
+                   format_real(rollback_factor), max_rollbacks, quoted(out));
+  s += fmt::format("\n[method]\nname = {}\n", quoted(method));
+  for (const auto& [k, v] : method_options) s += fmt::format("{} = {}\n", k, quoted(v));
+  return s;
+}
+
+}  // namespace octrain::train

@@ -1,0 +1,297 @@
+#include "octrain/train/trainer.h"
+
+#include <fmt/format.h>
+#include <ATen/CPUGeneratorImpl.h>
+#include <torch/version.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <chrono>
+#include <cmath>
+#include <ctime>
+#include <filesystem>
+
+#include "octrain/control/model_builder.h"
+#include "octrain/control/network.h"
+#include "octrain/methods/registry.h"
+#include "octrain/train/checkpoint.h"
+#include "octrain/train/metrics_log.h"
+#include "octrain/train/progress.h"
+#include "octrain/util/atomic_file.h"
+#include "octrain/util/build_info.h"
+#include "octrain/util/error.h"
+
+namespace octrain::train {
+namespace {
+
+std::atomic<bool> g_stop_requested{false};
+
+using Clock = std::chrono::steady_clock;
+
+std::string timestamp() {
+  const std::time_t now = std::time(nullptr);
+  char buffer[32];
+  std::strftime(buffer, sizeof buffer, "%Y%m%d-%H%M%S", std::localtime(&now));
+  return buffer;
+}
+
+// The shuffle of epoch e depends only on (seed, e), so a resumed run sees the same batches.
+torch::Tensor epoch_permutation(uint64_t seed, int64_t epoch, int64_t n) {
+  auto generator = at::detail::createCPUGenerator(seed * 0x9E3779B97F4A7C15ULL + uint64_t(epoch) + 1);
+  return torch::randperm(n, generator, torch::kLong);
+}
+
+// Index of the first stage with a non-finite control, or −1. One reduction per control.
+int64_t first_nonfinite_stage(control::Network& network) {
+  torch::NoGradGuard no_grad;
+  std::vector<torch::Tensor> sums;
+  for (auto& theta : network.controls()) sums.push_back(theta.sum());
+  if (sums.empty() || torch::stack(sums).sum().isfinite().item<bool>()) return -1;
+  for (size_t t = 0; t < network.size(); ++t)
+    for (auto& theta : network.stage(t).controls())
+      if (!theta.isfinite().all().item<bool>()) return int64_t(t);
+  return -1;
+}
+
+nlohmann::json nan_to_null(double v) { return std::isfinite(v) ? nlohmann::json(v) : nlohmann::json(); }
+
+std::unique_ptr<control::TerminalLoss> make_loss_for(const RunConfig& config, const data::Dataset& data,
+                                                     control::Network& network) {
+  const bool regression = data.task == data::Task::kRegression;
+  const std::string spec = !config.loss.empty() ? config.loss : regression ? "mse" : "cross-entropy";
+  if (network.output_shape().size() != 1)
+    throw UsageError(fmt::format("model '{}': the output must be a vector, got {}", config.model,
+                                 control::to_string(network.output_shape())));
+  const int64_t output_dim = network.output_shape()[0];
+  auto loss = control::make_terminal_loss(spec, data.num_classes, output_dim);
+  loss->check_output(output_dim, data.num_classes);
+  if (regression && output_dim != data.target_dim)
+    throw UsageError(fmt::format("model '{}': outputs {} values but the dataset has {} targets", config.model,
+                                 output_dim, data.target_dim));
+  return loss;
+}
+
+data::Split to_device(const data::Split& split, const torch::Device& device) {
+  return {split.x.defined() ? split.x.to(device) : split.x, split.y.defined() ? split.y.to(device) : split.y};
+}
+
+}  // namespace
+
+void request_stop() { g_stop_requested.store(true); }
+
+data::LoadOptions load_options_for(const RunConfig& config) {
+  data::LoadOptions o;
+  o.seed = config.split_seed();
+  o.test_fraction = config.test_fraction;
+  o.validation_fraction = config.validation_fraction;
+  o.train_limit = config.train_limit;
+  o.test_limit = config.test_limit;
+  return o;
+}
+
+RunResult run_training(RunConfig config, const RunOptions& options) {
+  config.validate();
+  if (config.threads > 0) torch::set_num_threads(int(config.threads));
+  const torch::Device device(config.device);
+  if (device.is_cuda() && !torch::cuda::is_available())
+    throw UsageError(fmt::format("config 'device' = '{}': CUDA is not available on this machine", config.device));
+
+  data::Dataset loaded;
+  const data::Dataset& data = options.dataset ? *options.dataset : (loaded = data::load_dataset(config.dataset, load_options_for(config)));
+  if (data.train.size() == 0) throw DataError(config.dataset + ": the training split is empty");
+
+  torch::manual_seed(config.seed);
+  auto network = control::build_network(config.model, data.input_shape);
+  auto loss = make_loss_for(config, data, *network);
+  network->set_running_cost({config.weight_decay, 0.0});
+  network->to(device);
+  network->train();
+  auto method = methods::make_method(config.method, config.method_options, *network);
+  config.method_options = method->options().to_map();
+
+  if (config.out.empty())
+    config.out = fmt::format("runs/{}-{}-s{}-{}", config.dataset, config.method, config.seed, timestamp());
+  const std::string dir = config.out;
+  const std::string checkpoint_path = dir + "/checkpoint.pt";
+  std::filesystem::create_directories(dir);
+  if (!options.resume && std::filesystem::exists(checkpoint_path))
+    throw UsageError(fmt::format("{}: already holds a run; pass --resume {} to continue it or choose another --out",
+                                 dir, dir));
+
+  TrainingPosition position;
+  if (options.resume) position = load_checkpoint(checkpoint_path, *network, *method);
+  write_text_atomically(dir + "/config.toml", config.to_toml());
+  nlohmann::json metadata = {
+      {"octrain_version", version()},
+      {"git_revision", git_revision()},
+      {"torch_version", TORCH_VERSION},
+      {"seed", config.seed},
+      {"split_seed", config.split_seed()},
+      {"threads", torch::get_num_threads()},
+      {"device", config.device},
+      {"dataset", data.name},
+      {"dataset_checksum", data.checksum},
+      {"dataset_metadata", data.metadata},
+      {"train_size", data.train.size()},
+      {"validation_size", data.validation.size()},
+      {"test_size", data.test.size()},
+      {"model", config.model},
+      {"model_summary", network->summary()},
+      {"controls", network->num_controls()},
+      {"loss", loss->name()},
+      {"method", method->describe()},
+      {"resumed_from_step", position.global_step},
+  };
+  write_text_atomically(dir + "/metadata.json", metadata.dump(2) + "\n");
+
+  MetricsLog metrics(dir, options.resume, position.global_step);
+  const data::Split train = to_device(data.train, device);
+  const data::Split test = to_device(data.test, device);
+  const data::Split validation = to_device(data.validation, device);
+  const int64_t n = train.size();
+  int64_t steps_per_epoch = (n + config.batch_size - 1) / config.batch_size;
+  if (steps_per_epoch > 1 && n % config.batch_size == 1) --steps_per_epoch;  // batch norm cannot take 1 sample
+
+  Progress progress(options.out, options.quiet, config.epochs, steps_per_epoch);
+  if (options.resume)
+    progress.line(fmt::format("resuming {} at epoch {} step {}", dir, position.epoch + 1, position.step_in_epoch));
+  RunResult result;
+  result.run_dir = dir;
+  double run_step_seconds = 0.0;
+  int64_t run_steps = 0;
+  std::string snapshot;
+  g_stop_requested.store(false);
+
+  while (position.epoch < config.epochs) {
+    const int64_t epoch = position.epoch;
+    if (config.on_divergence == "rollback" && position.step_in_epoch == 0)
+      snapshot = checkpoint_bytes(*network, *method, position);
+    const auto permutation = epoch_permutation(config.seed, epoch, n).to(device);
+    const auto epoch_start = Clock::now();
+    bool rolled_back = false;
+    for (int64_t s = position.step_in_epoch; s < steps_per_epoch; ++s) {
+      const int64_t begin = s * config.batch_size;
+      const int64_t end = s + 1 == steps_per_epoch ? n : std::min(n, begin + config.batch_size);
+      const auto index = permutation.slice(0, begin, end);
+      const auto x = train.x.index_select(0, index);
+      const auto y = train.y.index_select(0, index);
+
+      const auto t0 = Clock::now();
+      const auto stats = method->step(*network, *loss, x, y);
+      const double seconds = std::chrono::duration<double>(Clock::now() - t0).count();
+
+      const int64_t bad_stage = first_nonfinite_stage(*network);
+      if (!std::isfinite(stats.loss) || bad_stage >= 0) {
+        std::string what = std::isfinite(stats.loss) ? "" : fmt::format("non-finite loss ({})", stats.loss);
+        if (bad_stage >= 0)
+          what += fmt::format("{}non-finite controls in stage {} ({})", what.empty() ? "" : "; ", bad_stage,
+                              network->stage(size_t(bad_stage)).describe());
+        const std::string message =
+            fmt::format("training diverged at epoch {} step {} (global step {}): {}", epoch + 1, s + 1,
+                        position.global_step + 1, what);
+        metrics.append({{"kind", "divergence"}, {"epoch", epoch + 1}, {"step", position.global_step + 1},
+                        {"message", message}});
+        if (config.on_divergence == "rollback" && position.rollbacks < config.max_rollbacks && !snapshot.empty()) {
+          const int64_t rollbacks = position.rollbacks + 1;
+          position = restore_checkpoint_bytes(snapshot, *network, *method);
+          position.rollbacks = rollbacks;
+          position.lr_scale *= config.rollback_factor;
+          method->scale_learning_rate(config.rollback_factor);
+          snapshot = checkpoint_bytes(*network, *method, position);
+          progress.line(fmt::format("{}; rolled back to epoch {} start with step size ×{} (rollback {}/{})",
+                                    message, epoch + 1, format_real(position.lr_scale), rollbacks,
+                                    config.max_rollbacks));
+          rolled_back = true;
+          break;
+        }
+        metrics.flush_tables();
+        throw DivergenceError(message);
+      }
+
+      position.step_in_epoch = s + 1;
+      ++position.global_step;
+      position.epoch_loss_sum += stats.loss;
+      position.epoch_accuracy_sum += stats.accuracy;
+      position.epoch_step_seconds += seconds;
+      run_step_seconds += seconds;
+      ++run_steps;
+      if (position.global_step % config.log_every == 0) {
+        nlohmann::json record = {{"kind", "step"},
+                                 {"epoch", epoch + 1},
+                                 {"step", position.global_step},
+                                 {"loss", stats.loss},
+                                 {"objective", stats.objective},
+                                 {"accuracy", nan_to_null(stats.accuracy)},
+                                 {"step_time_ms", 1e3 * seconds}};
+        for (const auto& [key, value] : stats.extras) record[key] = nan_to_null(value);
+        metrics.append(record);
+      }
+      progress.step(epoch, s + 1, stats.loss, stats.accuracy, run_steps);
+      if (g_stop_requested.load()) {
+        save_checkpoint(checkpoint_path, *network, *method, position);
+        metrics.flush_tables();
+        progress.line(fmt::format("interrupted at epoch {} step {}; resume with: octrain train --resume {}",
+                                  epoch + 1, s + 1, dir));
+        throw Error(ExitCode::kInterrupted, "interrupted; checkpoint written to " + checkpoint_path);
+      }
+    }
+    if (rolled_back) continue;
+
+    method->end_epoch(epoch);
+    const bool last = epoch + 1 == config.epochs;
+    const double steps = double(position.step_in_epoch);
+    nlohmann::json record = {{"kind", "epoch"},
+                             {"epoch", epoch + 1},
+                             {"step", position.global_step},
+                             {"train_loss", position.epoch_loss_sum / steps},
+                             {"train_accuracy", nan_to_null(position.epoch_accuracy_sum / steps)},
+                             {"mean_step_ms", 1e3 * position.epoch_step_seconds / steps},
+                             {"epoch_time_s", std::chrono::duration<double>(Clock::now() - epoch_start).count()},
+                             {"lr_scale", position.lr_scale}};
+    if (last || (epoch + 1) % config.eval_every == 0) {
+      const auto t = evaluate(*network, *loss, test);
+      record["test_loss"] = t.loss;
+      record["test_accuracy"] = nan_to_null(t.accuracy);
+      result.test = t;
+      if (validation.size() > 0) {
+        const auto v = evaluate(*network, *loss, validation);
+        record["validation_loss"] = v.loss;
+        record["validation_accuracy"] = nan_to_null(v.accuracy);
+      }
+    }
+    metrics.append(record);
+    result.final_train_loss = position.epoch_loss_sum / steps;
+    position = TrainingPosition{epoch + 1, 0, position.global_step, position.lr_scale, position.rollbacks};
+    if (last || (epoch + 1) % config.checkpoint_every == 0) save_checkpoint(checkpoint_path, *network, *method, position);
+
+    std::string line = fmt::format("epoch {:>3}/{}  train loss {:.4f}", epoch + 1, config.epochs,
+                                   record["train_loss"].get<double>());
+    if (!record["train_accuracy"].is_null())
+      line += fmt::format("  train acc {:.2f}%", 100 * record["train_accuracy"].get<double>());
+    if (record.contains("test_loss")) {
+      line += fmt::format("  test loss {:.4f}", record["test_loss"].get<double>());
+      if (!record["test_accuracy"].is_null())
+        line += fmt::format("  test acc {:.2f}%", 100 * record["test_accuracy"].get<double>());
+    }
+    line += fmt::format("  {:.2f} ms/step", record["mean_step_ms"].get<double>());
+    progress.line(line);
+  }
+
+  metrics.flush_tables();
+  result.epochs = metrics.epochs();
+  result.steps = run_steps;
+  result.mean_step_ms = run_steps > 0 ? 1e3 * run_step_seconds / double(run_steps) : 0.0;
+  if (result.test.samples == 0 && position.epoch == config.epochs) result.test = evaluate(*network, *loss, test);
+  if (!result.epochs.empty()) result.final_train_loss = result.epochs.back().value("train_loss", 0.0);
+  nlohmann::json summary = {{"test_loss", result.test.loss},
+                            {"test_accuracy", nan_to_null(result.test.accuracy)},
+                            {"final_train_loss", result.final_train_loss},
+                            {"mean_step_ms", result.mean_step_ms},
+                            {"epochs", config.epochs},
+                            {"steps", position.global_step},
+                            {"method", method->describe()}};
+  write_text_atomically(dir + "/result.json", summary.dump(2) + "\n");
+  return result;
+}
+
+}  // namespace octrain::train
