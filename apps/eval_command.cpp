@@ -22,6 +22,7 @@ void add_eval_command(CLI::App& app) {
   command->callback([target, split] {
     namespace fs = std::filesystem;
     const fs::path path(*target);
+    if (!fs::exists(path)) throw UsageError(*target + ": no such run directory or checkpoint");
     const fs::path dir = fs::is_directory(path) ? path : path.parent_path();
     const std::string checkpoint = fs::is_directory(path) ? (path / "checkpoint.pt").string() : path.string();
     const std::string config_file = (dir / "config.toml").string();

@@ -25,7 +25,8 @@ void write_archive(torch::serialize::OutputArchive& archive, control::Network& n
   archive.write("model", model);
   method.save(state);
   archive.write("method", state);
-  archive.write("method_name", torch::tensor(std::vector<int64_t>(method.name().begin(), method.name().end())));
+  const std::string name = method.name();
+  archive.write("method_name", torch::tensor(std::vector<int64_t>(name.begin(), name.end())));
   archive.write("position", torch::tensor({p.epoch, p.step_in_epoch, p.global_step, p.rollbacks}));
   archive.write("position_real",
                 torch::tensor({p.lr_scale, p.epoch_loss_sum, p.epoch_accuracy_sum, p.epoch_step_seconds},

@@ -160,7 +160,6 @@ RunResult run_training(RunConfig config, const RunOptions& options) {
   double run_step_seconds = 0.0;
   int64_t run_steps = 0;
   std::string snapshot;
-  g_stop_requested.store(false);
 
   while (position.epoch < config.epochs) {
     const int64_t epoch = position.epoch;
@@ -227,7 +226,7 @@ RunResult run_training(RunConfig config, const RunOptions& options) {
         metrics.append(record);
       }
       progress.step(epoch, s + 1, stats.loss, stats.accuracy, run_steps);
-      if (g_stop_requested.load()) {
+      if (g_stop_requested.exchange(false)) {
         save_checkpoint(checkpoint_path, *network, *method, position);
         metrics.flush_tables();
         progress.line(fmt::format("interrupted at epoch {} step {}; resume with: octrain train --resume {}",

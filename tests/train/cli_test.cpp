@@ -1,0 +1,92 @@
+// The command line: error paths exit non-zero with one line naming the field or file.
+#include <gtest/gtest.h>
+#include <sys/wait.h>
+
+#include <array>
+#include <cstdio>
+#include <fstream>
+
+#include "run_helpers.h"
+
+namespace octrain::train {
+namespace fs = std::filesystem;
+namespace {
+
+struct Outcome {
+  int code = -1;
+  std::string output;  // stdout and stderr together
+};
+
+Outcome run_cli(const std::string& args, const std::string& env = "") {
+  const std::string command = env + " '" OCTRAIN_CLI_PATH "' " + args + " 2>&1";
+  Outcome o;
+  std::FILE* pipe = ::popen(command.c_str(), "r");
+  std::array<char, 4096> buffer{};
+  while (std::fgets(buffer.data(), int(buffer.size()), pipe)) o.output += buffer.data();
+  const int status = ::pclose(pipe);
+  o.code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+  return o;
+}
+
+#define EXPECT_FAILS_WITH(outcome, exit_code, text)                                     \
+  do {                                                                                  \
+    const auto& o_ = (outcome);                                                         \
+    EXPECT_EQ(o_.code, exit_code) << o_.output;                                         \
+    EXPECT_NE(o_.output.find(text), std::string::npos) << o_.output;                    \
+    EXPECT_EQ(std::count(o_.output.begin(), o_.output.end(), '\n'), 1) << o_.output;    \
+  } while (0)
+
+TEST(Cli, HelpAndVersion) {
+  EXPECT_EQ(run_cli("--help").code, 0);
+  EXPECT_EQ(run_cli("train --help").code, 0);
+  const auto v = run_cli("version");
+  EXPECT_EQ(v.code, 0);
+  EXPECT_NE(v.output.find("octrain "), std::string::npos);
+}
+
+TEST(Cli, BadNamesAndValuesAreUsageErrors) {
+  const auto out = testing::fresh_dir();
+  const std::string base = "train -q -o '" + out.string() + "' ";
+  EXPECT_FAILS_WITH(run_cli(base + "-d no-such-data"), 2, "no-such-data");
+  EXPECT_FAILS_WITH(run_cli(base + "-d toy-sin -m mlp:1-4-1 --method adamw"), 2, "unknown method 'adamw'");
+  EXPECT_FAILS_WITH(run_cli(base + "-d toy-sin -m mlp:1-4-1 --method adam:lr=abc"), 2, "'lr'");
+  EXPECT_FAILS_WITH(run_cli(base + "-d toy-sin -m mlp:1-4-1 --epochs -3"), 2, "'epochs'");
+  EXPECT_FAILS_WITH(run_cli(base + "-d toy-sin -m mlp:3-4-1"), 2, "does not match");
+  EXPECT_FAILS_WITH(run_cli(base + "-d toy-sin -m mlp:1-4-1 --loss cross-entropy"), 2, "classification");
+  EXPECT_FAILS_WITH(run_cli(base + "--config /nonexistent.toml"), 2, "/nonexistent.toml");
+  EXPECT_FAILS_WITH(run_cli("train --resume /nonexistent-run"), 2, "/nonexistent-run");
+}
+
+TEST(Cli, TruncatedFashionMnistNamesTheFile) {
+  if (!testing::installed("fashion-mnist")) GTEST_SKIP() << "fashion-mnist is not installed";
+  const auto data = testing::fresh_dir("data");
+  const auto dir = data / "fashion-mnist";
+  fs::create_directories(dir);
+  const fs::path system = "/usr/share/datasets/fashion-mnist";
+  for (const auto& entry : fs::directory_iterator(system)) fs::copy(entry.path(), dir / entry.path().filename());
+  const auto victim = dir / "train-images-idx3-ubyte.gz";
+  ASSERT_TRUE(fs::exists(victim));
+  fs::resize_file(victim, fs::file_size(victim) / 2);
+  const auto o = run_cli("train -q -d fashion-mnist -o '" + (data / "run").string() + "'",
+                         "OCTRAIN_DATA_DIR='" + data.string() + "'");
+  EXPECT_FAILS_WITH(o, 3, victim.string());
+}
+
+TEST(Cli, TrainThenEvalReproducesTheTestAccuracy) {
+  const auto out = testing::fresh_dir("run");
+  fs::remove_all(out);
+  const auto train = run_cli("train -q -d toy-sin -m mlp:1-8-1:tanh -e 3 -b 20 -o '" + out.string() + "'");
+  ASSERT_EQ(train.code, 0) << train.output;
+  const auto at = train.output.rfind("test loss ");
+  ASSERT_NE(at, std::string::npos) << train.output;
+  const double trained = std::stod(train.output.substr(at + 10));
+  const auto eval = run_cli("eval '" + out.string() + "'");
+  ASSERT_EQ(eval.code, 0) << eval.output;
+  const auto at2 = eval.output.find("loss ");
+  ASSERT_NE(at2, std::string::npos) << eval.output;
+  EXPECT_NEAR(std::stod(eval.output.substr(at2 + 5)), trained, 1e-5);
+  EXPECT_FAILS_WITH(run_cli("eval /nonexistent-run"), 2, "/nonexistent-run");
+}
+
+}  // namespace
+}  // namespace octrain::train

@@ -1,0 +1,65 @@
+#pragma once
+
+#include <gtest/gtest.h>
+#include <unistd.h>
+
+#include <cstdlib>
+#include <filesystem>
+#include <string>
+
+#include "octrain/data/dataset.h"
+#include "octrain/train/run_config.h"
+
+namespace octrain::train::testing {
+
+namespace fs = std::filesystem;
+
+// A fresh folder for this test under $OCTRAIN_TEST_TMP (set by ctest) or the system temp folder.
+inline fs::path fresh_dir(const std::string& leaf = "") {
+  const char* env = std::getenv("OCTRAIN_TEST_TMP");
+  const fs::path base = env && *env ? fs::path(env) : fs::temp_directory_path();
+  const auto* info = ::testing::UnitTest::GetInstance()->current_test_info();
+  fs::path dir = base / "train" /
+                 (std::string(info->test_suite_name()) + "." + info->name() + "-" + std::to_string(::getpid()));
+  if (!leaf.empty()) dir /= leaf;
+  fs::remove_all(dir);
+  fs::create_directories(dir);
+  return dir;
+}
+
+inline bool installed(const std::string& name) {
+  for (const auto& d : data::builtin_datasets())
+    if (d.name == name) return d.installed;
+  return false;
+}
+
+// A small, fast run on the toy problem (20 zero-initialised residual tanh stages of width 5 would
+// be the E-MSA recipe; a shallower one keeps the suite quick).
+inline RunConfig toy_config(const fs::path& out) {
+  RunConfig c;
+  c.dataset = "toy-sin";
+  c.model = "resmlp:1-8x3-1:tanh:delta=0.5";
+  c.method = "adam";
+  c.method_options = {{"lr", "0.01"}};
+  c.epochs = 4;
+  c.batch_size = 25;
+  c.threads = 1;
+  c.out = out.string();
+  return c;
+}
+
+inline RunConfig wine_config(const fs::path& out, const std::string& method,
+                             std::map<std::string, std::string> options) {
+  RunConfig c;
+  c.dataset = "wine";
+  c.model = "mlp:13-32-32-32-32-3:tanh";
+  c.method = method;
+  c.method_options = std::move(options);
+  c.epochs = 5;
+  c.batch_size = 16;
+  c.threads = 1;
+  c.out = out.string();
+  return c;
+}
+
+}  // namespace octrain::train::testing

@@ -1,0 +1,202 @@
+#include <gtest/gtest.h>
+#include <torch/torch.h>
+
+#include <fstream>
+
+#include "octrain/control/model_builder.h"
+#include "octrain/control/network.h"
+#include "octrain/train/checkpoint.h"
+#include "octrain/train/trainer.h"
+#include "octrain/util/error.h"
+#include "run_helpers.h"
+
+namespace octrain::train {
+namespace fs = std::filesystem;
+namespace {
+
+using testing::fresh_dir;
+
+RunOptions quiet() {
+  RunOptions o;
+  o.quiet = true;
+  return o;
+}
+
+std::vector<nlohmann::json> read_records(const fs::path& dir) {
+  std::vector<nlohmann::json> out;
+  std::ifstream in(dir / "metrics.jsonl");
+  std::string line;
+  while (std::getline(in, line)) out.push_back(nlohmann::json::parse(line));
+  return out;
+}
+
+// Records without wall-clock fields, which legitimately differ between runs.
+std::vector<nlohmann::json> timeless(std::vector<nlohmann::json> records) {
+  for (auto& r : records)
+    for (const char* key : {"step_time_ms", "mean_step_ms", "epoch_time_s"}) r.erase(key);
+  return records;
+}
+
+double first_step_loss(const fs::path& dir) {
+  for (const auto& r : read_records(dir))
+    if (r["kind"] == "step") return r["loss"].get<double>();
+  return std::nan("");
+}
+
+struct Baseline {
+  std::string method;
+  std::map<std::string, std::string> options;
+};
+
+const std::vector<Baseline> kBaselines = {
+    {"sgd", {{"lr", "0.1"}, {"momentum", "0.9"}}},
+    {"adagrad", {{"lr", "0.05"}}},
+    {"rmsprop", {{"lr", "0.001"}}},
+    {"adam", {{"lr", "0.001"}}},
+};
+
+TEST(Training, EveryBaselineReducesTheLossOnWine) {
+  if (!testing::installed("wine")) GTEST_SKIP() << "wine is not installed (run scripts/install_data.sh)";
+  for (const auto& b : kBaselines) {
+    const auto dir = fresh_dir(b.method);
+    const auto result = run_training(testing::wine_config(dir, b.method, b.options), quiet());
+    const double initial = first_step_loss(dir);
+    EXPECT_LT(result.final_train_loss, 0.5 * initial) << b.method;
+    EXPECT_GT(result.test.accuracy, 0.85) << b.method;
+  }
+}
+
+TEST(Training, EveryBaselineReducesTheLossOnTheToy) {
+  for (const auto& b : kBaselines) {
+    const auto dir = fresh_dir(b.method);
+    auto config = testing::toy_config(dir);
+    config.method = b.method;
+    config.method_options = b.options;
+    config.epochs = 10;
+    const auto result = run_training(config, quiet());
+    EXPECT_LT(result.final_train_loss, 0.8 * first_step_loss(dir)) << b.method;
+  }
+}
+
+TEST(Training, SameSeedGivesIdenticalMetrics) {
+  const auto a = fresh_dir("a"), b = fresh_dir("b");
+  run_training(testing::toy_config(a), quiet());
+  run_training(testing::toy_config(b), quiet());
+  EXPECT_EQ(timeless(read_records(a)), timeless(read_records(b)));
+  auto other = testing::toy_config(fresh_dir("c"));
+  other.seed = 1;
+  run_training(other, quiet());
+  EXPECT_NE(timeless(read_records(a)), timeless(read_records(other.out)));
+}
+
+std::vector<torch::Tensor> final_weights(const fs::path& dir) {
+  auto network = control::build_network(testing::toy_config(dir).model, {1});
+  load_network_from_checkpoint((dir / "checkpoint.pt").string(), *network);
+  return network->controls();
+}
+
+void expect_equal_weights(const fs::path& a, const fs::path& b) {
+  const auto wa = final_weights(a), wb = final_weights(b);
+  ASSERT_EQ(wa.size(), wb.size());
+  for (size_t i = 0; i < wa.size(); ++i) EXPECT_TRUE(wa[i].equal(wb[i])) << "control " << i;
+}
+
+TEST(Training, ResumeAtAnEpochBoundaryIsBitExact) {
+  const auto whole = fresh_dir("whole"), split = fresh_dir("split");
+  auto config = testing::toy_config(whole);
+  config.epochs = 2;
+  run_training(config, quiet());
+
+  auto first = testing::toy_config(split);
+  first.epochs = 1;
+  run_training(first, quiet());
+  auto rest = first;
+  rest.epochs = 2;
+  RunOptions resume = quiet();
+  resume.resume = true;
+  run_training(rest, resume);
+
+  EXPECT_EQ(timeless(read_records(whole)), timeless(read_records(split)));
+  expect_equal_weights(whole, split);
+}
+
+TEST(Training, InterruptedRunResumesMidEpochBitExactly) {
+  const auto whole = fresh_dir("whole"), split = fresh_dir("split");
+  run_training(testing::toy_config(whole), quiet());
+  request_stop();  // honoured after the first step
+  try {
+    run_training(testing::toy_config(split), quiet());
+    FAIL() << "expected an interruption";
+  } catch (const Error& e) {
+    EXPECT_EQ(e.code(), ExitCode::kInterrupted);
+  }
+  RunOptions resume = quiet();
+  resume.resume = true;
+  run_training(testing::toy_config(split), resume);
+  EXPECT_EQ(timeless(read_records(whole)), timeless(read_records(split)));
+  expect_equal_weights(whole, split);
+}
+
+TEST(Training, RefusesToOverwriteARun) {
+  const auto dir = fresh_dir();
+  run_training(testing::toy_config(dir), quiet());
+  EXPECT_THROW(run_training(testing::toy_config(dir), quiet()), UsageError);
+}
+
+TEST(Training, DivergenceStopsWithStepAndStage) {
+  auto config = testing::toy_config(fresh_dir());
+  config.method = "sgd";
+  config.method_options = {{"lr", "1e30"}};
+  try {
+    run_training(config, quiet());
+    FAIL() << "expected divergence";
+  } catch (const DivergenceError& e) {
+    const std::string message = e.what();
+    EXPECT_NE(message.find("diverged at epoch 1 step"), std::string::npos) << message;
+    EXPECT_NE(message.find("stage"), std::string::npos) << message;
+  }
+  EXPECT_FALSE(fs::exists(fs::path(config.out) / "checkpoint.pt"));
+}
+
+TEST(Training, DivergenceRollbackRecoversWithASmallerStep) {
+  auto config = testing::toy_config(fresh_dir());
+  config.method = "sgd";
+  config.method_options = {{"lr", "1e30"}};
+  config.on_divergence = "rollback";
+  config.rollback_factor = 1e-31;
+  const auto result = run_training(config, quiet());
+  EXPECT_TRUE(std::isfinite(result.final_train_loss));
+  int divergences = 0;
+  for (const auto& r : read_records(config.out)) divergences += r["kind"] == "divergence";
+  EXPECT_EQ(divergences, 1);
+  EXPECT_NEAR(result.epochs.back()["lr_scale"].get<double>(), 1e-31, 1e-40);
+}
+
+TEST(RunConfig, TomlRoundTripAndErrors) {
+  RunConfig c;
+  c.set("method", "sgd:lr=0.3,momentum=0.9");
+  c.set("epochs", "7");
+  c.set("weight_decay", "1e-4");
+  const auto dir = fresh_dir();
+  const auto path = (dir / "c.toml").string();
+  std::ofstream(path) << c.to_toml();
+  RunConfig d;
+  d.merge_toml_file(path);
+  EXPECT_EQ(d.to_toml(), c.to_toml());
+  EXPECT_EQ(d.method_options.at("momentum"), "0.9");
+  auto message = [&](const std::string& key, const std::string& value) {
+    try {
+      RunConfig e;
+      e.set(key, value);
+    } catch (const UsageError& err) {
+      return std::string(err.what());
+    }
+    return std::string();
+  };
+  EXPECT_NE(message("epochs", "-1").find("'epochs'"), std::string::npos);
+  EXPECT_NE(message("batch_size", "many").find("'batch_size'"), std::string::npos);
+  EXPECT_NE(message("colour", "red").find("unknown config key 'colour'"), std::string::npos);
+}
+
+}  // namespace
+}  // namespace octrain::train
