@@ -13,7 +13,7 @@ namespace octrain::control {
 //   cnn:conv32x3-maxpool2-res32x3-chmean-fc64-10[:relu]
 //       tokens: convCxK[sS] (padding K/2), resCxK, avgpoolK, maxpoolK, chmean, flatten, bn, fcN;
 //       a bare final number is the output layer; Flatten is inserted before the first fc.
-//   path/to/model.toml                          a list of [[stage]] tables (see docs/MODELS.md)
+//   path/to/model.toml                          a list of [[stage]] tables (README.md, "Models")
 // The activation (default relu for cnn, tanh otherwise) follows every hidden Dense/Conv2d.
 // Throws UsageError naming the bad token or key. Seed torch's generator first.
 std::shared_ptr<Network> build_network(const std::string& spec, const Shape& input_shape);
