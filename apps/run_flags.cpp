@@ -18,7 +18,7 @@ void RunFlags::add_to(CLI::App& command, bool with_method) {
       {"batch_size", "--batch-size,-b", "samples per step (default 128)"},
       {"seed", "--seed,-s", "seeds initialisation, shuffling and splits (default 0)"},
       {"data_seed", "--data-seed", "seed of the data split if it should differ from --seed"},
-      {"threads", "--threads,-j", "intra-op threads (0: libtorch default)"},
+      {"threads", "--threads,-j", "compute threads (0: all cores); the same value gives the same numbers"},
       {"device", "--device", "cpu | cuda | cuda:N"},
       {"weight_decay", "--weight-decay", "L2 running cost λ/2‖θ‖² on every control"},
       {"test_fraction", "--test-fraction", "test share for data without an official split (default 0.2)"},

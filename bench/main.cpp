@@ -3,11 +3,13 @@
 // of each benchmark's repetitions in this same process.
 //
 // Environment:
-//   OCTRAIN_BENCH_THREADS  intra-op threads (torch::set_num_threads), default 1
+//   OCTRAIN_BENCH_THREADS  compute threads (octrain::train::set_compute_threads), default 1
 //   OCTRAIN_BENCH_SUMMARY  if set, a TSV file "net kind median_ms repetitions" is written there
 //   OCTRAIN_BENCH_NO_CHECK if set, skip the sweep-vs-autograd gradient agreement check
 
 #include <benchmark/benchmark.h>
+
+#include "octrain/train/compute_threads.h"
 #include <fmt/format.h>
 #include <torch/torch.h>
 
@@ -106,13 +108,13 @@ std::string fmt_ms(double ms) { return std::isnan(ms) ? "—" : fmt::format("{:.
 
 int main(int argc, char** argv) {
   const int threads = threads_from_env();
-  torch::set_num_threads(threads);
+  const auto compute = octrain::train::set_compute_threads(threads);  // as `octrain train --threads`
   octrain::bench::seed_everything();
 
   benchmark::Initialize(&argc, argv);
   if (benchmark::ReportUnrecognizedArguments(argc, argv)) return 1;
 
-  fmt::print("octrain_bench: torch intra-op threads = {}\n", torch::get_num_threads());
+  fmt::print("octrain_bench: {}\n", compute.describe());
   if (!std::getenv("OCTRAIN_BENCH_NO_CHECK") && !octrain::bench::check_gradients_agree()) {
     fmt::print(stderr, "octrain_bench: the sweep and autograd disagree; ratios would be meaningless\n");
     return 2;

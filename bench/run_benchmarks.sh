@@ -29,6 +29,8 @@ tmp="$(mktemp -d)"
 trap 'rm -rf "$tmp"' EXIT
 
 export OCTRAIN_BENCH_THREADS="$threads"
+# PyTorch and octrain share the system BLAS (OpenBLAS): give both the same BLAS thread count.
+export OPENBLAS_NUM_THREADS="$threads"
 echo "== octrain_bench ($threads thread(s), min_time ${min_time}s × $reps interleaved repetitions)" >&2
 OCTRAIN_BENCH_SUMMARY="$tmp/octrain.tsv" "$bench" \
   --benchmark_min_time="$min_time" \

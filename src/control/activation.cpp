@@ -41,9 +41,10 @@ torch::Tensor apply_activation(Activation activation, const torch::Tensor& z) {
 torch::Tensor activation_backward(Activation activation, const torch::Tensor& z,
                                   const torch::Tensor& sigma_z, const torch::Tensor& p) {
   switch (activation) {
-    case Activation::kTanh: return p * (1 - sigma_z * sigma_z);
-    case Activation::kRelu: return p * (z > 0).to(p.scalar_type());
-    case Activation::kSigmoid: return p * sigma_z * (1 - sigma_z);
+    // libtorch's fused kernels: one pass instead of three or four element-wise ops.
+    case Activation::kTanh: return at::tanh_backward(p, sigma_z);
+    case Activation::kRelu: return at::threshold_backward(p, z, 0);
+    case Activation::kSigmoid: return at::sigmoid_backward(p, sigma_z);
     case Activation::kSoftplus: return p * torch::sigmoid(z);
     case Activation::kIdentity: return p;
   }

@@ -72,7 +72,7 @@ void Network::sweep(Trajectory& trajectory, const TerminalLoss& loss, const torc
     trajectory.graphs[t] = LocalGraph();  // free the graph as soon as it is used
     trajectory.costates[t] = vjp.costate;
     auto cost_gradients = f.running_cost_gradients();
-    for (size_t i = 0; i < vjp.control_grads.size(); ++i) {
+    for (size_t i = 0; i < cost_gradients.size(); ++i) {
       if (cost_gradients[i].defined()) vjp.control_grads[i] = vjp.control_grads[i] - cost_gradients[i];
     }
     trajectory.hamiltonian_gradients[t] = std::move(vjp.control_grads);

@@ -15,6 +15,7 @@
 #include "octrain/control/network.h"
 #include "octrain/methods/registry.h"
 #include "octrain/train/checkpoint.h"
+#include "octrain/train/compute_threads.h"
 #include "octrain/train/metrics_log.h"
 #include "octrain/train/progress.h"
 #include "octrain/util/atomic_file.h"
@@ -91,7 +92,7 @@ data::LoadOptions load_options_for(const RunConfig& config) {
 
 RunResult run_training(RunConfig config, const RunOptions& options) {
   config.validate();
-  if (config.threads > 0) torch::set_num_threads(int(config.threads));
+  const ComputeThreads threads = set_compute_threads(int(config.threads));
   const torch::Device device(config.device);
   if (device.is_cuda() && !torch::cuda::is_available())
     throw UsageError(fmt::format("config 'device' = '{}': CUDA is not available on this machine", config.device));
@@ -127,7 +128,8 @@ RunResult run_training(RunConfig config, const RunOptions& options) {
       {"torch_version", TORCH_VERSION},
       {"seed", config.seed},
       {"split_seed", config.split_seed()},
-      {"threads", torch::get_num_threads()},
+      {"threads", config.threads},
+      {"compute_threads", threads.describe()},
       {"device", config.device},
       {"dataset", data.name},
       {"dataset_checksum", data.checksum},

@@ -48,6 +48,9 @@ std::vector<StageCase> all_stages() {
   };
 }
 
+// gtest prints parameters with this instead of a byte dump.
+std::ostream& operator<<(std::ostream& out, const StageCase& c) { return out << c.label; }
+
 class StageVjpTest : public ::testing::TestWithParam<StageCase> {};
 
 TEST_P(StageVjpTest, MatchesFiniteDifferences) {

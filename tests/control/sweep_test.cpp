@@ -16,6 +16,9 @@ struct SweepCase {
   int64_t classes;
 };
 
+// gtest prints parameters with this instead of a byte dump.
+std::ostream& operator<<(std::ostream& out, const SweepCase& c) { return out << c.label; }
+
 class SweepTest : public ::testing::TestWithParam<SweepCase> {};
 
 TEST_P(SweepTest, CostatesAndHamiltonianGradientsEqualAutograd) {

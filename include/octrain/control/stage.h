@@ -68,7 +68,7 @@ class Stage : public torch::nn::Module {
 
   void set_running_cost(RunningCost cost) { running_cost_ = cost; }
   const RunningCost& running_cost_weights() const { return running_cost_; }
-  // L_t(θ_t) as a double and its gradient ∂L_t/∂θ (one per control; undefined if zero).
+  // L_t(θ_t) as a double and its gradient ∂L_t/∂θ (one per control; empty when L_t ≡ 0).
   double running_cost();
   std::vector<torch::Tensor> running_cost_gradients();
 

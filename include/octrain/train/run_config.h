@@ -20,7 +20,7 @@ struct RunConfig {
   int64_t batch_size = 128;
   uint64_t seed = 0;
   int64_t data_seed = -1;  // −1: use seed
-  int64_t threads = 0;     // 0: libtorch's default
+  int64_t threads = 0;     // 0: all cores (see compute_threads.h)
   std::string device = "cpu";
   double weight_decay = 0.0;  // L2 running cost on every control
 
