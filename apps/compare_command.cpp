@@ -8,7 +8,8 @@
 namespace octrain::app {
 
 void add_compare_command(CLI::App& app) {
-  auto* command = app.add_subcommand("compare", "Run several methods × several seeds and summarise");
+  auto* command =
+      app.add_subcommand("compare", "Run several methods × several seeds and summarise");
   command->footer(
       "Example:\n"
       "  octrain compare -d wine -m mlp:13-32-32-32-32-3:tanh -e 50 -b 16 --seeds 0,1,2 \\\n"
@@ -19,7 +20,8 @@ void add_compare_command(CLI::App& app) {
   auto methods = std::make_shared<std::vector<std::string>>();
   auto seeds = std::make_shared<std::vector<int64_t>>();
   auto quiet = std::make_shared<bool>(false);
-  command->add_option("--methods", *methods, "method specs NAME[:k=v,...] (or [[run]] tables in --config)");
+  command->add_option("--methods", *methods,
+                      "method specs NAME[:k=v,...] (or [[run]] tables in --config)");
   command->add_option("--seeds", *seeds, "seeds, e.g. 0,1,2 (default 0)")->delimiter(',');
   command->add_flag("--quiet,-q", *quiet, "only the summary table");
   command->callback([flags, methods, seeds, quiet] {
@@ -38,7 +40,8 @@ void add_compare_command(CLI::App& app) {
       }
     }
     const auto rows = train::run_compare(config, *quiet);
-    fmt::print("\n{}\nsummary: {}/summary.md\n", train::summary_markdown(rows, config), config.base.out);
+    fmt::print("\n{}\nsummary: {}/summary.md\n", train::summary_markdown(rows, config),
+               config.base.out);
   });
 }
 

@@ -12,9 +12,10 @@
 namespace octrain::app {
 
 void add_info_commands(CLI::App& app) {
-  app.add_subcommand("version", "Print the version, git revision and libtorch version")->callback([] {
-    fmt::print("octrain {} (git {}) libtorch {}\n", version(), git_revision(), TORCH_VERSION);
-  });
+  app.add_subcommand("version", "Print the version, git revision and libtorch version")
+      ->callback([] {
+        fmt::print("octrain {} (git {}) libtorch {}\n", version(), git_revision(), TORCH_VERSION);
+      });
 
   app.add_subcommand("methods", "List the training methods and their options")->callback([] {
     for (const auto& info : methods::method_catalogue())

@@ -17,9 +17,11 @@ void on_signal(int signal) {
 }  // namespace
 
 int main(int argc, char** argv) {
-  CLI::App app{"octrain — neural-network training as optimal control (MSA, E-MSA, DDPNOpt, baselines)"};
+  CLI::App app{
+      "octrain — neural-network training as optimal control (MSA, E-MSA, DDPNOpt, baselines)"};
   app.footer(
-      "Exit codes: 0 success, 1 internal failure, 2 bad flag/config/name, 3 bad or missing data file,\n"
+      "Exit codes: 0 success, 1 internal failure, 2 bad flag/config/name, 3 bad or missing data "
+      "file,\n"
       "            4 training diverged, 130 interrupted (a resumable checkpoint was written).\n"
       "Run 'octrain COMMAND --help' for a command's options.");
   app.require_subcommand(1);

@@ -12,17 +12,20 @@ namespace octrain::app {
 
 std::string epoch_table(const std::vector<nlohmann::json>& epochs) {
   auto percent = [](const nlohmann::json& r, const char* key) {
-    return r.contains(key) && r[key].is_number() ? fmt::format("{:.2f}", 100 * r[key].get<double>()) : "–";
+    return r.contains(key) && r[key].is_number() ? fmt::format("{:.2f}", 100 * r[key].get<double>())
+                                                 : "–";
   };
   auto real = [](const nlohmann::json& r, const char* key) {
-    return r.contains(key) && r[key].is_number() ? fmt::format("{:.4f}", r[key].get<double>()) : "–";
+    return r.contains(key) && r[key].is_number() ? fmt::format("{:.4f}", r[key].get<double>())
+                                                 : "–";
   };
-  std::string table = "| epoch | train loss | train acc (%) | test loss | test acc (%) | ms/step |\n";
+  std::string table =
+      "| epoch | train loss | train acc (%) | test loss | test acc (%) | ms/step |\n";
   table += "|---:|---:|---:|---:|---:|---:|\n";
   for (const auto& r : epochs) {
-    table += fmt::format("| {} | {} | {} | {} | {} | {:.3f} |\n", r.value("epoch", 0), real(r, "train_loss"),
-                         percent(r, "train_accuracy"), real(r, "test_loss"), percent(r, "test_accuracy"),
-                         r.value("mean_step_ms", 0.0));
+    table += fmt::format("| {} | {} | {} | {} | {} | {:.3f} |\n", r.value("epoch", 0),
+                         real(r, "train_loss"), percent(r, "train_accuracy"), real(r, "test_loss"),
+                         percent(r, "test_accuracy"), r.value("mean_step_ms", 0.0));
   }
   return table;
 }
@@ -39,16 +42,19 @@ void add_train_command(CLI::App& app) {
   flags->add_to(*command, true);
   auto resume = std::make_shared<std::string>();
   auto quiet = std::make_shared<bool>(false);
-  command->add_option("--resume", *resume, "continue the run in this directory from its checkpoint");
+  command->add_option("--resume", *resume,
+                      "continue the run in this directory from its checkpoint");
   command->add_flag("--quiet,-q", *quiet, "no progress output; only the result table");
   command->callback([flags, resume, quiet] {
     train::RunConfig config;
     train::RunOptions options;
     if (!resume->empty()) {
-      if (!flags->config_file().empty()) throw UsageError("--resume and --config cannot be combined");
+      if (!flags->config_file().empty())
+        throw UsageError("--resume and --config cannot be combined");
       const std::string config_file = *resume + "/config.toml";
       if (!std::filesystem::exists(config_file))
-        throw UsageError(fmt::format("--resume {}: no config.toml there; is it a run directory?", *resume));
+        throw UsageError(
+            fmt::format("--resume {}: no config.toml there; is it a run directory?", *resume));
       config.merge_toml_file(config_file);
       options.resume = true;
     } else if (!flags->config_file().empty()) {
@@ -60,8 +66,8 @@ void add_train_command(CLI::App& app) {
     const auto result = train::run_training(config, options);
     fmt::print("\n{}\n", epoch_table(result.epochs));
     if (!std::isnan(result.test.accuracy))
-      fmt::print("test accuracy {:.2f}%  test loss {:.4f}  ({} test samples)\n", 100 * result.test.accuracy,
-                 result.test.loss, result.test.samples);
+      fmt::print("test accuracy {:.2f}%  test loss {:.4f}  ({} test samples)\n",
+                 100 * result.test.accuracy, result.test.loss, result.test.samples);
     else
       fmt::print("test loss {:.6f}  ({} test samples)\n", result.test.loss, result.test.samples);
     fmt::print("run directory: {}\n", result.run_dir);

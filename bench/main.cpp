@@ -8,10 +8,9 @@
 //   OCTRAIN_BENCH_NO_CHECK if set, skip the sweep-vs-autograd gradient agreement check
 
 #include <benchmark/benchmark.h>
-
-#include "octrain/train/compute_threads.h"
 #include <fmt/format.h>
 #include <torch/torch.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <cmath>
@@ -22,16 +21,15 @@
 #include <string>
 #include <vector>
 
-#include <unistd.h>
-
+#include "octrain/train/compute_threads.h"
 #include "workloads.h"
 
 namespace {
 
 using octrain::bench::kAutogradBackward;
 using octrain::bench::kAutogradForward;
-using octrain::bench::kOctrainRollout;
 using octrain::bench::kLibtorchStep;
+using octrain::bench::kOctrainRollout;
 using octrain::bench::kOctrainStep;
 using octrain::bench::kOctrainSweep;
 
@@ -44,10 +42,14 @@ double median(std::vector<double> v) {
 
 double to_ms(double value, benchmark::TimeUnit unit) {
   switch (unit) {
-    case benchmark::kNanosecond: return value * 1e-6;
-    case benchmark::kMicrosecond: return value * 1e-3;
-    case benchmark::kMillisecond: return value;
-    case benchmark::kSecond: return value * 1e3;
+    case benchmark::kNanosecond:
+      return value * 1e-6;
+    case benchmark::kMicrosecond:
+      return value * 1e-3;
+    case benchmark::kMillisecond:
+      return value;
+    case benchmark::kSecond:
+      return value * 1e3;
   }
   return value;
 }
@@ -102,13 +104,16 @@ std::string fmt_ratio(double num, double den) {
   return fmt::format("{:.2f}", num / den);
 }
 
-std::string fmt_ms(double ms) { return std::isnan(ms) ? "—" : fmt::format("{:.3f}", ms); }
+std::string fmt_ms(double ms) {
+  return std::isnan(ms) ? "—" : fmt::format("{:.3f}", ms);
+}
 
 }  // namespace
 
 int main(int argc, char** argv) {
   const int threads = threads_from_env();
-  const auto compute = octrain::train::set_compute_threads(threads);  // as `octrain train --threads`
+  const auto compute =
+      octrain::train::set_compute_threads(threads);  // as `octrain train --threads`
   octrain::bench::seed_everything();
 
   benchmark::Initialize(&argc, argv);
@@ -116,7 +121,8 @@ int main(int argc, char** argv) {
 
   fmt::print("octrain_bench: {}\n", compute.describe());
   if (!std::getenv("OCTRAIN_BENCH_NO_CHECK") && !octrain::bench::check_gradients_agree()) {
-    fmt::print(stderr, "octrain_bench: the sweep and autograd disagree; ratios would be meaningless\n");
+    fmt::print(stderr,
+               "octrain_bench: the sweep and autograd disagree; ratios would be meaningless\n");
     return 2;
   }
 
@@ -134,34 +140,41 @@ int main(int argc, char** argv) {
   }
   if (summary) fmt::print(summary, "net\tkind\tmedian_ms\trepetitions\n");
 
-  fmt::print("\nMedian real time per iteration (ms), {} thread(s); ratios from this run:\n\n", threads);
-  fmt::print("| net | octrain step | libtorch step | octrain/libtorch | octrain sweep | autograd fwd+bwd | "
-             "sweep/autograd |\n");
+  fmt::print("\nMedian real time per iteration (ms), {} thread(s); ratios from this run:\n\n",
+             threads);
+  fmt::print(
+      "| net | octrain step | libtorch step | octrain/libtorch | octrain sweep | autograd fwd+bwd "
+      "| "
+      "sweep/autograd |\n");
   fmt::print("|---|---:|---:|---:|---:|---:|---:|\n");
   std::vector<std::string> breakdown;
   for (const auto& c : octrain::bench::net_cases()) {
     std::map<std::string, double> ms;
-    for (const char* kind :
-         {kOctrainStep, kLibtorchStep, kOctrainSweep, kAutogradBackward, kOctrainRollout, kAutogradForward}) {
+    for (const char* kind : {kOctrainStep, kLibtorchStep, kOctrainSweep, kAutogradBackward,
+                             kOctrainRollout, kAutogradForward}) {
       size_t reps = 0;
       ms[kind] = reporter.median_ms(fmt::format("{}/{}", kind, c.id), &reps);
-      if (summary && !std::isnan(ms[kind])) fmt::print(summary, "{}\t{}\t{:.6f}\t{}\n", c.id, kind, ms[kind], reps);
+      if (summary && !std::isnan(ms[kind]))
+        fmt::print(summary, "{}\t{}\t{:.6f}\t{}\n", c.id, kind, ms[kind], reps);
     }
     if (std::isnan(ms[kOctrainStep]) && std::isnan(ms[kOctrainSweep])) continue;  // filtered out
     fmt::print("| {} | {} | {} | {} | {} | {} | {} |\n", c.id, fmt_ms(ms[kOctrainStep]),
                fmt_ms(ms[kLibtorchStep]), fmt_ratio(ms[kOctrainStep], ms[kLibtorchStep]),
                fmt_ms(ms[kOctrainSweep]), fmt_ms(ms[kAutogradBackward]),
                fmt_ratio(ms[kOctrainSweep], ms[kAutogradBackward]));
-    breakdown.push_back(fmt::format(
-        "| {} | {} | {} | {} | {} | {} | {} |\n", c.id, fmt_ms(ms[kOctrainRollout]),
-        fmt_ms(ms[kOctrainSweep] - ms[kOctrainRollout]), fmt_ms(ms[kAutogradForward]),
-        fmt_ms(ms[kAutogradBackward] - ms[kAutogradForward]),
-        fmt_ratio(ms[kOctrainRollout], ms[kAutogradForward]),
-        fmt_ratio(ms[kOctrainSweep] - ms[kOctrainRollout], ms[kAutogradBackward] - ms[kAutogradForward])));
+    breakdown.push_back(
+        fmt::format("| {} | {} | {} | {} | {} | {} | {} |\n", c.id, fmt_ms(ms[kOctrainRollout]),
+                    fmt_ms(ms[kOctrainSweep] - ms[kOctrainRollout]), fmt_ms(ms[kAutogradForward]),
+                    fmt_ms(ms[kAutogradBackward] - ms[kAutogradForward]),
+                    fmt_ratio(ms[kOctrainRollout], ms[kAutogradForward]),
+                    fmt_ratio(ms[kOctrainSweep] - ms[kOctrainRollout],
+                              ms[kAutogradBackward] - ms[kAutogradForward])));
   }
   fmt::print("\nBreakdown (backward = (forward + backward) − forward, so noisier):\n\n");
-  fmt::print("| net | octrain rollout | octrain sweep only | autograd forward+loss | autograd backward only | "
-             "rollout/forward | sweep/backward |\n");
+  fmt::print(
+      "| net | octrain rollout | octrain sweep only | autograd forward+loss | autograd backward "
+      "only | "
+      "rollout/forward | sweep/backward |\n");
   fmt::print("|---|---:|---:|---:|---:|---:|---:|\n");
   for (const auto& line : breakdown) fmt::print("{}", line);
   if (summary) std::fclose(summary);

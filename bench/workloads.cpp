@@ -131,7 +131,9 @@ void bm_autograd_forward(benchmark::State& state, const NetCase& c) {
 
 }  // namespace
 
-void seed_everything(uint64_t seed) { torch::manual_seed(seed); }
+void seed_everything(uint64_t seed) {
+  torch::manual_seed(seed);
+}
 
 const std::vector<NetCase>& net_cases() {
   static const std::vector<NetCase> cases = {
@@ -144,12 +146,9 @@ const std::vector<NetCase>& net_cases() {
 void register_benchmarks() {
   using Fn = void (*)(benchmark::State&, const NetCase&);
   const std::pair<const char*, Fn> kinds[] = {
-      {kOctrainStep, bm_octrain_step},
-      {kLibtorchStep, bm_libtorch_step},
-      {kOctrainSweep, bm_octrain_sweep},
-      {kAutogradBackward, bm_autograd_grad},
-      {kOctrainRollout, bm_octrain_rollout},
-      {kAutogradForward, bm_autograd_forward},
+      {kOctrainStep, bm_octrain_step},       {kLibtorchStep, bm_libtorch_step},
+      {kOctrainSweep, bm_octrain_sweep},     {kAutogradBackward, bm_autograd_grad},
+      {kOctrainRollout, bm_octrain_rollout}, {kAutogradForward, bm_autograd_forward},
   };
   for (const auto& c : net_cases()) {
     for (const auto& [kind, fn] : kinds) {
@@ -182,7 +181,8 @@ bool check_gradients_agree() {
         max_diff = std::max(max_diff, d.item<double>());
       }
     }
-    const double loss_diff = std::abs(trajectory.terminal_loss.item<double>() - reference.item<double>());
+    const double loss_diff =
+        std::abs(trajectory.terminal_loss.item<double>() - reference.item<double>());
     const bool agree = max_diff < 1e-5 && loss_diff < 1e-5;
     fmt::print("gradient check {:<10} max|sweep − autograd| = {:.2e}, |Δloss| = {:.2e}  {}\n", c.id,
                max_diff, loss_diff, agree ? "ok" : "MISMATCH");

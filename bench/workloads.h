@@ -1,7 +1,8 @@
 #pragma once
 
-// The benchmarked workloads: one training step (octrain Adam vs libtorch autograd + torch::optim::Adam)
-// and one gradient evaluation (octrain rollout + sweep vs libtorch forward + backward) per network.
+// The benchmarked workloads: one training step (octrain Adam vs libtorch autograd +
+// torch::optim::Adam) and one gradient evaluation (octrain rollout + sweep vs libtorch forward +
+// backward) per network.
 
 #include <torch/torch.h>
 
@@ -11,8 +12,8 @@
 namespace octrain::bench {
 
 struct NetCase {
-  std::string id;      // short name used in benchmark names, e.g. "mnist_mlp"
-  std::string spec;    // control::build_network spec
+  std::string id;                    // short name used in benchmark names, e.g. "mnist_mlp"
+  std::string spec;                  // control::build_network spec
   std::vector<int64_t> input_shape;  // per-sample shape
   int64_t batch;
   int64_t classes;
@@ -22,13 +23,15 @@ struct NetCase {
 const std::vector<NetCase>& net_cases();
 
 // The benchmark kinds; a benchmark is named "<kind>/<net id>".
-inline constexpr const char* kOctrainStep = "octrain_step";      // method->step (adam)
-inline constexpr const char* kLibtorchStep = "libtorch_step";    // autograd + torch::optim::Adam
-inline constexpr const char* kOctrainSweep = "octrain_sweep";    // rollout + sweep, no update
-inline constexpr const char* kAutogradBackward = "autograd_grad";  // forward + loss.backward(), no update
+inline constexpr const char* kOctrainStep = "octrain_step";    // method->step (adam)
+inline constexpr const char* kLibtorchStep = "libtorch_step";  // autograd + torch::optim::Adam
+inline constexpr const char* kOctrainSweep = "octrain_sweep";  // rollout + sweep, no update
+inline constexpr const char* kAutogradBackward =
+    "autograd_grad";  // forward + loss.backward(), no update
 // The forward halves of the two gradient paths, for the time breakdown.
-inline constexpr const char* kOctrainRollout = "octrain_rollout";    // rollout only
-inline constexpr const char* kAutogradForward = "autograd_forward";  // forward + loss, graph built, no backward
+inline constexpr const char* kOctrainRollout = "octrain_rollout";  // rollout only
+inline constexpr const char* kAutogradForward =
+    "autograd_forward";  // forward + loss, graph built, no backward
 
 // Registers every (kind, net) pair with Google Benchmark.
 void register_benchmarks();

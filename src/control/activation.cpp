@@ -8,11 +8,16 @@ namespace octrain::control {
 
 std::string to_string(Activation activation) {
   switch (activation) {
-    case Activation::kTanh: return "tanh";
-    case Activation::kRelu: return "relu";
-    case Activation::kSigmoid: return "sigmoid";
-    case Activation::kSoftplus: return "softplus";
-    case Activation::kIdentity: return "identity";
+    case Activation::kTanh:
+      return "tanh";
+    case Activation::kRelu:
+      return "relu";
+    case Activation::kSigmoid:
+      return "sigmoid";
+    case Activation::kSoftplus:
+      return "softplus";
+    case Activation::kIdentity:
+      return "identity";
   }
   return "?";
 }
@@ -29,11 +34,16 @@ Activation parse_activation(const std::string& name) {
 
 torch::Tensor apply_activation(Activation activation, const torch::Tensor& z) {
   switch (activation) {
-    case Activation::kTanh: return torch::tanh(z);
-    case Activation::kRelu: return torch::relu(z);
-    case Activation::kSigmoid: return torch::sigmoid(z);
-    case Activation::kSoftplus: return torch::softplus(z);
-    case Activation::kIdentity: return z;
+    case Activation::kTanh:
+      return torch::tanh(z);
+    case Activation::kRelu:
+      return torch::relu(z);
+    case Activation::kSigmoid:
+      return torch::sigmoid(z);
+    case Activation::kSoftplus:
+      return torch::softplus(z);
+    case Activation::kIdentity:
+      return z;
   }
   return z;
 }
@@ -42,11 +52,16 @@ torch::Tensor activation_backward(Activation activation, const torch::Tensor& z,
                                   const torch::Tensor& sigma_z, const torch::Tensor& p) {
   switch (activation) {
     // libtorch's fused kernels: one pass instead of three or four element-wise ops.
-    case Activation::kTanh: return at::tanh_backward(p, sigma_z);
-    case Activation::kRelu: return at::threshold_backward(p, z, 0);
-    case Activation::kSigmoid: return at::sigmoid_backward(p, sigma_z);
-    case Activation::kSoftplus: return p * torch::sigmoid(z);
-    case Activation::kIdentity: return p;
+    case Activation::kTanh:
+      return at::tanh_backward(p, sigma_z);
+    case Activation::kRelu:
+      return at::threshold_backward(p, z, 0);
+    case Activation::kSigmoid:
+      return at::sigmoid_backward(p, sigma_z);
+    case Activation::kSoftplus:
+      return p * torch::sigmoid(z);
+    case Activation::kIdentity:
+      return p;
   }
   return p;
 }
@@ -58,7 +73,9 @@ torch::Tensor ActivationStage::forward(const torch::Tensor& x) {
   return apply_activation(activation_, x);
 }
 
-std::string ActivationStage::describe() const { return to_string(activation_); }
+std::string ActivationStage::describe() const {
+  return to_string(activation_);
+}
 
 StageVjp ActivationStage::vjp(const torch::Tensor& x, const torch::Tensor& y,
                               const torch::Tensor& p_next, bool need_costate, const LocalGraph*) {

@@ -17,13 +17,15 @@ Conv2dStage::Conv2dStage(int64_t in_channels, int64_t out_channels, int64_t kern
       stride_(stride),
       padding_(padding) {
   if (in_channels <= 0 || out_channels <= 0 || kernel <= 0 || stride <= 0 || padding < 0)
-    throw UsageError(fmt::format("Conv2d: invalid geometry in={} out={} kernel={} stride={} padding={}",
-                                 in_channels, out_channels, kernel, stride, padding));
+    throw UsageError(
+        fmt::format("Conv2d: invalid geometry in={} out={} kernel={} stride={} padding={}",
+                    in_channels, out_channels, kernel, stride, padding));
   // libtorch's nn::Conv2d default: U(−1/√fan_in, 1/√fan_in).
   const double bound = 1.0 / std::sqrt(double(in_channels * kernel * kernel));
   weight = register_parameter(
       "weight", torch::empty({out_channels, in_channels, kernel, kernel}).uniform_(-bound, bound));
-  if (with_bias) bias = register_parameter("bias", torch::empty({out_channels}).uniform_(-bound, bound));
+  if (with_bias)
+    bias = register_parameter("bias", torch::empty({out_channels}).uniform_(-bound, bound));
 }
 
 torch::Tensor Conv2dStage::forward(const torch::Tensor& x) {
@@ -37,11 +39,13 @@ std::string Conv2dStage::describe() const {
 
 Shape Conv2dStage::output_shape(const Shape& input) const {
   if (input.size() != 3 || input[0] != in_)
-    throw UsageError(fmt::format("{}: expects input [{}×H×W], got {}", describe(), in_, to_string(input)));
+    throw UsageError(
+        fmt::format("{}: expects input [{}×H×W], got {}", describe(), in_, to_string(input)));
   const int64_t h = (input[1] + 2 * padding_ - kernel_) / stride_ + 1;
   const int64_t w = (input[2] + 2 * padding_ - kernel_) / stride_ + 1;
   if (h <= 0 || w <= 0)
-    throw UsageError(fmt::format("{}: input {} is smaller than the kernel", describe(), to_string(input)));
+    throw UsageError(
+        fmt::format("{}: input {} is smaller than the kernel", describe(), to_string(input)));
   return {out_, h, w};
 }
 

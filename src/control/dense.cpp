@@ -12,11 +12,14 @@ namespace octrain::control {
 DenseStage::DenseStage(int64_t in_features, int64_t out_features, bool with_bias)
     : Stage("Dense"), in_(in_features), out_(out_features) {
   if (in_features <= 0 || out_features <= 0)
-    throw UsageError(fmt::format("Dense: sizes must be positive, got {}→{}", in_features, out_features));
+    throw UsageError(
+        fmt::format("Dense: sizes must be positive, got {}→{}", in_features, out_features));
   // libtorch's nn::Linear default: U(−1/√in, 1/√in) for both W and b.
   const double bound = 1.0 / std::sqrt(double(in_features));
-  weight = register_parameter("weight", torch::empty({out_features, in_features}).uniform_(-bound, bound));
-  if (with_bias) bias = register_parameter("bias", torch::empty({out_features}).uniform_(-bound, bound));
+  weight = register_parameter("weight",
+                              torch::empty({out_features, in_features}).uniform_(-bound, bound));
+  if (with_bias)
+    bias = register_parameter("bias", torch::empty({out_features}).uniform_(-bound, bound));
 }
 
 torch::Tensor DenseStage::forward(const torch::Tensor& x) {
@@ -29,8 +32,8 @@ std::string DenseStage::describe() const {
 
 Shape DenseStage::output_shape(const Shape& input) const {
   if (input.size() != 1 || input[0] != in_)
-    throw UsageError(fmt::format("Dense {}→{}: expects input [{}], got {}", in_, out_, in_,
-                                 to_string(input)));
+    throw UsageError(
+        fmt::format("Dense {}→{}: expects input [{}], got {}", in_, out_, in_, to_string(input)));
   return {out_};
 }
 

@@ -18,7 +18,8 @@ void initialise_linear(torch::Tensor weight, torch::Tensor bias, const Initialis
   torch::NoGradGuard no_grad;
   const int64_t fan_in = weight.numel() / weight.size(0);
   switch (init.kind) {
-    case Initialiser::Kind::kDefault: return;
+    case Initialiser::Kind::kDefault:
+      return;
     case Initialiser::Kind::kZeros:
       weight.zero_();
       if (bias.defined()) bias.zero_();
@@ -33,15 +34,20 @@ void initialise_linear(torch::Tensor weight, torch::Tensor bias, const Initialis
     }
   }
   if (bias.defined()) {
-    if (init.sigma_b2 > 0) bias.normal_(0.0, std::sqrt(init.sigma_b2));
-    else bias.zero_();
+    if (init.sigma_b2 > 0)
+      bias.normal_(0.0, std::sqrt(init.sigma_b2));
+    else
+      bias.zero_();
   }
 }
 
 void initialise_stage(Stage& stage, const Initialiser& init) {
-  if (auto* dense = dynamic_cast<DenseStage*>(&stage)) initialise_linear(dense->weight, dense->bias, init);
-  if (auto* conv = dynamic_cast<Conv2dStage*>(&stage)) initialise_linear(conv->weight, conv->bias, init);
-  if (auto* residual = dynamic_cast<ResidualStage*>(&stage)) initialise_stage(residual->inner(), init);
+  if (auto* dense = dynamic_cast<DenseStage*>(&stage))
+    initialise_linear(dense->weight, dense->bias, init);
+  if (auto* conv = dynamic_cast<Conv2dStage*>(&stage))
+    initialise_linear(conv->weight, conv->bias, init);
+  if (auto* residual = dynamic_cast<ResidualStage*>(&stage))
+    initialise_stage(residual->inner(), init);
 }
 
 }  // namespace
@@ -54,7 +60,8 @@ Initialiser parse_initialiser(const std::map<std::string, std::string>& options)
   }
   const auto values =
       OptionSchema("initialiser")
-          .choice("init", "default", {"default", "zeros", "normal", "orthogonal"}, "how weights start")
+          .choice("init", "default", {"default", "zeros", "normal", "orthogonal"},
+                  "how weights start")
           .real("sw2", 1.0, "σ_w²: weight variance × fan-in (normal, orthogonal)", 0, 1e6)
           .real("sb2", 0.0, "σ_b²: bias variance (normal, orthogonal)", 0, 1e6)
           .parse(known);
@@ -71,12 +78,16 @@ Initialiser parse_initialiser(const std::map<std::string, std::string>& options)
 
 std::string to_string(const Initialiser& init) {
   switch (init.kind) {
-    case Initialiser::Kind::kDefault: return "default";
-    case Initialiser::Kind::kZeros: return "zeros";
+    case Initialiser::Kind::kDefault:
+      return "default";
+    case Initialiser::Kind::kZeros:
+      return "zeros";
     case Initialiser::Kind::kNormal:
-      return fmt::format("normal(σ_w²={}, σ_b²={})", format_real(init.sigma_w2), format_real(init.sigma_b2));
+      return fmt::format("normal(σ_w²={}, σ_b²={})", format_real(init.sigma_w2),
+                         format_real(init.sigma_b2));
     case Initialiser::Kind::kOrthogonal:
-      return fmt::format("orthogonal(σ_w²={}, σ_b²={})", format_real(init.sigma_w2), format_real(init.sigma_b2));
+      return fmt::format("orthogonal(σ_w²={}, σ_b²={})", format_real(init.sigma_w2),
+                         format_real(init.sigma_b2));
   }
   return "?";
 }

@@ -1,10 +1,10 @@
 #include "octrain/control/model_builder.h"
 
 #include <fmt/format.h>
+#include <toml++/toml.h>
 
 #include <filesystem>
 #include <regex>
-#include <toml++/toml.h>
 
 #include "octrain/control/activation.h"
 #include "octrain/control/batch_norm.h"
@@ -65,8 +65,9 @@ class Builder {
   void residual_conv(int64_t channels, int64_t kernel) {
     require_image("res");
     if (shape()[0] != channels)
-      throw UsageError(fmt::format("res{}x{}: a residual conv stage keeps the channel count, input has {}",
-                                   channels, kernel, shape()[0]));
+      throw UsageError(
+          fmt::format("res{}x{}: a residual conv stage keeps the channel count, input has {}",
+                      channels, kernel, shape()[0]));
     add(std::make_shared<ResidualStage>(
         std::make_shared<Conv2dStage>(channels, channels, kernel, 1, kernel / 2, options_.bias),
         options_.activation, options_.delta));
@@ -83,8 +84,8 @@ class Builder {
   }
   void require_image(const char* what) {
     if (shape().size() != 3)
-      throw UsageError(fmt::format("{}: needs an image input [C×H×W], the current shape is {}", what,
-                                   to_string(shape())));
+      throw UsageError(fmt::format("{}: needs an image input [C×H×W], the current shape is {}",
+                                   what, to_string(shape())));
   }
 
   std::shared_ptr<Network> network_;
@@ -92,7 +93,8 @@ class Builder {
 };
 
 int64_t parse_size(const std::string& token, const std::string& spec) {
-  if (token.empty() || token.find_first_not_of("0123456789") != std::string::npos || token.size() > 9)
+  if (token.empty() || token.find_first_not_of("0123456789") != std::string::npos ||
+      token.size() > 9)
     throw UsageError(fmt::format("model '{}': '{}' is not a positive size", spec, token));
   const int64_t n = std::stoll(token);
   if (n <= 0) throw UsageError(fmt::format("model '{}': '{}' is not a positive size", spec, token));
@@ -111,8 +113,8 @@ std::vector<std::string> split(const std::string& text, char sep) {
   return parts;
 }
 
-SpecOptions parse_spec_options(const std::vector<std::string>& segments, Activation default_activation,
-                               const std::string& spec) {
+SpecOptions parse_spec_options(const std::vector<std::string>& segments,
+                               Activation default_activation, const std::string& spec) {
   std::map<std::string, std::string> raw;
   SpecOptions options;
   options.activation = default_activation;
@@ -139,13 +141,15 @@ SpecOptions parse_spec_options(const std::vector<std::string>& segments, Activat
 std::shared_ptr<Network> build_mlp(const std::string& body, const SpecOptions& options,
                                    const Shape& input, const std::string& spec) {
   const auto tokens = split(body, '-');
-  if (tokens.size() < 2) throw UsageError(fmt::format("model '{}': needs at least IN-OUT sizes", spec));
+  if (tokens.size() < 2)
+    throw UsageError(fmt::format("model '{}': needs at least IN-OUT sizes", spec));
   const int64_t in = parse_size(tokens[0], spec);
   if (in != flat_size(input))
-    throw UsageError(fmt::format("model '{}': input size {} does not match the data's {} = {}", spec, in,
-                                 to_string(input), flat_size(input)));
+    throw UsageError(fmt::format("model '{}': input size {} does not match the data's {} = {}",
+                                 spec, in, to_string(input), flat_size(input)));
   Builder b(input, options);
-  for (size_t i = 1; i < tokens.size(); ++i) b.dense(parse_size(tokens[i], spec), i + 1 < tokens.size());
+  for (size_t i = 1; i < tokens.size(); ++i)
+    b.dense(parse_size(tokens[i], spec), i + 1 < tokens.size());
   return b.finish();
 }
 
@@ -203,14 +207,7 @@ std::shared_ptr<Network> build_cnn(const std::string& body, const SpecOptions& o
 }
 
 std::shared_ptr<Network> build_from_toml(const std::string& path, const Shape& input) {
-  toml::table doc;
-  try {
-    doc = toml::parse_file(path);
-  } catch (const toml::parse_error& e) {
-    throw UsageError(fmt::format("{}:{}: {}", path, e.source().begin.line, e.description()));
-  } catch (const std::exception& e) {
-    throw UsageError(fmt::format("{}: {}", path, e.what()));
-  }
+  const toml::table doc = read_toml_file(path, "model file");
   std::map<std::string, std::string> init_raw;
   if (auto* init = doc["init"].as_table()) init_raw = toml_table_options(*init, path + ": [init]");
   SpecOptions options;
@@ -221,15 +218,20 @@ std::shared_ptr<Network> build_from_toml(const std::string& path, const Shape& i
   for (size_t i = 0; i < stages->size(); ++i) {
     auto* table = stages->get(i)->as_table();
     if (!table) throw UsageError(fmt::format("{}: stage {} is not a table", path, i));
-    auto where = [&](const std::string& what) { return fmt::format("{}: stage {}: {}", path, i, what); };
+    auto where = [&](const std::string& what) {
+      return fmt::format("{}: stage {}: {}", path, i, what);
+    };
     auto raw = toml_table_options(*table, where("stage"));
     const std::string type = raw.count("type") ? raw["type"] : "";
     raw.erase("type");
     OptionSchema schema(where(type.empty() ? "stage" : type));
     try {
       if (type == "dense") {
-        auto v = schema.integer("out", 0, "output features", 1, 1 << 24).flag("bias", true, "with bias").parse(raw);
-        if (b.shape().size() != 1) throw UsageError(where("dense needs a flat input; add a flatten stage"));
+        auto v = schema.integer("out", 0, "output features", 1, 1 << 24)
+                     .flag("bias", true, "with bias")
+                     .parse(raw);
+        if (b.shape().size() != 1)
+          throw UsageError(where("dense needs a flat input; add a flatten stage"));
         b.add(std::make_shared<DenseStage>(b.shape()[0], v.integer("out"), v.flag("bias")));
       } else if (type == "conv2d") {
         auto v = schema.integer("out", 0, "output channels", 1, 1 << 16)
@@ -246,7 +248,8 @@ std::shared_ptr<Network> build_from_toml(const std::string& path, const Shape& i
       } else if (type == "residual") {
         auto v = schema.choice("inner", "dense", {"dense", "conv2d"}, "inner stage g")
                      .integer("kernel", 3, "conv kernel", 1, 63)
-                     .choice("activation", "tanh", {"tanh", "relu", "sigmoid", "softplus", "identity"}, "σ")
+                     .choice("activation", "tanh",
+                             {"tanh", "relu", "sigmoid", "softplus", "identity"}, "σ")
                      .real("delta", 0.5, "step δ", 0, 1e3)
                      .flag("bias", true, "with bias")
                      .parse(raw);
@@ -255,21 +258,30 @@ std::shared_ptr<Network> build_from_toml(const std::string& path, const Shape& i
           if (b.shape().size() != 1) throw UsageError(where("residual dense needs a flat input"));
           inner = std::make_shared<DenseStage>(b.shape()[0], b.shape()[0], v.flag("bias"));
         } else {
-          if (b.shape().size() != 3) throw UsageError(where("residual conv2d needs an image input"));
+          if (b.shape().size() != 3)
+            throw UsageError(where("residual conv2d needs an image input"));
           const int64_t k = v.integer("kernel");
-          inner = std::make_shared<Conv2dStage>(b.shape()[0], b.shape()[0], k, 1, k / 2, v.flag("bias"));
+          inner = std::make_shared<Conv2dStage>(b.shape()[0], b.shape()[0], k, 1, k / 2,
+                                                v.flag("bias"));
         }
-        b.add(std::make_shared<ResidualStage>(inner, parse_activation(v.text("activation")), v.real("delta")));
+        b.add(std::make_shared<ResidualStage>(inner, parse_activation(v.text("activation")),
+                                              v.real("delta")));
       } else if (type == "avgpool" || type == "maxpool") {
-        auto v = schema.integer("window", 2, "window", 1, 64).integer("stride", 0, "stride (0: window)", 0, 64).parse(raw);
+        auto v = schema.integer("window", 2, "window", 1, 64)
+                     .integer("stride", 0, "stride (0: window)", 0, 64)
+                     .parse(raw);
         b.add(std::make_shared<PoolStage>(type == "avgpool" ? PoolType::kAverage : PoolType::kMax,
                                           v.integer("window"), v.integer("stride")));
       } else if (type == "flatten" || type == "channel-mean") {
         schema.parse(raw);
-        if (type == "flatten") b.add(std::make_shared<FlattenStage>());
-        else b.add(std::make_shared<ChannelMeanStage>());
+        if (type == "flatten")
+          b.add(std::make_shared<FlattenStage>());
+        else
+          b.add(std::make_shared<ChannelMeanStage>());
       } else if (type == "batchnorm") {
-        auto v = schema.real("eps", 1e-5, "ε", 0, 1, true).real("momentum", 0.1, "running-average rate", 0, 1, true).parse(raw);
+        auto v = schema.real("eps", 1e-5, "ε", 0, 1, true)
+                     .real("momentum", 0.1, "running-average rate", 0, 1, true)
+                     .parse(raw);
         b.add(std::make_shared<BatchNormStage>(b.shape()[0], v.real("eps"), v.real("momentum")));
       } else {
         schema.parse(raw);
@@ -287,21 +299,23 @@ std::shared_ptr<Network> build_from_toml(const std::string& path, const Shape& i
 }  // namespace
 
 std::shared_ptr<Network> build_network(const std::string& spec, const Shape& input_shape) {
-  if (spec.size() > 5 && spec.substr(spec.size() - 5) == ".toml") {
-    if (!std::filesystem::exists(spec)) throw UsageError(spec + ": model file not found");
+  if (spec.size() > 5 && spec.substr(spec.size() - 5) == ".toml")
     return build_from_toml(spec, input_shape);
-  }
   auto segments = split(spec, ':');
   const std::string kind = segments[0];
   if (segments.size() < 2 || segments[1].empty())
-    throw UsageError(fmt::format("model '{}': expected KIND:LAYERS (mlp, resmlp, cnn) or a .toml file", spec));
+    throw UsageError(
+        fmt::format("model '{}': expected KIND:LAYERS (mlp, resmlp, cnn) or a .toml file", spec));
   const std::string body = segments[1];
   const std::vector<std::string> rest(segments.begin() + 2, segments.end());
-  if (kind == "mlp") return build_mlp(body, parse_spec_options(rest, Activation::kTanh, spec), input_shape, spec);
+  if (kind == "mlp")
+    return build_mlp(body, parse_spec_options(rest, Activation::kTanh, spec), input_shape, spec);
   if (kind == "resmlp")
     return build_resmlp(body, parse_spec_options(rest, Activation::kTanh, spec), input_shape, spec);
-  if (kind == "cnn") return build_cnn(body, parse_spec_options(rest, Activation::kRelu, spec), input_shape, spec);
-  throw UsageError(fmt::format("model '{}': unknown kind '{}' (known: mlp, resmlp, cnn, FILE.toml)", spec, kind));
+  if (kind == "cnn")
+    return build_cnn(body, parse_spec_options(rest, Activation::kRelu, spec), input_shape, spec);
+  throw UsageError(fmt::format("model '{}': unknown kind '{}' (known: mlp, resmlp, cnn, FILE.toml)",
+                               spec, kind));
 }
 
 }  // namespace octrain::control

@@ -7,7 +7,9 @@
 namespace octrain::control {
 
 Network::Network(Shape input_shape)
-    : torch::nn::Module("Network"), input_shape_(input_shape), output_shape_(std::move(input_shape)) {}
+    : torch::nn::Module("Network"),
+      input_shape_(input_shape),
+      output_shape_(std::move(input_shape)) {}
 
 void Network::append(std::shared_ptr<Stage> stage) {
   Shape out;
@@ -66,14 +68,16 @@ void Network::sweep(Trajectory& trajectory, const TerminalLoss& loss, const torc
   for (size_t t = T; t-- > 0;) {
     Stage& f = *stages_[t];
     const bool need_costate = need_initial_costate || t > first_trainable;
-    const LocalGraph* graph = trajectory.graphs[t].output.defined() ? &trajectory.graphs[t] : nullptr;
+    const LocalGraph* graph =
+        trajectory.graphs[t].output.defined() ? &trajectory.graphs[t] : nullptr;
     StageVjp vjp = f.vjp(trajectory.states[t], trajectory.states[t + 1], trajectory.costates[t + 1],
                          need_costate, graph);
     trajectory.graphs[t] = LocalGraph();  // free the graph as soon as it is used
     trajectory.costates[t] = vjp.costate;
     auto cost_gradients = f.running_cost_gradients();
     for (size_t i = 0; i < cost_gradients.size(); ++i) {
-      if (cost_gradients[i].defined()) vjp.control_grads[i] = vjp.control_grads[i] - cost_gradients[i];
+      if (cost_gradients[i].defined())
+        vjp.control_grads[i] = vjp.control_grads[i] - cost_gradients[i];
     }
     trajectory.hamiltonian_gradients[t] = std::move(vjp.control_grads);
     trajectory.running_cost += f.running_cost();
@@ -113,12 +117,13 @@ double Network::running_cost() {
 }
 
 std::string Network::summary() {
-  std::string out = fmt::format("{:>3}  {:<44} {:<14} {:>10}\n", "t", "stage", "output", "controls");
+  std::string out =
+      fmt::format("{:>3}  {:<44} {:<14} {:>10}\n", "t", "stage", "output", "controls");
   out += fmt::format("{:>3}  {:<44} {:<14} {:>10}\n", "", "input", to_string(input_shape_), "");
   for (size_t t = 0; t < stages_.size(); ++t) {
     const Shape& out_shape = t + 1 < shapes_.size() ? shapes_[t + 1] : output_shape_;
-    out += fmt::format("{:>3}  {:<44} {:<14} {:>10}\n", t, stages_[t]->describe(), to_string(out_shape),
-                       stages_[t]->num_controls());
+    out += fmt::format("{:>3}  {:<44} {:<14} {:>10}\n", t, stages_[t]->describe(),
+                       to_string(out_shape), stages_[t]->num_controls());
   }
   out += fmt::format("total controls: {}\n", num_controls());
   return out;

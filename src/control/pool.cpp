@@ -11,11 +11,13 @@ PoolStage::PoolStage(PoolType type, int64_t window, int64_t stride)
       type_(type),
       window_(window),
       stride_(stride > 0 ? stride : window) {
-  if (window <= 0) throw UsageError(fmt::format("{}: window must be positive, got {}", name(), window));
+  if (window <= 0)
+    throw UsageError(fmt::format("{}: window must be positive, got {}", name(), window));
 }
 
 torch::Tensor PoolStage::forward(const torch::Tensor& x) {
-  if (type_ == PoolType::kAverage) return torch::avg_pool2d(x, {window_, window_}, {stride_, stride_});
+  if (type_ == PoolType::kAverage)
+    return torch::avg_pool2d(x, {window_, window_}, {stride_, stride_});
   return torch::max_pool2d(x, {window_, window_}, {stride_, stride_});
 }
 
@@ -25,11 +27,13 @@ std::string PoolStage::describe() const {
 
 Shape PoolStage::output_shape(const Shape& input) const {
   if (input.size() != 3)
-    throw UsageError(fmt::format("{}: expects input [C×H×W], got {}", describe(), to_string(input)));
+    throw UsageError(
+        fmt::format("{}: expects input [C×H×W], got {}", describe(), to_string(input)));
   const int64_t h = (input[1] - window_) / stride_ + 1;
   const int64_t w = (input[2] - window_) / stride_ + 1;
   if (h <= 0 || w <= 0)
-    throw UsageError(fmt::format("{}: input {} is smaller than the window", describe(), to_string(input)));
+    throw UsageError(
+        fmt::format("{}: input {} is smaller than the window", describe(), to_string(input)));
   return {input[0], h, w};
 }
 
@@ -52,8 +56,8 @@ Shape FlattenStage::output_shape(const Shape& input) const {
   return {n};
 }
 
-StageVjp FlattenStage::vjp(const torch::Tensor& x, const torch::Tensor&, const torch::Tensor& p_next,
-                           bool need_costate, const LocalGraph*) {
+StageVjp FlattenStage::vjp(const torch::Tensor& x, const torch::Tensor&,
+                           const torch::Tensor& p_next, bool need_costate, const LocalGraph*) {
   StageVjp out;
   if (need_costate) out.costate = p_next.reshape(x.sizes());
   return out;

@@ -7,27 +7,39 @@ namespace octrain::control {
 
 std::string to_string(StageKind kind) {
   switch (kind) {
-    case StageKind::kDense: return "Dense";
-    case StageKind::kConv2d: return "Conv2d";
-    case StageKind::kResidual: return "Residual";
-    case StageKind::kBatchNorm: return "BatchNorm";
-    case StageKind::kActivation: return "Activation";
-    case StageKind::kPool: return "Pool";
-    case StageKind::kFlatten: return "Flatten";
+    case StageKind::kDense:
+      return "Dense";
+    case StageKind::kConv2d:
+      return "Conv2d";
+    case StageKind::kResidual:
+      return "Residual";
+    case StageKind::kBatchNorm:
+      return "BatchNorm";
+    case StageKind::kActivation:
+      return "Activation";
+    case StageKind::kPool:
+      return "Pool";
+    case StageKind::kFlatten:
+      return "Flatten";
   }
   return "?";
 }
 
 std::string to_string(ControlSet set) {
   switch (set) {
-    case ControlSet::kReal: return "real";
-    case ControlSet::kBinary: return "binary";
-    case ControlSet::kTernary: return "ternary";
+    case ControlSet::kReal:
+      return "real";
+    case ControlSet::kBinary:
+      return "binary";
+    case ControlSet::kTernary:
+      return "ternary";
   }
   return "?";
 }
 
-std::string to_string(const Shape& shape) { return fmt::format("[{}]", fmt::join(shape, "×")); }
+std::string to_string(const Shape& shape) {
+  return fmt::format("[{}]", fmt::join(shape, "×"));
+}
 
 LocalGraph record_local_graph(Stage& stage, const torch::Tensor& x) {
   torch::AutoGradMode enable(true);
@@ -67,7 +79,8 @@ double Stage::running_cost() {
   torch::NoGradGuard no_grad;
   double total = 0.0;
   for (const auto& theta : controls()) {
-    if (running_cost_.l2 != 0.0) total += 0.5 * running_cost_.l2 * theta.pow(2).sum().item<double>();
+    if (running_cost_.l2 != 0.0)
+      total += 0.5 * running_cost_.l2 * theta.pow(2).sum().item<double>();
     if (running_cost_.l1 != 0.0) total += running_cost_.l1 * theta.abs().sum().item<double>();
   }
   return total;

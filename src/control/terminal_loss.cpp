@@ -20,8 +20,9 @@ void TerminalLoss::check_output(int64_t output_dim, int64_t num_classes) const {
   if (num_classes <= 0)
     throw UsageError(fmt::format("loss {}: needs a classification dataset", name()));
   if (output_dim != num_classes)
-    throw UsageError(fmt::format("loss {}: the network outputs {} values but the dataset has {} classes",
-                                 name(), output_dim, num_classes));
+    throw UsageError(
+        fmt::format("loss {}: the network outputs {} values but the dataset has {} classes", name(),
+                    output_dim, num_classes));
 }
 
 TerminalLoss::Evaluation CrossEntropyLoss::evaluate(const torch::Tensor& z, const torch::Tensor& y,
@@ -33,7 +34,8 @@ TerminalLoss::Evaluation CrossEntropyLoss::evaluate(const torch::Tensor& z, cons
   return out;
 }
 
-TerminalLoss::Evaluation MeanSquaredErrorLoss::evaluate(const torch::Tensor& z, const torch::Tensor& y,
+TerminalLoss::Evaluation MeanSquaredErrorLoss::evaluate(const torch::Tensor& z,
+                                                        const torch::Tensor& y,
                                                         bool need_costate) const {
   const auto residual = z - y.view(z.sizes());
   Evaluation out;
@@ -44,7 +46,8 @@ TerminalLoss::Evaluation MeanSquaredErrorLoss::evaluate(const torch::Tensor& z, 
 
 void MeanSquaredErrorLoss::check_output(int64_t output_dim, int64_t num_classes) const {
   if (num_classes > 0)
-    throw UsageError("loss mse: needs a regression dataset (real targets); use cross-entropy for classes");
+    throw UsageError(
+        "loss mse: needs a regression dataset (real targets); use cross-entropy for classes");
 }
 
 TerminalLoss::Evaluation SquaredHingeLoss::evaluate(const torch::Tensor& z, const torch::Tensor& y,
@@ -59,8 +62,9 @@ TerminalLoss::Evaluation SquaredHingeLoss::evaluate(const torch::Tensor& z, cons
 
 MaxMahalanobisLoss::MaxMahalanobisLoss(int64_t classes, int64_t dim, double scale) {
   if (classes < 2 || dim < classes)
-    throw UsageError(fmt::format("loss mmc: needs output dimension ≥ classes ≥ 2, got {} outputs for {} classes",
-                                 dim, classes));
+    throw UsageError(
+        fmt::format("loss mmc: needs output dimension ≥ classes ≥ 2, got {} outputs for {} classes",
+                    dim, classes));
   // Pang et al.'s construction: unit vectors with pairwise inner products −1/(K−1), built one
   // coordinate at a time in double precision.
   auto mu = torch::zeros({classes, dim}, torch::kFloat64);
@@ -79,7 +83,8 @@ MaxMahalanobisLoss::MaxMahalanobisLoss(int64_t classes, int64_t dim, double scal
   centres_ = (mu * scale).to(torch::kFloat32);
 }
 
-TerminalLoss::Evaluation MaxMahalanobisLoss::evaluate(const torch::Tensor& z, const torch::Tensor& y,
+TerminalLoss::Evaluation MaxMahalanobisLoss::evaluate(const torch::Tensor& z,
+                                                      const torch::Tensor& y,
                                                       bool need_costate) const {
   const auto diff = z - centres_.to(z.options()).index_select(0, y);
   Evaluation out;
@@ -103,9 +108,11 @@ std::unique_ptr<TerminalLoss> make_terminal_loss(const std::string& text, int64_
   const auto spec = parse_named_spec(text);
   if (spec.name == "cross-entropy" || spec.name == "ce" || spec.name == "mse" ||
       spec.name == "squared-hinge" || spec.name == "hinge") {
-    if (!spec.options.empty()) throw UsageError(fmt::format("loss {}: takes no options", spec.name));
+    if (!spec.options.empty())
+      throw UsageError(fmt::format("loss {}: takes no options", spec.name));
     if (spec.name == "mse") return std::make_unique<MeanSquaredErrorLoss>();
-    if (spec.name == "squared-hinge" || spec.name == "hinge") return std::make_unique<SquaredHingeLoss>();
+    if (spec.name == "squared-hinge" || spec.name == "hinge")
+      return std::make_unique<SquaredHingeLoss>();
     return std::make_unique<CrossEntropyLoss>();
   }
   if (spec.name == "mmc") {
@@ -114,7 +121,8 @@ std::unique_ptr<TerminalLoss> make_terminal_loss(const std::string& text, int64_
                             .parse(spec.options);
     return std::make_unique<MaxMahalanobisLoss>(num_classes, output_dim, values.real("scale"));
   }
-  throw UsageError(fmt::format("unknown loss '{}' (known: cross-entropy, mse, squared-hinge, mmc)", spec.name));
+  throw UsageError(
+      fmt::format("unknown loss '{}' (known: cross-entropy, mse, squared-hinge, mmc)", spec.name));
 }
 
 }  // namespace octrain::control

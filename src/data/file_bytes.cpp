@@ -46,6 +46,13 @@ struct GzCloser {
   }
 };
 
+// zlib's error text, without the "PATH: " it prefixes (our messages name the file once).
+std::string zlib_reason(gzFile file, const std::string& path, int* code) {
+  std::string message = gzerror(file, code);
+  if (message.rfind(path + ": ", 0) == 0) message.erase(0, path.size() + 2);
+  return message;
+}
+
 }  // namespace
 
 std::vector<uint8_t> read_file_bytes(const std::string& path) {
@@ -70,15 +77,15 @@ std::vector<uint8_t> read_file_bytes(const std::string& path) {
     const int got = gzread(file.get(), bytes.data() + filled, static_cast<unsigned>(want));
     if (got < 0) {
       int code = Z_OK;
-      const char* message = gzerror(file.get(), &code);
-      throw DataError(fmt::format("{}: corrupt gzip data ({})", path, message));
+      throw DataError(
+          fmt::format("{}: corrupt gzip data ({})", path, zlib_reason(file.get(), path, &code)));
     }
     if (got == 0) break;
     filled += static_cast<size_t>(got);
   }
   // zlib reports a stream cut short only through the error state, after returning what it had.
   int code = Z_OK;
-  const char* message = gzerror(file.get(), &code);
+  const std::string message = zlib_reason(file.get(), path, &code);
   if (code == Z_BUF_ERROR) {
     throw DataError(fmt::format("{}: truncated gzip data ({})", path, message));
   }

@@ -47,17 +47,18 @@ OptionSchema GradientMethod::schema_for(const std::string& name) {
   throw std::logic_error("GradientMethod: no schema for " + name);
 }
 
-GradientMethod::GradientMethod(const std::string& name, OptionValues options, control::Network& network)
+GradientMethod::GradientMethod(const std::string& name, OptionValues options,
+                               control::Network& network)
     : Method(std::move(options)), name_(name), controls_(network.controls()) {
   const auto& o = options_;
   if (name == "sgd") {
     if (o.flag("nesterov") && (o.real("momentum") <= 0 || o.real("dampening") != 0))
       throw UsageError("sgd: option 'nesterov' = true needs momentum > 0 and dampening = 0");
-    optimizer_ = std::make_unique<torch::optim::SGD>(
-        controls_, torch::optim::SGDOptions(o.real("lr"))
-                       .momentum(o.real("momentum"))
-                       .dampening(o.real("dampening"))
-                       .nesterov(o.flag("nesterov")));
+    optimizer_ =
+        std::make_unique<torch::optim::SGD>(controls_, torch::optim::SGDOptions(o.real("lr"))
+                                                           .momentum(o.real("momentum"))
+                                                           .dampening(o.real("dampening"))
+                                                           .nesterov(o.flag("nesterov")));
   } else if (name == "adagrad") {
     optimizer_ = std::make_unique<torch::optim::Adagrad>(
         controls_, torch::optim::AdagradOptions(o.real("lr"))
@@ -65,18 +66,18 @@ GradientMethod::GradientMethod(const std::string& name, OptionValues options, co
                        .initial_accumulator_value(o.real("initial_accumulator"))
                        .eps(o.real("eps")));
   } else if (name == "rmsprop") {
-    optimizer_ = std::make_unique<torch::optim::RMSprop>(
-        controls_, torch::optim::RMSpropOptions(o.real("lr"))
-                       .alpha(o.real("alpha"))
-                       .eps(o.real("eps"))
-                       .momentum(o.real("momentum"))
-                       .centered(o.flag("centered")));
+    optimizer_ = std::make_unique<torch::optim::RMSprop>(controls_,
+                                                         torch::optim::RMSpropOptions(o.real("lr"))
+                                                             .alpha(o.real("alpha"))
+                                                             .eps(o.real("eps"))
+                                                             .momentum(o.real("momentum"))
+                                                             .centered(o.flag("centered")));
   } else if (name == "adam") {
-    optimizer_ = std::make_unique<torch::optim::Adam>(
-        controls_, torch::optim::AdamOptions(o.real("lr"))
-                       .betas({o.real("beta1"), o.real("beta2")})
-                       .eps(o.real("eps"))
-                       .amsgrad(o.flag("amsgrad")));
+    optimizer_ = std::make_unique<torch::optim::Adam>(controls_,
+                                                      torch::optim::AdamOptions(o.real("lr"))
+                                                          .betas({o.real("beta1"), o.real("beta2")})
+                                                          .eps(o.real("eps"))
+                                                          .amsgrad(o.flag("amsgrad")));
   } else {
     throw std::logic_error("GradientMethod: unknown optimiser " + name);
   }
@@ -96,11 +97,16 @@ StepStats GradientMethod::step(control::Network& network, const control::Termina
 }
 
 void GradientMethod::scale_learning_rate(double factor) {
-  for (auto& group : optimizer_->param_groups()) group.options().set_lr(group.options().get_lr() * factor);
+  for (auto& group : optimizer_->param_groups())
+    group.options().set_lr(group.options().get_lr() * factor);
 }
 
-void GradientMethod::save(torch::serialize::OutputArchive& archive) const { optimizer_->save(archive); }
+void GradientMethod::save(torch::serialize::OutputArchive& archive) const {
+  optimizer_->save(archive);
+}
 
-void GradientMethod::load(torch::serialize::InputArchive& archive) { optimizer_->load(archive); }
+void GradientMethod::load(torch::serialize::InputArchive& archive) {
+  optimizer_->load(archive);
+}
 
 }  // namespace octrain::methods

@@ -4,7 +4,8 @@
 
 namespace octrain::methods {
 
-double batch_accuracy(const control::TerminalLoss& loss, const torch::Tensor& x_T, const torch::Tensor& y) {
+double batch_accuracy(const control::TerminalLoss& loss, const torch::Tensor& x_T,
+                      const torch::Tensor& y) {
   if (!loss.classification()) return std::numeric_limits<double>::quiet_NaN();
   torch::NoGradGuard no_grad;
   return loss.predict_class(x_T).eq(y).to(torch::kFloat64).mean().item<double>();

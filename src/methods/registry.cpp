@@ -19,7 +19,8 @@ const std::vector<MethodInfo>& method_catalogue() {
   return catalogue;
 }
 
-std::unique_ptr<Method> make_method(const std::string& name, const std::map<std::string, std::string>& options,
+std::unique_ptr<Method> make_method(const std::string& name,
+                                    const std::map<std::string, std::string>& options,
                                     control::Network& network) {
   for (const auto& info : method_catalogue()) {
     if (info.name != name) continue;

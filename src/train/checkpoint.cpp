@@ -28,9 +28,9 @@ void write_archive(torch::serialize::OutputArchive& archive, control::Network& n
   const std::string name = method.name();
   archive.write("method_name", torch::tensor(std::vector<int64_t>(name.begin(), name.end())));
   archive.write("position", torch::tensor({p.epoch, p.step_in_epoch, p.global_step, p.rollbacks}));
-  archive.write("position_real",
-                torch::tensor({p.lr_scale, p.epoch_loss_sum, p.epoch_accuracy_sum, p.epoch_step_seconds},
-                              torch::kFloat64));
+  archive.write("position_real", torch::tensor({p.lr_scale, p.epoch_loss_sum, p.epoch_accuracy_sum,
+                                                p.epoch_step_seconds},
+                                               torch::kFloat64));
   archive.write("torch_rng", at::detail::getDefaultCPUGenerator().get_state());
 }
 
@@ -39,11 +39,13 @@ TrainingPosition read_archive(torch::serialize::InputArchive& archive, control::
   torch::Tensor version, name, position, position_real, rng;
   archive.read("format_version", version);
   if (version.item<int64_t>() != kFormatVersion)
-    throw DataError(where + ": unsupported checkpoint format version " + std::to_string(version.item<int64_t>()));
+    throw DataError(where + ": unsupported checkpoint format version " +
+                    std::to_string(version.item<int64_t>()));
   archive.read("method_name", name);
   const std::string saved_name(name.data_ptr<int64_t>(), name.data_ptr<int64_t>() + name.numel());
   if (saved_name != method.name())
-    throw DataError(where + ": checkpoint was written by method '" + saved_name + "', not '" + method.name() + "'");
+    throw DataError(where + ": checkpoint was written by method '" + saved_name + "', not '" +
+                    method.name() + "'");
   torch::serialize::InputArchive model, state;
   archive.read("model", model);
   network.load(model);
@@ -59,7 +61,8 @@ TrainingPosition read_archive(torch::serialize::InputArchive& archive, control::
   auto pi = position.accessor<int64_t, 1>();
   auto pr = position_real.accessor<double, 1>();
   p.epoch = pi[0], p.step_in_epoch = pi[1], p.global_step = pi[2], p.rollbacks = pi[3];
-  p.lr_scale = pr[0], p.epoch_loss_sum = pr[1], p.epoch_accuracy_sum = pr[2], p.epoch_step_seconds = pr[3];
+  p.lr_scale = pr[0], p.epoch_loss_sum = pr[1], p.epoch_accuracy_sum = pr[2],
+  p.epoch_step_seconds = pr[3];
   return p;
 }
 
@@ -78,8 +81,8 @@ auto as_data_error(const std::string& where, F&& f) {
 
 }  // namespace
 
-void save_checkpoint(const std::string& path, control::Network& network, const methods::Method& method,
-                     const TrainingPosition& position) {
+void save_checkpoint(const std::string& path, control::Network& network,
+                     const methods::Method& method, const TrainingPosition& position) {
   torch::serialize::OutputArchive archive;
   write_archive(archive, network, method, position);
   write_atomically(path, [&](const std::string& temp) { archive.save_to(temp); });
@@ -94,7 +97,8 @@ std::string checkpoint_bytes(control::Network& network, const methods::Method& m
   return out.str();
 }
 
-TrainingPosition load_checkpoint(const std::string& path, control::Network& network, methods::Method& method) {
+TrainingPosition load_checkpoint(const std::string& path, control::Network& network,
+                                 methods::Method& method) {
   if (!std::filesystem::exists(path)) throw DataError(path + ": checkpoint not found");
   return as_data_error(path, [&] {
     torch::serialize::InputArchive archive;

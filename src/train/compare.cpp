@@ -1,10 +1,10 @@
 #include "octrain/train/compare.h"
 
 #include <fmt/format.h>
+#include <toml++/toml.h>
 
 #include <cmath>
 #include <filesystem>
-#include <toml++/toml.h>
 
 #include "octrain/train/trainer.h"
 #include "octrain/util/atomic_file.h"
@@ -17,7 +17,8 @@ namespace {
 
 std::string directory_name(const std::string& label) {
   std::string out;
-  for (char c : label) out += (std::isalnum(static_cast<unsigned char>(c)) || c == '.' || c == '-') ? c : '_';
+  for (char c : label)
+    out += (std::isalnum(static_cast<unsigned char>(c)) || c == '.' || c == '-') ? c : '_';
   return out;
 }
 
@@ -39,18 +40,13 @@ void CompareConfig::add_method_spec(const std::string& spec) {
 }
 
 void CompareConfig::merge_toml_file(const std::string& path) {
-  if (!std::filesystem::exists(path)) throw UsageError(path + ": config file not found");
-  toml::table doc;
-  try {
-    doc = toml::parse_file(path);
-  } catch (const toml::parse_error& e) {
-    throw UsageError(fmt::format("{}:{}: {}", path, e.source().begin.line, e.description()));
-  }
+  const toml::table doc = read_toml_file(path, "config file");
   for (const auto& [key, node] : doc) {
     const std::string name(key.str());
     if (name == "seeds") {
       auto* list = node.as_array();
-      if (!list || list->empty()) throw UsageError(path + ": 'seeds' must be a non-empty array of integers");
+      if (!list || list->empty())
+        throw UsageError(path + ": 'seeds' must be a non-empty array of integers");
       seeds.clear();
       for (const auto& s : *list) {
         auto v = s.value_exact<int64_t>();
@@ -64,7 +60,8 @@ void CompareConfig::merge_toml_file(const std::string& path) {
         auto* table = runs->get(i)->as_table();
         if (!table) throw UsageError(fmt::format("{}: run {} is not a table", path, i));
         auto options = toml_table_options(*table, fmt::format("{}: run {}", path, i));
-        if (!options.count("method")) throw UsageError(fmt::format("{}: run {} has no 'method'", path, i));
+        if (!options.count("method"))
+          throw UsageError(fmt::format("{}: run {} has no 'method'", path, i));
         CompareEntry entry{"", options["method"], {}};
         options.erase("method");
         if (options.count("label")) entry.label = options["label"], options.erase("label");
@@ -83,7 +80,8 @@ void CompareConfig::merge_toml_file(const std::string& path) {
 }
 
 std::vector<CompareRow> run_compare(const CompareConfig& config, bool quiet, std::FILE* out) {
-  if (config.entries.empty()) throw UsageError("compare: no methods given (--methods or [[run]] tables)");
+  if (config.entries.empty())
+    throw UsageError("compare: no methods given (--methods or [[run]] tables)");
   if (config.base.out.empty()) throw UsageError("compare: needs an output directory (--out)");
   config.base.validate();
   std::map<uint64_t, data::Dataset> datasets;  // one load per split seed
@@ -101,7 +99,9 @@ std::vector<CompareRow> run_compare(const CompareConfig& config, bool quiet, std
       std::filesystem::remove_all(run.out);  // a grid re-run replaces its old runs
       auto it = datasets.find(run.split_seed());
       if (it == datasets.end())
-        it = datasets.emplace(run.split_seed(), data::load_dataset(run.dataset, load_options_for(run))).first;
+        it = datasets
+                 .emplace(run.split_seed(), data::load_dataset(run.dataset, load_options_for(run)))
+                 .first;
       RunOptions options;
       options.quiet = true;
       options.dataset = &it->second;
@@ -113,11 +113,14 @@ std::vector<CompareRow> run_compare(const CompareConfig& config, bool quiet, std
         test_losses.push_back(result.test.loss);
         step_ms.push_back(result.mean_step_ms);
         if (!quiet)
-          fmt::print(out, "{:<36} seed {:<3} test acc {:6.2f}%  train loss {:.4f}  {:.3f} ms/step\n", entry.label,
-                     seed, 100 * result.test.accuracy, result.final_train_loss, result.mean_step_ms);
+          fmt::print(out,
+                     "{:<36} seed {:<3} test acc {:6.2f}%  train loss {:.4f}  {:.3f} ms/step\n",
+                     entry.label, seed, 100 * result.test.accuracy, result.final_train_loss,
+                     result.mean_step_ms);
       } catch (const DivergenceError& e) {
         ++row.diverged;
-        if (!quiet) fmt::print(out, "{:<36} seed {:<3} diverged: {}\n", entry.label, seed, e.what());
+        if (!quiet)
+          fmt::print(out, "{:<36} seed {:<3} diverged: {}\n", entry.label, seed, e.what());
       }
       std::fflush(out);
     }
@@ -127,12 +130,13 @@ std::vector<CompareRow> run_compare(const CompareConfig& config, bool quiet, std
     row.step_ms_mean = mean_std(step_ms).first;
     rows.push_back(row);
   }
-  std::string csv = "method,runs,diverged,test_accuracy_mean,test_accuracy_std,train_loss_mean,train_loss_std,"
-                    "test_loss_mean,step_ms_mean\n";
+  std::string csv =
+      "method,runs,diverged,test_accuracy_mean,test_accuracy_std,train_loss_mean,train_loss_std,"
+      "test_loss_mean,step_ms_mean\n";
   for (const auto& r : rows)
-    csv += fmt::format("\"{}\",{},{},{:.6f},{:.6f},{:.6f},{:.6f},{:.6f},{:.4f}\n", r.label, r.runs, r.diverged,
-                       r.accuracy_mean, r.accuracy_std, r.train_loss_mean, r.train_loss_std, r.test_loss_mean,
-                       r.step_ms_mean);
+    csv += fmt::format("\"{}\",{},{},{:.6f},{:.6f},{:.6f},{:.6f},{:.6f},{:.4f}\n", r.label, r.runs,
+                       r.diverged, r.accuracy_mean, r.accuracy_std, r.train_loss_mean,
+                       r.train_loss_std, r.test_loss_mean, r.step_ms_mean);
   write_text_atomically(config.base.out + "/summary.csv", csv);
   write_text_atomically(config.base.out + "/summary.md", summary_markdown(rows, config));
   return rows;
@@ -141,15 +145,17 @@ std::vector<CompareRow> run_compare(const CompareConfig& config, bool quiet, std
 std::string summary_markdown(const std::vector<CompareRow>& rows, const CompareConfig& config) {
   std::vector<std::string> seeds;
   for (auto s : config.seeds) seeds.push_back(std::to_string(s));
-  std::string md = fmt::format("# {} · {} · {} epochs · batch {} · seeds {}\n\n", config.base.dataset,
-                               config.base.model, config.base.epochs, config.base.batch_size, fmt::join(seeds, ","));
+  std::string md = fmt::format("# {} · {} · {} epochs · batch {} · seeds {}\n\n",
+                               config.base.dataset, config.base.model, config.base.epochs,
+                               config.base.batch_size, fmt::join(seeds, ","));
   md += "| method | test accuracy (%) | final train loss | test loss | step (ms) | runs |\n";
   md += "|---|---|---|---|---|---|\n";
   for (const auto& r : rows) {
-    const std::string runs = r.diverged ? fmt::format("{} ({} diverged)", r.runs, r.diverged) : std::to_string(r.runs);
-    md += fmt::format("| {} | {:.2f} ± {:.2f} | {:.4f} ± {:.4f} | {:.4f} | {:.3f} | {} |\n", r.label,
-                      100 * r.accuracy_mean, 100 * r.accuracy_std, r.train_loss_mean, r.train_loss_std,
-                      r.test_loss_mean, r.step_ms_mean, runs);
+    const std::string runs =
+        r.diverged ? fmt::format("{} ({} diverged)", r.runs, r.diverged) : std::to_string(r.runs);
+    md += fmt::format("| {} | {:.2f} ± {:.2f} | {:.4f} ± {:.4f} | {:.4f} | {:.3f} | {} |\n",
+                      r.label, 100 * r.accuracy_mean, 100 * r.accuracy_std, r.train_loss_mean,
+                      r.train_loss_std, r.test_loss_mean, r.step_ms_mean, runs);
   }
   return md;
 }

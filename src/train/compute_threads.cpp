@@ -15,7 +15,8 @@ std::string ComputeThreads::describe() const {
 ComputeThreads set_compute_threads(int threads) {
   const int n = threads > 0 ? threads : std::max(1, int(std::thread::hardware_concurrency()));
   using SetThreads = void (*)(int);
-  auto openblas_set_num_threads = reinterpret_cast<SetThreads>(::dlsym(RTLD_DEFAULT, "openblas_set_num_threads"));
+  auto openblas_set_num_threads =
+      reinterpret_cast<SetThreads>(::dlsym(RTLD_DEFAULT, "openblas_set_num_threads"));
   ComputeThreads result;
   if (openblas_set_num_threads) {
     openblas_set_num_threads(n);

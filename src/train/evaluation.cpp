@@ -6,8 +6,8 @@
 
 namespace octrain::train {
 
-Evaluation evaluate(control::Network& network, const control::TerminalLoss& loss, const data::Split& split,
-                    int64_t chunk) {
+Evaluation evaluate(control::Network& network, const control::TerminalLoss& loss,
+                    const data::Split& split, int64_t chunk) {
   Evaluation result;
   const int64_t n = split.size();
   if (n == 0) return result;
@@ -27,7 +27,8 @@ Evaluation evaluate(control::Network& network, const control::TerminalLoss& loss
   if (was_training) network.train();
   result.samples = n;
   result.loss = loss_sum / double(n);
-  result.accuracy = loss.classification() ? double(correct) / double(n) : std::numeric_limits<double>::quiet_NaN();
+  result.accuracy = loss.classification() ? double(correct) / double(n)
+                                          : std::numeric_limits<double>::quiet_NaN();
   return result;
 }
 

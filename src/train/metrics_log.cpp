@@ -12,7 +12,9 @@
 namespace octrain::train {
 namespace {
 
-std::string jsonl_path(const std::string& dir) { return dir + "/metrics.jsonl"; }
+std::string jsonl_path(const std::string& dir) {
+  return dir + "/metrics.jsonl";
+}
 
 std::string csv_table(const std::vector<nlohmann::json>& rows) {
   std::vector<std::string> columns;
@@ -24,10 +26,14 @@ std::string csv_table(const std::vector<nlohmann::json>& rows) {
   for (const auto& row : rows) {
     std::vector<std::string> cells;
     for (const auto& c : columns) {
-      if (!row.contains(c) || row[c].is_null()) cells.emplace_back("");
-      else if (row[c].is_number_float()) cells.push_back(fmt::format("{:.9g}", row[c].get<double>()));
-      else if (row[c].is_string()) cells.push_back(row[c].get<std::string>());
-      else cells.push_back(row[c].dump());
+      if (!row.contains(c) || row[c].is_null())
+        cells.emplace_back("");
+      else if (row[c].is_number_float())
+        cells.push_back(fmt::format("{:.9g}", row[c].get<double>()));
+      else if (row[c].is_string())
+        cells.push_back(row[c].get<std::string>());
+      else
+        cells.push_back(row[c].dump());
     }
     out += fmt::format("{}\n", fmt::join(cells, ","));
   }
@@ -44,19 +50,26 @@ MetricsLog::MetricsLog(const std::string& dir, bool resume, int64_t keep_until_s
       if (line.empty()) continue;
       auto record = nlohmann::json::parse(line, nullptr, /*allow_exceptions=*/false);
       if (record.is_discarded()) break;  // a torn last line from an interrupted run
-      if (record.value("step", int64_t(0)) <= keep_until_step) records_.push_back(std::move(record));
+      if (record.value("step", int64_t(0)) <= keep_until_step)
+        records_.push_back(std::move(record));
     }
   }
   std::string text;
   for (const auto& r : records_) text += r.dump() + "\n";
   write_text_atomically(jsonl_path(dir), text);
+  out_.open(jsonl_path(dir), std::ios::app);
+  if (!out_) throw Error(ExitCode::kFailure, jsonl_path(dir) + ": cannot open for writing");
 }
 
 void MetricsLog::append(const nlohmann::json& record) {
   records_.push_back(record);
-  std::ofstream out(jsonl_path(dir_), std::ios::app);
-  out << record.dump() << '\n';
-  if (!out) throw Error(ExitCode::kFailure, jsonl_path(dir_) + ": write failed");
+  out_ << record.dump() << '\n';
+  if (!out_) throw Error(ExitCode::kFailure, jsonl_path(dir_) + ": write failed");
+}
+
+void MetricsLog::flush() {
+  out_.flush();
+  if (!out_) throw Error(ExitCode::kFailure, jsonl_path(dir_) + ": write failed");
 }
 
 std::vector<nlohmann::json> MetricsLog::epochs() const {
@@ -66,7 +79,8 @@ std::vector<nlohmann::json> MetricsLog::epochs() const {
   return out;
 }
 
-void MetricsLog::flush_tables() const {
+void MetricsLog::flush_tables() {
+  flush();
   std::vector<nlohmann::json> steps;
   for (const auto& r : records_)
     if (r.value("kind", "") == "step") steps.push_back(r);

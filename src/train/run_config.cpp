@@ -1,12 +1,12 @@
 #include "octrain/train/run_config.h"
 
 #include <fmt/format.h>
+#include <toml++/toml.h>
 
 #include <cerrno>
 #include <cmath>
 #include <cstdlib>
 #include <filesystem>
-#include <toml++/toml.h>
 
 #include "octrain/util/error.h"
 #include "octrain/util/options.h"
@@ -20,7 +20,8 @@ int64_t parse_int(const std::string& key, const std::string& text, int64_t min) 
   errno = 0;
   const long long v = std::strtoll(text.c_str(), &end, 10);
   if (text.empty() || *end != '\0' || errno == ERANGE || v < min)
-    throw UsageError(fmt::format("config '{}' = '{}' is invalid: expected an integer ≥ {}", key, text, min));
+    throw UsageError(
+        fmt::format("config '{}' = '{}' is invalid: expected an integer ≥ {}", key, text, min));
   return v;
 }
 
@@ -29,8 +30,8 @@ double parse_real(const std::string& key, const std::string& text, double min, d
   errno = 0;
   const double v = std::strtod(text.c_str(), &end);
   if (text.empty() || *end != '\0' || errno == ERANGE || !std::isfinite(v) || v < min || v > max)
-    throw UsageError(
-        fmt::format("config '{}' = '{}' is invalid: expected a number in [{}, {}]", key, text, min, max));
+    throw UsageError(fmt::format("config '{}' = '{}' is invalid: expected a number in [{}, {}]",
+                                 key, text, min, max));
   return v;
 }
 
@@ -46,51 +47,85 @@ std::string quoted(const std::string& s) {
 }  // namespace
 
 const std::vector<std::string>& RunConfig::keys() {
-  static const std::vector<std::string> k = {
-      "dataset", "model", "loss", "method", "epochs", "batch_size", "seed", "data_seed", "threads",
-      "device", "weight_decay", "test_fraction", "validation_fraction", "train_limit", "test_limit",
-      "eval_every", "log_every", "checkpoint_every", "on_divergence", "rollback_factor", "max_rollbacks", "out"};
+  static const std::vector<std::string> k = {"dataset",
+                                             "model",
+                                             "loss",
+                                             "method",
+                                             "epochs",
+                                             "batch_size",
+                                             "seed",
+                                             "data_seed",
+                                             "threads",
+                                             "device",
+                                             "weight_decay",
+                                             "test_fraction",
+                                             "validation_fraction",
+                                             "train_limit",
+                                             "test_limit",
+                                             "eval_every",
+                                             "log_every",
+                                             "checkpoint_every",
+                                             "on_divergence",
+                                             "rollback_factor",
+                                             "max_rollbacks",
+                                             "out"};
   return k;
 }
 
 void RunConfig::set(const std::string& key, const std::string& v) {
-  if (key == "dataset") dataset = v;
-  else if (key == "model") model = v;
-  else if (key == "loss") loss = v;
+  if (key == "dataset")
+    dataset = v;
+  else if (key == "model")
+    model = v;
+  else if (key == "loss")
+    loss = v;
   else if (key == "method") {
     const auto spec = parse_named_spec(v);
     method = spec.name;
     for (const auto& [k, value] : spec.options) method_options[k] = value;
-  } else if (key == "epochs") epochs = parse_int(key, v, 1);
-  else if (key == "batch_size") batch_size = parse_int(key, v, 1);
-  else if (key == "seed") seed = uint64_t(parse_int(key, v, 0));
-  else if (key == "data_seed") data_seed = parse_int(key, v, -1);
-  else if (key == "threads") threads = parse_int(key, v, 0);
-  else if (key == "device") device = v;
-  else if (key == "weight_decay") weight_decay = parse_real(key, v, 0, 1e3);
-  else if (key == "test_fraction") test_fraction = parse_real(key, v, 0, 0.95);
-  else if (key == "validation_fraction") validation_fraction = parse_real(key, v, 0, 0.95);
-  else if (key == "train_limit") train_limit = parse_int(key, v, 0);
-  else if (key == "test_limit") test_limit = parse_int(key, v, 0);
-  else if (key == "eval_every") eval_every = parse_int(key, v, 1);
-  else if (key == "log_every") log_every = parse_int(key, v, 1);
-  else if (key == "checkpoint_every") checkpoint_every = parse_int(key, v, 1);
-  else if (key == "on_divergence") on_divergence = v;
-  else if (key == "rollback_factor") rollback_factor = parse_real(key, v, 1e-6, 1);
-  else if (key == "max_rollbacks") max_rollbacks = parse_int(key, v, 0);
-  else if (key == "out") out = v;
+  } else if (key == "epochs")
+    epochs = parse_int(key, v, 1);
+  else if (key == "batch_size")
+    batch_size = parse_int(key, v, 1);
+  else if (key == "seed")
+    seed = uint64_t(parse_int(key, v, 0));
+  else if (key == "data_seed")
+    data_seed = parse_int(key, v, -1);
+  else if (key == "threads")
+    threads = parse_int(key, v, 0);
+  else if (key == "device")
+    device = v;
+  else if (key == "weight_decay")
+    weight_decay = parse_real(key, v, 0, 1e3);
+  else if (key == "test_fraction")
+    test_fraction = parse_real(key, v, 0, 0.95);
+  else if (key == "validation_fraction")
+    validation_fraction = parse_real(key, v, 0, 0.95);
+  else if (key == "train_limit")
+    train_limit = parse_int(key, v, 0);
+  else if (key == "test_limit")
+    test_limit = parse_int(key, v, 0);
+  else if (key == "eval_every")
+    eval_every = parse_int(key, v, 1);
+  else if (key == "log_every")
+    log_every = parse_int(key, v, 1);
+  else if (key == "checkpoint_every")
+    checkpoint_every = parse_int(key, v, 1);
+  else if (key == "on_divergence")
+    on_divergence = v;
+  else if (key == "rollback_factor")
+    rollback_factor = parse_real(key, v, 1e-6, 1);
+  else if (key == "max_rollbacks")
+    max_rollbacks = parse_int(key, v, 0);
+  else if (key == "out")
+    out = v;
   else
-    throw UsageError(fmt::format("unknown config key '{}' (known: {})", key, fmt::join(keys(), ", ")));
+    throw UsageError(
+        fmt::format("unknown config key '{}' (known: {})", key, fmt::join(keys(), ", ")));
 }
 
 void RunConfig::merge_toml_file(const std::string& path) {
-  if (!std::filesystem::exists(path)) throw UsageError(path + ": config file not found");
-  toml::table doc;
-  try {
-    doc = toml::parse_file(path);
-  } catch (const toml::parse_error& e) {
-    throw UsageError(fmt::format("{}:{}: {}", path, e.source().begin.line, e.description()));
-  }
+  const toml::table doc = read_toml_file(path, "config file");
   for (const auto& [key, node] : doc) {
     const std::string name(key.str());
     if (name == "method" && node.is_table()) {
@@ -114,9 +149,11 @@ void RunConfig::merge_toml_file(const std::string& path) {
 
 void RunConfig::validate() const {
   if (on_divergence != "stop" && on_divergence != "rollback")
-    throw UsageError(fmt::format("config 'on_divergence' = '{}' is invalid: expected stop or rollback", on_divergence));
+    throw UsageError(fmt::format(
+        "config 'on_divergence' = '{}' is invalid: expected stop or rollback", on_divergence));
   if (device != "cpu" && device.rfind("cuda", 0) != 0)
-    throw UsageError(fmt::format("config 'device' = '{}' is invalid: expected cpu or cuda[:N]", device));
+    throw UsageError(
+        fmt::format("config 'device' = '{}' is invalid: expected cpu or cuda[:N]", device));
   if (test_fraction + validation_fraction >= 0.95)
     throw UsageError("config: test_fraction + validation_fraction must leave data to train on");
 }
@@ -127,15 +164,19 @@ std::string RunConfig::method_spec() const {
 
 std::string RunConfig::to_toml() const {
   std::string s;
-  s += fmt::format("dataset = {}\nmodel = {}\nloss = {}\n", quoted(dataset), quoted(model), quoted(loss));
-  s += fmt::format("epochs = {}\nbatch_size = {}\nseed = {}\ndata_seed = {}\nthreads = {}\ndevice = {}\n", epochs,
-                   batch_size, seed, data_seed, threads, quoted(device));
-  s += fmt::format("weight_decay = {}\ntest_fraction = {}\nvalidation_fraction = {}\n", format_real(weight_decay),
-                   format_real(test_fraction), format_real(validation_fraction));
-  s += fmt::format("train_limit = {}\ntest_limit = {}\neval_every = {}\nlog_every = {}\ncheckpoint_every = {}\n",
-                   train_limit, test_limit, eval_every, log_every, checkpoint_every);
-  s += fmt::format("on_divergence = {}\nrollback_factor = {}\nmax_rollbacks = {}\nout = {}\n", quoted(on_divergence),
-                   format_real(rollback_factor), max_rollbacks, quoted(out));
+  s += fmt::format("dataset = {}\nmodel = {}\nloss = {}\n", quoted(dataset), quoted(model),
+                   quoted(loss));
+  s += fmt::format(
+      "epochs = {}\nbatch_size = {}\nseed = {}\ndata_seed = {}\nthreads = {}\ndevice = {}\n",
+      epochs, batch_size, seed, data_seed, threads, quoted(device));
+  s += fmt::format("weight_decay = {}\ntest_fraction = {}\nvalidation_fraction = {}\n",
+                   format_real(weight_decay), format_real(test_fraction),
+                   format_real(validation_fraction));
+  s += fmt::format(
+      "train_limit = {}\ntest_limit = {}\neval_every = {}\nlog_every = {}\ncheckpoint_every = {}\n",
+      train_limit, test_limit, eval_every, log_every, checkpoint_every);
+  s += fmt::format("on_divergence = {}\nrollback_factor = {}\nmax_rollbacks = {}\nout = {}\n",
+                   quoted(on_divergence), format_real(rollback_factor), max_rollbacks, quoted(out));
   s += fmt::format("\n[method]\nname = {}\n", quoted(method));
   for (const auto& [k, v] : method_options) s += fmt::format("{} = {}\n", k, quoted(v));
   return s;

@@ -1,7 +1,7 @@
 #include "octrain/train/trainer.h"
 
-#include <fmt/format.h>
 #include <ATen/CPUGeneratorImpl.h>
+#include <fmt/format.h>
 #include <torch/version.h>
 #include <unistd.h>
 
@@ -28,6 +28,7 @@ namespace {
 std::atomic<bool> g_stop_requested{false};
 
 using Clock = std::chrono::steady_clock;
+constexpr auto kAutoCheckpointInterval = std::chrono::seconds(30);
 
 std::string timestamp() {
   const std::time_t now = std::time(nullptr);
@@ -38,7 +39,8 @@ std::string timestamp() {
 
 // The shuffle of epoch e depends only on (seed, e), so a resumed run sees the same batches.
 torch::Tensor epoch_permutation(uint64_t seed, int64_t epoch, int64_t n) {
-  auto generator = at::detail::createCPUGenerator(seed * 0x9E3779B97F4A7C15ULL + uint64_t(epoch) + 1);
+  auto generator =
+      at::detail::createCPUGenerator(seed * 0x9E3779B97F4A7C15ULL + uint64_t(epoch) + 1);
   return torch::randperm(n, generator, torch::kLong);
 }
 
@@ -54,12 +56,17 @@ int64_t first_nonfinite_stage(control::Network& network) {
   return -1;
 }
 
-nlohmann::json nan_to_null(double v) { return std::isfinite(v) ? nlohmann::json(v) : nlohmann::json(); }
+nlohmann::json nan_to_null(double v) {
+  return std::isfinite(v) ? nlohmann::json(v) : nlohmann::json();
+}
 
-std::unique_ptr<control::TerminalLoss> make_loss_for(const RunConfig& config, const data::Dataset& data,
+std::unique_ptr<control::TerminalLoss> make_loss_for(const RunConfig& config,
+                                                     const data::Dataset& data,
                                                      control::Network& network) {
   const bool regression = data.task == data::Task::kRegression;
-  const std::string spec = !config.loss.empty() ? config.loss : regression ? "mse" : "cross-entropy";
+  const std::string spec = !config.loss.empty() ? config.loss
+                           : regression         ? "mse"
+                                                : "cross-entropy";
   if (network.output_shape().size() != 1)
     throw UsageError(fmt::format("model '{}': the output must be a vector, got {}", config.model,
                                  control::to_string(network.output_shape())));
@@ -67,18 +74,21 @@ std::unique_ptr<control::TerminalLoss> make_loss_for(const RunConfig& config, co
   auto loss = control::make_terminal_loss(spec, data.num_classes, output_dim);
   loss->check_output(output_dim, data.num_classes);
   if (regression && output_dim != data.target_dim)
-    throw UsageError(fmt::format("model '{}': outputs {} values but the dataset has {} targets", config.model,
-                                 output_dim, data.target_dim));
+    throw UsageError(fmt::format("model '{}': outputs {} values but the dataset has {} targets",
+                                 config.model, output_dim, data.target_dim));
   return loss;
 }
 
 data::Split to_device(const data::Split& split, const torch::Device& device) {
-  return {split.x.defined() ? split.x.to(device) : split.x, split.y.defined() ? split.y.to(device) : split.y};
+  return {split.x.defined() ? split.x.to(device) : split.x,
+          split.y.defined() ? split.y.to(device) : split.y};
 }
 
 }  // namespace
 
-void request_stop() { g_stop_requested.store(true); }
+void request_stop() {
+  g_stop_requested.store(true);
+}
 
 data::LoadOptions load_options_for(const RunConfig& config) {
   data::LoadOptions o;
@@ -95,10 +105,13 @@ RunResult run_training(RunConfig config, const RunOptions& options) {
   const ComputeThreads threads = set_compute_threads(int(config.threads));
   const torch::Device device(config.device);
   if (device.is_cuda() && !torch::cuda::is_available())
-    throw UsageError(fmt::format("config 'device' = '{}': CUDA is not available on this machine", config.device));
+    throw UsageError(fmt::format("config 'device' = '{}': CUDA is not available on this machine",
+                                 config.device));
 
   data::Dataset loaded;
-  const data::Dataset& data = options.dataset ? *options.dataset : (loaded = data::load_dataset(config.dataset, load_options_for(config)));
+  const data::Dataset& data =
+      options.dataset ? *options.dataset
+                      : (loaded = data::load_dataset(config.dataset, load_options_for(config)));
   if (data.train.size() == 0) throw DataError(config.dataset + ": the training split is empty");
 
   torch::manual_seed(config.seed);
@@ -111,13 +124,15 @@ RunResult run_training(RunConfig config, const RunOptions& options) {
   config.method_options = method->options().to_map();
 
   if (config.out.empty())
-    config.out = fmt::format("runs/{}-{}-s{}-{}", config.dataset, config.method, config.seed, timestamp());
+    config.out =
+        fmt::format("runs/{}-{}-s{}-{}", config.dataset, config.method, config.seed, timestamp());
   const std::string dir = config.out;
   const std::string checkpoint_path = dir + "/checkpoint.pt";
   std::filesystem::create_directories(dir);
   if (!options.resume && std::filesystem::exists(checkpoint_path))
-    throw UsageError(fmt::format("{}: already holds a run; pass --resume {} to continue it or choose another --out",
-                                 dir, dir));
+    throw UsageError(fmt::format(
+        "{}: already holds a run; pass --resume {} to continue it or choose another --out", dir,
+        dir));
 
   TrainingPosition position;
   if (options.resume) position = load_checkpoint(checkpoint_path, *network, *method);
@@ -152,16 +167,27 @@ RunResult run_training(RunConfig config, const RunOptions& options) {
   const data::Split validation = to_device(data.validation, device);
   const int64_t n = train.size();
   int64_t steps_per_epoch = (n + config.batch_size - 1) / config.batch_size;
-  if (steps_per_epoch > 1 && n % config.batch_size == 1) --steps_per_epoch;  // batch norm cannot take 1 sample
+  if (steps_per_epoch > 1 && n % config.batch_size == 1)
+    --steps_per_epoch;  // batch norm cannot take 1 sample
 
   Progress progress(options.out, options.quiet, config.epochs, steps_per_epoch);
+  std::string model_summary = network->summary();
+  model_summary.pop_back();  // its last newline; line() adds one
+  progress.line(fmt::format("{}: {} train, {} validation, {} test samples, input {}", data.name,
+                            data.train.size(), data.validation.size(), data.test.size(),
+                            control::to_string(data.input_shape)));
+  progress.line(model_summary);
+  progress.line(fmt::format("loss {} · method {} · {}", loss->name(), method->describe(),
+                            threads.describe()));
   if (options.resume)
-    progress.line(fmt::format("resuming {} at epoch {} step {}", dir, position.epoch + 1, position.step_in_epoch));
+    progress.line(fmt::format("resuming {} at epoch {} step {}", dir, position.epoch + 1,
+                              position.step_in_epoch));
   RunResult result;
   result.run_dir = dir;
   double run_step_seconds = 0.0;
   int64_t run_steps = 0;
   std::string snapshot;
+  auto last_checkpoint = Clock::now();
 
   while (position.epoch < config.epochs) {
     const int64_t epoch = position.epoch;
@@ -183,25 +209,29 @@ RunResult run_training(RunConfig config, const RunOptions& options) {
 
       const int64_t bad_stage = first_nonfinite_stage(*network);
       if (!std::isfinite(stats.loss) || bad_stage >= 0) {
-        std::string what = std::isfinite(stats.loss) ? "" : fmt::format("non-finite loss ({})", stats.loss);
+        std::string what =
+            std::isfinite(stats.loss) ? "" : fmt::format("non-finite loss ({})", stats.loss);
         if (bad_stage >= 0)
-          what += fmt::format("{}non-finite controls in stage {} ({})", what.empty() ? "" : "; ", bad_stage,
-                              network->stage(size_t(bad_stage)).describe());
+          what += fmt::format("{}non-finite controls in stage {} ({})", what.empty() ? "" : "; ",
+                              bad_stage, network->stage(size_t(bad_stage)).describe());
         const std::string message =
-            fmt::format("training diverged at epoch {} step {} (global step {}): {}", epoch + 1, s + 1,
-                        position.global_step + 1, what);
-        metrics.append({{"kind", "divergence"}, {"epoch", epoch + 1}, {"step", position.global_step + 1},
+            fmt::format("training diverged at epoch {} step {} (global step {}): {}", epoch + 1,
+                        s + 1, position.global_step + 1, what);
+        metrics.append({{"kind", "divergence"},
+                        {"epoch", epoch + 1},
+                        {"step", position.global_step + 1},
                         {"message", message}});
-        if (config.on_divergence == "rollback" && position.rollbacks < config.max_rollbacks && !snapshot.empty()) {
+        if (config.on_divergence == "rollback" && position.rollbacks < config.max_rollbacks &&
+            !snapshot.empty()) {
           const int64_t rollbacks = position.rollbacks + 1;
           position = restore_checkpoint_bytes(snapshot, *network, *method);
           position.rollbacks = rollbacks;
           position.lr_scale *= config.rollback_factor;
           method->scale_learning_rate(config.rollback_factor);
           snapshot = checkpoint_bytes(*network, *method, position);
-          progress.line(fmt::format("{}; rolled back to epoch {} start with step size ×{} (rollback {}/{})",
-                                    message, epoch + 1, format_real(position.lr_scale), rollbacks,
-                                    config.max_rollbacks));
+          progress.line(fmt::format(
+              "{}; rolled back to epoch {} start with step size ×{} (rollback {}/{})", message,
+              epoch + 1, format_real(position.lr_scale), rollbacks, config.max_rollbacks));
           rolled_back = true;
           break;
         }
@@ -231,9 +261,11 @@ RunResult run_training(RunConfig config, const RunOptions& options) {
       if (g_stop_requested.exchange(false)) {
         save_checkpoint(checkpoint_path, *network, *method, position);
         metrics.flush_tables();
-        progress.line(fmt::format("interrupted at epoch {} step {}; resume with: octrain train --resume {}",
-                                  epoch + 1, s + 1, dir));
-        throw Error(ExitCode::kInterrupted, "interrupted; checkpoint written to " + checkpoint_path);
+        progress.line(
+            fmt::format("interrupted at epoch {} step {}; resume with: octrain train --resume {}",
+                        epoch + 1, s + 1, dir));
+        throw Error(ExitCode::kInterrupted,
+                    "interrupted; checkpoint written to " + checkpoint_path);
       }
     }
     if (rolled_back) continue;
@@ -241,14 +273,15 @@ RunResult run_training(RunConfig config, const RunOptions& options) {
     method->end_epoch(epoch);
     const bool last = epoch + 1 == config.epochs;
     const double steps = double(position.step_in_epoch);
-    nlohmann::json record = {{"kind", "epoch"},
-                             {"epoch", epoch + 1},
-                             {"step", position.global_step},
-                             {"train_loss", position.epoch_loss_sum / steps},
-                             {"train_accuracy", nan_to_null(position.epoch_accuracy_sum / steps)},
-                             {"mean_step_ms", 1e3 * position.epoch_step_seconds / steps},
-                             {"epoch_time_s", std::chrono::duration<double>(Clock::now() - epoch_start).count()},
-                             {"lr_scale", position.lr_scale}};
+    nlohmann::json record = {
+        {"kind", "epoch"},
+        {"epoch", epoch + 1},
+        {"step", position.global_step},
+        {"train_loss", position.epoch_loss_sum / steps},
+        {"train_accuracy", nan_to_null(position.epoch_accuracy_sum / steps)},
+        {"mean_step_ms", 1e3 * position.epoch_step_seconds / steps},
+        {"epoch_time_s", std::chrono::duration<double>(Clock::now() - epoch_start).count()},
+        {"lr_scale", position.lr_scale}};
     if (last || (epoch + 1) % config.eval_every == 0) {
       const auto t = evaluate(*network, *loss, test);
       record["test_loss"] = t.loss;
@@ -262,8 +295,16 @@ RunResult run_training(RunConfig config, const RunOptions& options) {
     }
     metrics.append(record);
     result.final_train_loss = position.epoch_loss_sum / steps;
-    position = TrainingPosition{epoch + 1, 0, position.global_step, position.lr_scale, position.rollbacks};
-    if (last || (epoch + 1) % config.checkpoint_every == 0) save_checkpoint(checkpoint_path, *network, *method, position);
+    position =
+        TrainingPosition{epoch + 1, 0, position.global_step, position.lr_scale, position.rollbacks};
+    metrics.flush();
+    const bool checkpoint_due = config.checkpoint_every > 0
+                                    ? (epoch + 1) % config.checkpoint_every == 0
+                                    : Clock::now() - last_checkpoint >= kAutoCheckpointInterval;
+    if (last || checkpoint_due) {
+      save_checkpoint(checkpoint_path, *network, *method, position);
+      last_checkpoint = Clock::now();
+    }
 
     std::string line = fmt::format("epoch {:>3}/{}  train loss {:.4f}", epoch + 1, config.epochs,
                                    record["train_loss"].get<double>());
@@ -282,8 +323,10 @@ RunResult run_training(RunConfig config, const RunOptions& options) {
   result.epochs = metrics.epochs();
   result.steps = run_steps;
   result.mean_step_ms = run_steps > 0 ? 1e3 * run_step_seconds / double(run_steps) : 0.0;
-  if (result.test.samples == 0 && position.epoch == config.epochs) result.test = evaluate(*network, *loss, test);
-  if (!result.epochs.empty()) result.final_train_loss = result.epochs.back().value("train_loss", 0.0);
+  if (result.test.samples == 0 && position.epoch == config.epochs)
+    result.test = evaluate(*network, *loss, test);
+  if (!result.epochs.empty())
+    result.final_train_loss = result.epochs.back().value("train_loss", 0.0);
   nlohmann::json summary = {{"test_loss", result.test.loss},
                             {"test_accuracy", nan_to_null(result.test.accuracy)},
                             {"final_train_loss", result.final_train_loss},

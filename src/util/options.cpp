@@ -82,7 +82,8 @@ std::string OptionSchema::help() const {
     } else if (!e.choices.empty()) {
       range = fmt::format(" {{{}}}", fmt::join(e.choices, "|"));
     }
-    out += fmt::format("  {:<14} = {:<8} {}{}\n", e.name, value_text(e.default_value), e.doc, range);
+    out +=
+        fmt::format("  {:<14} = {:<8} {}{}\n", e.name, value_text(e.default_value), e.doc, range);
   }
   return out;
 }
@@ -92,8 +93,9 @@ OptionSchema::Values OptionSchema::parse(const std::map<std::string, std::string
     if (!find(key)) {
       std::vector<std::string> names;
       for (const auto& e : entries_) names.push_back(e.name);
-      throw UsageError(fmt::format("{}: unknown option '{}' (known: {})", owner_, key,
-                                   names.empty() ? "none" : fmt::format("{}", fmt::join(names, ", "))));
+      throw UsageError(
+          fmt::format("{}: unknown option '{}' (known: {})", owner_, key,
+                      names.empty() ? "none" : fmt::format("{}", fmt::join(names, ", "))));
     }
   }
   Values values;
@@ -106,8 +108,8 @@ OptionSchema::Values OptionSchema::parse(const std::map<std::string, std::string
     }
     const std::string text = trim(it->second);
     auto bad = [&](const std::string& expected) {
-      return UsageError(
-          fmt::format("{}: option '{}' = '{}' is invalid: expected {}", owner_, e.name, text, expected));
+      return UsageError(fmt::format("{}: option '{}' = '{}' is invalid: expected {}", owner_,
+                                    e.name, text, expected));
     };
     OptionValue value;
     if (std::holds_alternative<double>(e.default_value) ||
@@ -126,9 +128,12 @@ OptionSchema::Values OptionSchema::parse(const std::map<std::string, std::string
       }
       value = is_int ? OptionValue(int64_t(parsed)) : OptionValue(parsed);
     } else if (std::holds_alternative<bool>(e.default_value)) {
-      if (text == "true" || text == "1" || text == "on" || text == "yes") value = true;
-      else if (text == "false" || text == "0" || text == "off" || text == "no") value = false;
-      else throw bad("true or false");
+      if (text == "true" || text == "1" || text == "on" || text == "yes")
+        value = true;
+      else if (text == "false" || text == "0" || text == "off" || text == "no")
+        value = false;
+      else
+        throw bad("true or false");
     } else {
       if (!e.choices.empty() &&
           std::find(e.choices.begin(), e.choices.end(), text) == e.choices.end())
@@ -154,7 +159,9 @@ double OptionSchema::Values::real(const std::string& name) const {
 int64_t OptionSchema::Values::integer(const std::string& name) const {
   return std::get<int64_t>(at(name));
 }
-bool OptionSchema::Values::flag(const std::string& name) const { return std::get<bool>(at(name)); }
+bool OptionSchema::Values::flag(const std::string& name) const {
+  return std::get<bool>(at(name));
+}
 const std::string& OptionSchema::Values::text(const std::string& name) const {
   return std::get<std::string>(at(name));
 }

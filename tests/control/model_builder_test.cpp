@@ -1,3 +1,5 @@
+#include "octrain/control/model_builder.h"
+
 #include <gtest/gtest.h>
 #include <torch/torch.h>
 
@@ -5,7 +7,6 @@
 #include <fstream>
 
 #include "octrain/control/dense.h"
-#include "octrain/control/model_builder.h"
 #include "octrain/util/error.h"
 
 namespace octrain::control {
@@ -29,7 +30,8 @@ TEST(ModelBuilder, MlpOnImagesInsertsFlattenAndCountsControls) {
 }
 
 TEST(ModelBuilder, CnnTokens) {
-  auto net = build_network("cnn:conv5x3-avgpool2-conv5x3-avgpool2-res5x3-res5x3-chmean-10:tanh", {1, 28, 28});
+  auto net = build_network("cnn:conv5x3-avgpool2-conv5x3-avgpool2-res5x3-res5x3-chmean-10:tanh",
+                           {1, 28, 28});
   EXPECT_EQ(net->output_shape(), (Shape{10}));
   EXPECT_EQ(net->stage_input_shape(net->size() - 2), (Shape{1, 7, 7}));
 }
@@ -47,13 +49,20 @@ TEST(ModelBuilder, InitialisersSetTheWeights) {
 }
 
 TEST(ModelBuilder, ErrorsNameTheProblem) {
-  EXPECT_NE(error_of([] { build_network("mlp:10-5-2", {13}); }).find("does not match"), std::string::npos);
-  EXPECT_NE(error_of([] { build_network("cnn:conv5x3-blob-10", {1, 8, 8}); }).find("'blob'"), std::string::npos);
+  EXPECT_NE(error_of([] { build_network("mlp:10-5-2", {13}); }).find("does not match"),
+            std::string::npos);
+  EXPECT_NE(error_of([] {
+              build_network("cnn:conv5x3-blob-10", {1, 8, 8});
+            }).find("'blob'"),
+            std::string::npos);
   EXPECT_NE(error_of([] { build_network("mlp:13-5-2:tanh:colour=red", {13}); }).find("colour"),
             std::string::npos);
-  EXPECT_NE(error_of([] { build_network("mlp:13-5-2:wiggle", {13}); }).find("wiggle"), std::string::npos);
-  EXPECT_NE(error_of([] { build_network("transformer:12", {13}); }).find("unknown kind"), std::string::npos);
-  EXPECT_NE(error_of([] { build_network("cnn:conv5x3-10", {13}); }).find("image input"), std::string::npos);
+  EXPECT_NE(error_of([] { build_network("mlp:13-5-2:wiggle", {13}); }).find("wiggle"),
+            std::string::npos);
+  EXPECT_NE(error_of([] { build_network("transformer:12", {13}); }).find("unknown kind"),
+            std::string::npos);
+  EXPECT_NE(error_of([] { build_network("cnn:conv5x3-10", {13}); }).find("image input"),
+            std::string::npos);
 }
 
 TEST(ModelBuilder, TomlStageList) {

@@ -27,11 +27,15 @@ std::vector<StageCase> all_stages() {
       {"conv2d", [] { return std::make_shared<Conv2dStage>(2, 3, 3, 1, 1); }, {2, 6, 6}},
       {"conv2d_stride2", [] { return std::make_shared<Conv2dStage>(2, 3, 3, 2, 0); }, {2, 7, 7}},
       {"residual_dense",
-       [] { return std::make_shared<ResidualStage>(std::make_shared<DenseStage>(4, 4), Activation::kTanh, 0.25); },
+       [] {
+         return std::make_shared<ResidualStage>(std::make_shared<DenseStage>(4, 4),
+                                                Activation::kTanh, 0.25);
+       },
        {4}},
       {"residual_conv",
        [] {
-         return std::make_shared<ResidualStage>(std::make_shared<Conv2dStage>(2, 2, 3, 1, 1), Activation::kTanh, 0.5);
+         return std::make_shared<ResidualStage>(std::make_shared<Conv2dStage>(2, 2, 3, 1, 1),
+                                                Activation::kTanh, 0.5);
        },
        {2, 5, 5}},
       {"tanh", [] { return std::make_shared<ActivationStage>(Activation::kTanh); }, {6}},
@@ -49,7 +53,9 @@ std::vector<StageCase> all_stages() {
 }
 
 // gtest prints parameters with this instead of a byte dump.
-std::ostream& operator<<(std::ostream& out, const StageCase& c) { return out << c.label; }
+std::ostream& operator<<(std::ostream& out, const StageCase& c) {
+  return out << c.label;
+}
 
 class StageVjpTest : public ::testing::TestWithParam<StageCase> {};
 
@@ -87,7 +93,8 @@ TEST_P(StageVjpTest, MatchesFiniteDifferences) {
       torch::NoGradGuard no_grad;
       y = stage->forward(x);
     }
-    const auto vjp = stage->vjp(x, y, p, /*need_costate=*/true, graph.output.defined() ? &graph : nullptr);
+    const auto vjp =
+        stage->vjp(x, y, p, /*need_costate=*/true, graph.output.defined() ? &graph : nullptr);
     ASSERT_TRUE(vjp.costate.defined());
     ASSERT_EQ(vjp.costate.sizes(), x.sizes());
     ASSERT_EQ(vjp.control_grads.size(), stage->controls().size());

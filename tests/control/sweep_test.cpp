@@ -17,7 +17,9 @@ struct SweepCase {
 };
 
 // gtest prints parameters with this instead of a byte dump.
-std::ostream& operator<<(std::ostream& out, const SweepCase& c) { return out << c.label; }
+std::ostream& operator<<(std::ostream& out, const SweepCase& c) {
+  return out << c.label;
+}
 
 class SweepTest : public ::testing::TestWithParam<SweepCase> {};
 
@@ -50,16 +52,19 @@ TEST_P(SweepTest, CostatesAndHamiltonianGradientsEqualAutograd) {
   // The same batch through rollout + sweep (BatchNorm saw the batch once more: same statistics).
   auto trajectory = net->rollout(x0);
   net->sweep(trajectory, *loss, y, /*need_initial_costate=*/true);
-  EXPECT_NEAR(trajectory.terminal_loss.item<double>() + trajectory.running_cost, J.item<double>(), 1e-10);
+  EXPECT_NEAR(trajectory.terminal_loss.item<double>() + trajectory.running_cost, J.item<double>(),
+              1e-10);
   for (size_t t = 0; t <= net->size(); ++t) {
     ASSERT_TRUE(trajectory.costates[t].defined()) << "p_" << t;
-    EXPECT_TRUE(torch::allclose(trajectory.costates[t], -states[t].grad(), 1e-8, 1e-10)) << "p_" << t;
+    EXPECT_TRUE(torch::allclose(trajectory.costates[t], -states[t].grad(), 1e-8, 1e-10))
+        << "p_" << t;
   }
   for (size_t t = 0; t < net->size(); ++t) {
     auto controls = net->stage(t).controls();
     ASSERT_EQ(trajectory.hamiltonian_gradients[t].size(), controls.size());
     for (size_t i = 0; i < controls.size(); ++i) {
-      EXPECT_TRUE(torch::allclose(trajectory.hamiltonian_gradients[t][i], -controls[i].grad(), 1e-8, 1e-10))
+      EXPECT_TRUE(
+          torch::allclose(trajectory.hamiltonian_gradients[t][i], -controls[i].grad(), 1e-8, 1e-10))
           << "stage " << t << " (" << net->stage(t).describe() << ") control " << i;
     }
   }
@@ -68,11 +73,15 @@ TEST_P(SweepTest, CostatesAndHamiltonianGradientsEqualAutograd) {
 INSTANTIATE_TEST_SUITE_P(
     Networks, SweepTest,
     ::testing::Values(SweepCase{"mlp_ce", "mlp:6-8-7-4:tanh", {6}, "cross-entropy", 4},
-                      SweepCase{"mlp_relu_bn_hinge", "mlp:6-8-8-3:relu:bn=true", {6}, "squared-hinge", 3},
+                      SweepCase{
+                          "mlp_relu_bn_hinge", "mlp:6-8-8-3:relu:bn=true", {6}, "squared-hinge", 3},
                       SweepCase{"resmlp_mse", "resmlp:3-5x3-2:tanh:delta=0.25", {3}, "mse", 0},
                       SweepCase{"mlp_sigmoid_mmc", "mlp:4-6-6-5:sigmoid", {4}, "mmc:scale=3", 4},
-                      SweepCase{"cnn", "cnn:conv3x3-maxpool2-res3x3-bn-chmean-fc5-3:softplus", {2, 6, 6},
-                                "cross-entropy", 3},
+                      SweepCase{"cnn",
+                                "cnn:conv3x3-maxpool2-res3x3-bn-chmean-fc5-3:softplus",
+                                {2, 6, 6},
+                                "cross-entropy",
+                                3},
                       SweepCase{"cnn_image_mlp", "mlp:18-5-3:relu", {2, 3, 3}, "cross-entropy", 3}),
     [](const auto& info) { return info.param.label; });
 
@@ -97,7 +106,8 @@ TEST(Sweep, RolloutWithoutGraphsStillSweeps) {
   net->sweep(plain, loss, torch::tensor({0, 2}));
   for (size_t t = 0; t < net->size(); ++t)
     for (size_t i = 0; i < recorded.hamiltonian_gradients[t].size(); ++i)
-      EXPECT_TRUE(torch::allclose(recorded.hamiltonian_gradients[t][i], plain.hamiltonian_gradients[t][i]));
+      EXPECT_TRUE(
+          torch::allclose(recorded.hamiltonian_gradients[t][i], plain.hamiltonian_gradients[t][i]));
 }
 
 }  // namespace

@@ -1,13 +1,15 @@
+#include "octrain/control/terminal_loss.h"
+
 #include <gtest/gtest.h>
 #include <torch/torch.h>
 
-#include "octrain/control/terminal_loss.h"
 #include "octrain/util/error.h"
 
 namespace octrain::control {
 namespace {
 
-void expect_costate_is_negative_gradient(const TerminalLoss& loss, const torch::Tensor& y, int64_t dim) {
+void expect_costate_is_negative_gradient(const TerminalLoss& loss, const torch::Tensor& y,
+                                         int64_t dim) {
   torch::manual_seed(5);
   auto z = torch::randn({4, dim}, torch::kFloat64).requires_grad_(true);
   auto evaluation = loss.evaluate(z, y, true);
@@ -20,7 +22,8 @@ TEST(TerminalLoss, CostateIsNegativeGradientOfBatchMean) {
   expect_costate_is_negative_gradient(CrossEntropyLoss(), labels, 3);
   expect_costate_is_negative_gradient(SquaredHingeLoss(), labels, 3);
   expect_costate_is_negative_gradient(MaxMahalanobisLoss(3, 4, 2.0), labels, 4);
-  expect_costate_is_negative_gradient(MeanSquaredErrorLoss(), torch::randn({4, 2}, torch::kFloat64), 2);
+  expect_costate_is_negative_gradient(MeanSquaredErrorLoss(), torch::randn({4, 2}, torch::kFloat64),
+                                      2);
 }
 
 TEST(TerminalLoss, KnownValues) {
@@ -31,7 +34,8 @@ TEST(TerminalLoss, KnownValues) {
               (std::log(2.0) + std::log(1 + std::exp(3.0))) / 2, 1e-6);
   // Hinge: ỹ = [[1,-1],[-1,1]]; margins [1,1],[3,2] → (1+1+9+4)/4.
   EXPECT_NEAR(SquaredHingeLoss().evaluate(z, y, false).value.item<double>(), 15.0 / 4, 1e-6);
-  EXPECT_NEAR(MeanSquaredErrorLoss().evaluate(torch::tensor({{1.0}, {3.0}}), torch::tensor({{0.0}, {1.0}}), false)
+  EXPECT_NEAR(MeanSquaredErrorLoss()
+                  .evaluate(torch::tensor({{1.0}, {3.0}}), torch::tensor({{0.0}, {1.0}}), false)
                   .value.item<double>(),
               2.5, 1e-6);
 }

@@ -52,24 +52,27 @@ void expect_same_trajectory(const std::string& spec, Options options, double wei
     optimizer.step();
     const auto a = ours.net->controls();
     for (size_t i = 0; i < a.size(); ++i)
-      ASSERT_TRUE(torch::allclose(a[i], params[i], 1e-12, 1e-14)) << spec << " step " << step << " control " << i;
+      ASSERT_TRUE(torch::allclose(a[i], params[i], 1e-12, 1e-14))
+          << spec << " step " << step << " control " << i;
   }
 }
 
 TEST(GradientMethod, SgdMomentumNesterovMatchesTorch) {
-  expect_same_trajectory<torch::optim::SGD>("sgd:lr=0.1,momentum=0.9,nesterov=true",
-                                            torch::optim::SGDOptions(0.1).momentum(0.9).nesterov(true), 0.01);
+  expect_same_trajectory<torch::optim::SGD>(
+      "sgd:lr=0.1,momentum=0.9,nesterov=true",
+      torch::optim::SGDOptions(0.1).momentum(0.9).nesterov(true), 0.01);
 }
 TEST(GradientMethod, AdagradMatchesTorch) {
-  expect_same_trajectory<torch::optim::Adagrad>("adagrad:lr=0.05", torch::optim::AdagradOptions(0.05), 0.0);
+  expect_same_trajectory<torch::optim::Adagrad>("adagrad:lr=0.05",
+                                                torch::optim::AdagradOptions(0.05), 0.0);
 }
 TEST(GradientMethod, RmspropMatchesTorch) {
-  expect_same_trajectory<torch::optim::RMSprop>("rmsprop:lr=0.01,alpha=0.9",
-                                                torch::optim::RMSpropOptions(0.01).alpha(0.9), 0.001);
+  expect_same_trajectory<torch::optim::RMSprop>(
+      "rmsprop:lr=0.01,alpha=0.9", torch::optim::RMSpropOptions(0.01).alpha(0.9), 0.001);
 }
 TEST(GradientMethod, AdamMatchesTorch) {
-  expect_same_trajectory<torch::optim::Adam>("adam:lr=0.01,beta2=0.99",
-                                             torch::optim::AdamOptions(0.01).betas({0.9, 0.99}), 0.001);
+  expect_same_trajectory<torch::optim::Adam>(
+      "adam:lr=0.01,beta2=0.99", torch::optim::AdamOptions(0.01).betas({0.9, 0.99}), 0.001);
 }
 
 TEST(GradientMethod, StateSavesAndLoadsExactly) {
@@ -118,7 +121,8 @@ TEST(MethodRegistry, ErrorsNameTheField) {
   };
   EXPECT_NE(message("adamw").find("unknown method 'adamw'"), std::string::npos);
   EXPECT_NE(message("adam:lr=-1").find("'lr'"), std::string::npos);
-  EXPECT_NE(message("adam:learning_rate=0.1").find("unknown option 'learning_rate'"), std::string::npos);
+  EXPECT_NE(message("adam:learning_rate=0.1").find("unknown option 'learning_rate'"),
+            std::string::npos);
   EXPECT_NE(message("sgd:nesterov=true").find("nesterov"), std::string::npos);
   EXPECT_NE(message("rmsprop:centered=maybe").find("true or false"), std::string::npos);
   EXPECT_EQ(make_method("sgd:lr=0.3", *p.net)->options().real("lr"), 0.3);

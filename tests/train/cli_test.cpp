@@ -28,12 +28,12 @@ Outcome run_cli(const std::string& args, const std::string& env = "") {
   return o;
 }
 
-#define EXPECT_FAILS_WITH(outcome, exit_code, text)                                     \
-  do {                                                                                  \
-    const auto& o_ = (outcome);                                                         \
-    EXPECT_EQ(o_.code, exit_code) << o_.output;                                         \
-    EXPECT_NE(o_.output.find(text), std::string::npos) << o_.output;                    \
-    EXPECT_EQ(std::count(o_.output.begin(), o_.output.end(), '\n'), 1) << o_.output;    \
+#define EXPECT_FAILS_WITH(outcome, exit_code, text)                                  \
+  do {                                                                               \
+    const auto& o_ = (outcome);                                                      \
+    EXPECT_EQ(o_.code, exit_code) << o_.output;                                      \
+    EXPECT_NE(o_.output.find(text), std::string::npos) << o_.output;                 \
+    EXPECT_EQ(std::count(o_.output.begin(), o_.output.end(), '\n'), 1) << o_.output; \
   } while (0)
 
 TEST(Cli, HelpAndVersion) {
@@ -48,11 +48,13 @@ TEST(Cli, BadNamesAndValuesAreUsageErrors) {
   const auto out = testing::fresh_dir();
   const std::string base = "train -q -o '" + out.string() + "' ";
   EXPECT_FAILS_WITH(run_cli(base + "-d no-such-data"), 2, "no-such-data");
-  EXPECT_FAILS_WITH(run_cli(base + "-d toy-sin -m mlp:1-4-1 --method adamw"), 2, "unknown method 'adamw'");
+  EXPECT_FAILS_WITH(run_cli(base + "-d toy-sin -m mlp:1-4-1 --method adamw"), 2,
+                    "unknown method 'adamw'");
   EXPECT_FAILS_WITH(run_cli(base + "-d toy-sin -m mlp:1-4-1 --method adam:lr=abc"), 2, "'lr'");
   EXPECT_FAILS_WITH(run_cli(base + "-d toy-sin -m mlp:1-4-1 --epochs -3"), 2, "'epochs'");
   EXPECT_FAILS_WITH(run_cli(base + "-d toy-sin -m mlp:3-4-1"), 2, "does not match");
-  EXPECT_FAILS_WITH(run_cli(base + "-d toy-sin -m mlp:1-4-1 --loss cross-entropy"), 2, "classification");
+  EXPECT_FAILS_WITH(run_cli(base + "-d toy-sin -m mlp:1-4-1 --loss cross-entropy"), 2,
+                    "classification");
   EXPECT_FAILS_WITH(run_cli(base + "--config /nonexistent.toml"), 2, "/nonexistent.toml");
   EXPECT_FAILS_WITH(run_cli("train --resume /nonexistent-run"), 2, "/nonexistent-run");
 }
@@ -63,7 +65,8 @@ TEST(Cli, TruncatedFashionMnistNamesTheFile) {
   const auto dir = data / "fashion-mnist";
   fs::create_directories(dir);
   const fs::path system = "/usr/share/datasets/fashion-mnist";
-  for (const auto& entry : fs::directory_iterator(system)) fs::copy(entry.path(), dir / entry.path().filename());
+  for (const auto& entry : fs::directory_iterator(system))
+    fs::copy(entry.path(), dir / entry.path().filename());
   const auto victim = dir / "train-images-idx3-ubyte.gz";
   ASSERT_TRUE(fs::exists(victim));
   fs::resize_file(victim, fs::file_size(victim) / 2);
@@ -75,7 +78,8 @@ TEST(Cli, TruncatedFashionMnistNamesTheFile) {
 TEST(Cli, TrainThenEvalReproducesTheTestAccuracy) {
   const auto out = testing::fresh_dir("run");
   fs::remove_all(out);
-  const auto train = run_cli("train -q -d toy-sin -m mlp:1-8-1:tanh -e 3 -b 20 -o '" + out.string() + "'");
+  const auto train =
+      run_cli("train -q -d toy-sin -m mlp:1-8-1:tanh -e 3 -b 20 -o '" + out.string() + "'");
   ASSERT_EQ(train.code, 0) << train.output;
   const auto at = train.output.rfind("test loss ");
   ASSERT_NE(at, std::string::npos) << train.output;

@@ -1,9 +1,10 @@
+#include "octrain/train/compare.h"
+
 #include <gtest/gtest.h>
 
 #include <fstream>
 #include <sstream>
 
-#include "octrain/train/compare.h"
 #include "octrain/util/error.h"
 #include "run_helpers.h"
 

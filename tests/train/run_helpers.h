@@ -20,7 +20,8 @@ inline fs::path fresh_dir(const std::string& leaf = "") {
   const fs::path base = env && *env ? fs::path(env) : fs::temp_directory_path();
   const auto* info = ::testing::UnitTest::GetInstance()->current_test_info();
   fs::path dir = base / "train" /
-                 (std::string(info->test_suite_name()) + "." + info->name() + "-" + std::to_string(::getpid()));
+                 (std::string(info->test_suite_name()) + "." + info->name() + "-" +
+                  std::to_string(::getpid()));
   if (!leaf.empty()) dir /= leaf;
   fs::remove_all(dir);
   fs::create_directories(dir);

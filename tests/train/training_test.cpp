@@ -56,7 +56,8 @@ const std::vector<Baseline> kBaselines = {
 };
 
 TEST(Training, EveryBaselineReducesTheLossOnWine) {
-  if (!testing::installed("wine")) GTEST_SKIP() << "wine is not installed (run scripts/install_data.sh)";
+  if (!testing::installed("wine"))
+    GTEST_SKIP() << "wine is not installed (run scripts/install_data.sh)";
   for (const auto& b : kBaselines) {
     const auto dir = fresh_dir(b.method);
     const auto result = run_training(testing::wine_config(dir, b.method, b.options), quiet());

@@ -15,8 +15,8 @@ class BatchNormStage : public Stage {
   std::string describe() const override;
   Shape output_shape(const Shape& input) const override;
 
-  torch::Tensor gamma, beta;                 // controls
-  torch::Tensor running_mean, running_var;   // buffers, saved with the model
+  torch::Tensor gamma, beta;                // controls
+  torch::Tensor running_mean, running_var;  // buffers, saved with the model
 
  private:
   int64_t features_;

@@ -38,7 +38,7 @@ struct LocalGraph {
 
 // Vector-Jacobian products of f_t at (x_t, θ_t) with the co-state p_{t+1}.
 struct StageVjp {
-  torch::Tensor costate;                     // (∂f_t/∂x)ᵀ p_{t+1}; undefined when not requested
+  torch::Tensor costate;  // (∂f_t/∂x)ᵀ p_{t+1}; undefined when not requested
   std::vector<torch::Tensor> control_grads;  // (∂f_t/∂θ)ᵀ p_{t+1}, one per control
 };
 

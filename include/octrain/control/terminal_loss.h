@@ -31,7 +31,8 @@ class TerminalLoss {
 class CrossEntropyLoss : public TerminalLoss {
  public:
   std::string name() const override { return "cross-entropy"; }
-  Evaluation evaluate(const torch::Tensor& x_T, const torch::Tensor& y, bool need_costate) const override;
+  Evaluation evaluate(const torch::Tensor& x_T, const torch::Tensor& y,
+                      bool need_costate) const override;
 };
 
 // Mean squared error over all output coordinates: mean_{s,k} (x_{s,T,k} − y_{s,k})².
@@ -39,7 +40,8 @@ class MeanSquaredErrorLoss : public TerminalLoss {
  public:
   std::string name() const override { return "mse"; }
   bool classification() const override { return false; }
-  Evaluation evaluate(const torch::Tensor& x_T, const torch::Tensor& y, bool need_costate) const override;
+  Evaluation evaluate(const torch::Tensor& x_T, const torch::Tensor& y,
+                      bool need_costate) const override;
   void check_output(int64_t output_dim, int64_t num_classes) const override;
 };
 
@@ -47,7 +49,8 @@ class MeanSquaredErrorLoss : public TerminalLoss {
 class SquaredHingeLoss : public TerminalLoss {
  public:
   std::string name() const override { return "squared-hinge"; }
-  Evaluation evaluate(const torch::Tensor& x_T, const torch::Tensor& y, bool need_costate) const override;
+  Evaluation evaluate(const torch::Tensor& x_T, const torch::Tensor& y,
+                      bool need_costate) const override;
 };
 
 // Max-Mahalanobis centres: ½‖x_T − μ_y‖² with fixed, maximally separated class centres of norm
@@ -56,7 +59,8 @@ class MaxMahalanobisLoss : public TerminalLoss {
  public:
   MaxMahalanobisLoss(int64_t num_classes, int64_t dim, double scale);
   std::string name() const override { return "mmc"; }
-  Evaluation evaluate(const torch::Tensor& x_T, const torch::Tensor& y, bool need_costate) const override;
+  Evaluation evaluate(const torch::Tensor& x_T, const torch::Tensor& y,
+                      bool need_costate) const override;
   torch::Tensor predict_class(const torch::Tensor& x_T) const override;
   void check_output(int64_t output_dim, int64_t num_classes) const override;
   const torch::Tensor& centres() const { return centres_; }

@@ -16,10 +16,10 @@ struct Trajectory {
   std::vector<LocalGraph> graphs;     // per stage; empty where the stage has a closed-form VJP
 
   // Filled by Network::sweep.
-  std::vector<torch::Tensor> costates;                          // p_0 … p_T (p_0 only on request)
+  std::vector<torch::Tensor> costates;  // p_0 … p_T (p_0 only on request)
   std::vector<std::vector<torch::Tensor>> hamiltonian_gradients;  // per stage, per control
-  torch::Tensor terminal_loss;  // scalar (1/S) Σ_s Φ
-  double running_cost = 0.0;    // Σ_t L_t(θ_t)
+  torch::Tensor terminal_loss;                                    // scalar (1/S) Σ_s Φ
+  double running_cost = 0.0;                                      // Σ_t L_t(θ_t)
 
   const torch::Tensor& output() const { return states.back(); }
   int64_t batch_size() const { return states.front().size(0); }

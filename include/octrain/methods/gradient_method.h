@@ -16,8 +16,8 @@ class GradientMethod : public Method {
   static OptionSchema schema_for(const std::string& name);
 
   std::string name() const override { return name_; }
-  StepStats step(control::Network& network, const control::TerminalLoss& loss, const torch::Tensor& x,
-                 const torch::Tensor& y) override;
+  StepStats step(control::Network& network, const control::TerminalLoss& loss,
+                 const torch::Tensor& x, const torch::Tensor& y) override;
   void scale_learning_rate(double factor) override;
   void save(torch::serialize::OutputArchive& archive) const override;
   void load(torch::serialize::InputArchive& archive) override;

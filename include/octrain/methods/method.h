@@ -28,7 +28,7 @@ struct StepStats {
   double loss = 0.0;       // batch-mean terminal loss before the update
   double objective = 0.0;  // loss + Σ_t L_t(θ_t)
   double accuracy = std::numeric_limits<double>::quiet_NaN();  // NaN for regression
-  std::map<std::string, double> extras;                         // method-specific figures
+  std::map<std::string, double> extras;                        // method-specific figures
 };
 
 // A training algorithm: improves the controls θ_0 … θ_{T−1} from one batch's trajectory.
@@ -62,6 +62,7 @@ StepStats trajectory_stats(control::Network& network, const control::TerminalLos
                            const control::Trajectory& trajectory, const torch::Tensor& y);
 
 // Fraction of correct class predictions (NaN for regression losses).
-double batch_accuracy(const control::TerminalLoss& loss, const torch::Tensor& x_T, const torch::Tensor& y);
+double batch_accuracy(const control::TerminalLoss& loss, const torch::Tensor& x_T,
+                      const torch::Tensor& y);
 
 }  // namespace octrain::methods

@@ -21,7 +21,8 @@ const std::vector<MethodInfo>& method_catalogue();
 // Builds the method for `network` from "name[:key=value,...]" (or a name and an option map).
 // Throws UsageError naming the unknown method or the bad option.
 std::unique_ptr<Method> make_method(const std::string& spec, control::Network& network);
-std::unique_ptr<Method> make_method(const std::string& name, const std::map<std::string, std::string>& options,
+std::unique_ptr<Method> make_method(const std::string& name,
+                                    const std::map<std::string, std::string>& options,
                                     control::Network& network);
 
 }  // namespace octrain::methods

@@ -12,27 +12,30 @@ class Method;
 
 namespace octrain::train {
 
-// Where training stands; with the model, the method state and the RNG state it makes resuming exact.
+// Where training stands; with the model, the method state and the RNG state it makes resuming
+// exact.
 struct TrainingPosition {
   int64_t epoch = 0;          // completed epochs
   int64_t step_in_epoch = 0;  // completed steps of the current epoch
   int64_t global_step = 0;
   double lr_scale = 1.0;  // product of rollback factors applied so far
   int64_t rollbacks = 0;
-  // Running sums of the current epoch's step figures (so a mid-epoch resume reports the same means).
+  // Running sums of the current epoch's step figures (so a mid-epoch resume reports the same
+  // means).
   double epoch_loss_sum = 0.0, epoch_accuracy_sum = 0.0, epoch_step_seconds = 0.0;
 };
 
 // Writes model, method state, torch's global RNG state and position to `path` atomically.
-void save_checkpoint(const std::string& path, control::Network& network, const methods::Method& method,
-                     const TrainingPosition& position);
+void save_checkpoint(const std::string& path, control::Network& network,
+                     const methods::Method& method, const TrainingPosition& position);
 // Same content into memory (the rollback snapshot).
 std::string checkpoint_bytes(control::Network& network, const methods::Method& method,
                              const TrainingPosition& position);
 
 // Restores all of it; throws DataError naming the file if it is missing or not a checkpoint of
 // this network.
-TrainingPosition load_checkpoint(const std::string& path, control::Network& network, methods::Method& method);
+TrainingPosition load_checkpoint(const std::string& path, control::Network& network,
+                                 methods::Method& method);
 TrainingPosition restore_checkpoint_bytes(const std::string& bytes, control::Network& network,
                                           methods::Method& method);
 // Only the network (for `octrain eval`).

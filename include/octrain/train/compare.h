@@ -40,7 +40,8 @@ struct CompareRow {
 
 // Runs the grid: each run in <out>/<label>/seed-<s>/, then <out>/summary.md and summary.csv.
 // A diverged run is counted in its row; the grid goes on.
-std::vector<CompareRow> run_compare(const CompareConfig& config, bool quiet, std::FILE* out = stdout);
+std::vector<CompareRow> run_compare(const CompareConfig& config, bool quiet,
+                                    std::FILE* out = stdout);
 
 std::string summary_markdown(const std::vector<CompareRow>& rows, const CompareConfig& config);
 

@@ -6,8 +6,8 @@ namespace octrain::train {
 
 // How many threads the numerical kernels use, and who runs them.
 struct ComputeThreads {
-  int blas = 0;       // threads of a multithreaded BLAS (0: the BLAS is not OpenBLAS)
-  int intra_op = 0;   // libtorch's intra-op pool
+  int blas = 0;      // threads of a multithreaded BLAS (0: the BLAS is not OpenBLAS)
+  int intra_op = 0;  // libtorch's intra-op pool
   std::string describe() const;
 };
 

@@ -18,7 +18,7 @@ struct Evaluation {
 };
 
 // Evaluates in eval mode (batch norm uses running statistics), in chunks; restores train mode.
-Evaluation evaluate(control::Network& network, const control::TerminalLoss& loss, const data::Split& split,
-                    int64_t chunk = 1000);
+Evaluation evaluate(control::Network& network, const control::TerminalLoss& loss,
+                    const data::Split& split, int64_t chunk = 1000);
 
 }  // namespace octrain::train

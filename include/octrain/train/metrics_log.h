@@ -1,5 +1,6 @@
 #pragma once
 
+#include <fstream>
 #include <nlohmann/json.hpp>
 #include <string>
 #include <vector>
@@ -13,15 +14,18 @@ class MetricsLog {
   // Opens `dir`/metrics.jsonl. When resuming, keeps only records at or before `keep_until_step`
   // (later ones belong to work after the checkpoint and are recomputed).
   MetricsLog(const std::string& dir, bool resume, int64_t keep_until_step);
+  // Buffered; flush() (at every epoch end, before a checkpoint) makes the records durable.
   void append(const nlohmann::json& record);
-  // Rewrites the CSV tables atomically from all records so far.
-  void flush_tables() const;
+  void flush();
+  // Flushes, then rewrites the CSV tables atomically from all records so far.
+  void flush_tables();
   const std::vector<nlohmann::json>& records() const { return records_; }
   std::vector<nlohmann::json> epochs() const;
 
  private:
   std::string dir_;
   std::vector<nlohmann::json> records_;
+  std::ofstream out_;
 };
 
 }  // namespace octrain::train

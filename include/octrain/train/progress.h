@@ -12,7 +12,8 @@ namespace octrain::train {
 class Progress {
  public:
   Progress(std::FILE* out, bool quiet, int64_t epochs, int64_t steps_per_epoch);
-  void step(int64_t epoch, int64_t step_in_epoch, double loss, double accuracy, int64_t steps_done_this_run);
+  void step(int64_t epoch, int64_t step_in_epoch, double loss, double accuracy,
+            int64_t steps_done_this_run);
   void line(const std::string& text);  // a permanent line (clears a live line first)
 
  private:

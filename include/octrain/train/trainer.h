@@ -12,9 +12,9 @@
 namespace octrain::train {
 
 struct RunOptions {
-  bool resume = false;                    // continue config.out from its checkpoint
-  bool quiet = false;                     // no progress output
-  std::FILE* out = stdout;                // progress and epoch lines
+  bool resume = false;                     // continue config.out from its checkpoint
+  bool quiet = false;                      // no progress output
+  std::FILE* out = stdout;                 // progress and epoch lines
   const data::Dataset* dataset = nullptr;  // already loaded (octrain compare shares one per split)
 };
 

@@ -8,10 +8,10 @@ namespace octrain {
 // Process exit codes, documented in `octrain --help` and README.md.
 enum class ExitCode : int {
   kOk = 0,
-  kFailure = 1,     // unexpected internal failure
-  kUsage = 2,       // bad flag, config value or name
-  kData = 3,        // missing, corrupt or truncated data file
-  kDivergence = 4,  // training diverged and the policy gave up
+  kFailure = 1,        // unexpected internal failure
+  kUsage = 2,          // bad flag, config value or name
+  kData = 3,           // missing, corrupt or truncated data file
+  kDivergence = 4,     // training diverged and the policy gave up
   kInterrupted = 130,  // stopped by SIGINT/SIGTERM after writing a resumable checkpoint
 };
 
