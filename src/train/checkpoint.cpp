@@ -38,10 +38,12 @@ TrainingPosition read_archive(torch::serialize::InputArchive& archive, control::
                               methods::Method& method, const std::string& where) {
   torch::Tensor version, name, position, position_real, rng;
   archive.read("format_version", version);
+  version = version.cpu();
   if (version.item<int64_t>() != kFormatVersion)
     throw DataError(where + ": unsupported checkpoint format version " +
                     std::to_string(version.item<int64_t>()));
   archive.read("method_name", name);
+  name = name.cpu();
   const std::string saved_name(name.data_ptr<int64_t>(), name.data_ptr<int64_t>() + name.numel());
   if (saved_name != method.name())
     throw DataError(where + ": checkpoint was written by method '" + saved_name + "', not '" +
@@ -54,6 +56,7 @@ TrainingPosition read_archive(torch::serialize::InputArchive& archive, control::
   archive.read("position", position);
   archive.read("position_real", position_real);
   archive.read("torch_rng", rng);
+  position = position.cpu(), position_real = position_real.cpu(), rng = rng.cpu();
   at::Generator generator = at::detail::getDefaultCPUGenerator();  // shares the global generator
   std::lock_guard<std::mutex> lock(generator.mutex());
   generator.set_state(rng);
@@ -64,6 +67,12 @@ TrainingPosition read_archive(torch::serialize::InputArchive& archive, control::
   p.lr_scale = pr[0], p.epoch_loss_sum = pr[1], p.epoch_accuracy_sum = pr[2],
   p.epoch_step_seconds = pr[3];
   return p;
+}
+
+// Tensors are read straight onto the network's device, so a GPU run resumes on the GPU.
+torch::Device device_of(control::Network& network) {
+  const auto parameters = network.parameters();
+  return parameters.empty() ? torch::Device(torch::kCPU) : parameters.front().device();
 }
 
 template <typename F>
@@ -102,7 +111,7 @@ TrainingPosition load_checkpoint(const std::string& path, control::Network& netw
   if (!std::filesystem::exists(path)) throw DataError(path + ": checkpoint not found");
   return as_data_error(path, [&] {
     torch::serialize::InputArchive archive;
-    archive.load_from(path);
+    archive.load_from(path, device_of(network));
     return read_archive(archive, network, method, path);
   });
 }
@@ -111,7 +120,7 @@ TrainingPosition restore_checkpoint_bytes(const std::string& bytes, control::Net
                                           methods::Method& method) {
   std::istringstream in(bytes);
   torch::serialize::InputArchive archive;
-  archive.load_from(in);
+  archive.load_from(in, device_of(network));
   return read_archive(archive, network, method, "rollback snapshot");
 }
 
@@ -119,7 +128,7 @@ void load_network_from_checkpoint(const std::string& path, control::Network& net
   if (!std::filesystem::exists(path)) throw DataError(path + ": checkpoint not found");
   as_data_error(path, [&] {
     torch::serialize::InputArchive archive, model;
-    archive.load_from(path);
+    archive.load_from(path, device_of(network));
     archive.read("model", model);
     network.load(model);
     return 0;

@@ -2,6 +2,7 @@
 
 #include <ATen/CPUGeneratorImpl.h>
 #include <fmt/format.h>
+#include <torch/cuda.h>
 #include <torch/version.h>
 #include <unistd.h>
 
