@@ -10,6 +10,7 @@
 #include "octrain/control/batch_norm.h"
 #include "octrain/control/conv2d.h"
 #include "octrain/control/dense.h"
+#include "octrain/control/feature_map.h"
 #include "octrain/control/initialiser.h"
 #include "octrain/control/pool.h"
 #include "octrain/control/residual.h"
@@ -25,6 +26,7 @@ struct SpecOptions {
   double delta = 0.5;
   bool bias = true;
   bool batch_norm = false;
+  bool fixed_io = false;  // resmlp: parameter-free lift (tile) and read-out (group sum)
   Initialiser init;
 };
 
@@ -131,10 +133,13 @@ SpecOptions parse_spec_options(const std::vector<std::string>& segments,
                           .real("delta", 0.5, "residual step δ", 0, 1e3)
                           .flag("bias", true, "Dense/Conv2d stages have a bias")
                           .flag("bn", false, "batch norm after every hidden Dense/Conv2d")
+                          .choice("io", "dense", {"dense", "fixed"},
+                                  "resmlp: trainable Dense in/out, or tile in and sum out")
                           .parse(raw);
   options.delta = values.real("delta");
   options.bias = values.flag("bias");
   options.batch_norm = values.flag("bn");
+  options.fixed_io = values.text("io") == "fixed";
   return options;
 }
 
@@ -162,10 +167,23 @@ std::shared_ptr<Network> build_resmlp(const std::string& body, const SpecOptions
   if (parse_size(m[1], spec) != flat_size(input))
     throw UsageError(fmt::format("model '{}': input size {} does not match the data's {}", spec,
                                  m[1].str(), flat_size(input)));
+  const int64_t in = parse_size(m[1], spec), width = parse_size(m[2], spec),
+                out = parse_size(m[4], spec);
   Builder b(input, options);
-  b.dense(parse_size(m[2], spec), true);
+  if (options.fixed_io) {
+    if (width % in != 0 || width % out != 0)
+      throw UsageError(
+          fmt::format("model '{}': io=fixed needs WIDTH to be a multiple of IN and OUT", spec));
+    b.flatten_if_needed();
+    b.add(std::make_shared<TileStage>(width / in));
+  } else {
+    b.dense(width, true);
+  }
   for (int64_t i = 0, depth = parse_size(m[3], spec); i < depth; ++i) b.residual_dense();
-  b.dense(parse_size(m[4], spec), false);
+  if (options.fixed_io)
+    b.add(std::make_shared<GroupSumStage>(out));
+  else
+    b.dense(out, false);
   return b.finish();
 }
 
@@ -272,6 +290,13 @@ std::shared_ptr<Network> build_from_toml(const std::string& path, const Shape& i
                      .parse(raw);
         b.add(std::make_shared<PoolStage>(type == "avgpool" ? PoolType::kAverage : PoolType::kMax,
                                           v.integer("window"), v.integer("stride")));
+      } else if (type == "tile") {
+        auto v = schema.integer("copies", 1, "copies of the features", 1, 1 << 16).parse(raw);
+        b.add(std::make_shared<TileStage>(v.integer("copies")));
+      } else if (type == "group-sum") {
+        auto v = schema.integer("outputs", 1, "sums of consecutive feature blocks", 1, 1 << 16)
+                     .parse(raw);
+        b.add(std::make_shared<GroupSumStage>(v.integer("outputs")));
       } else if (type == "flatten" || type == "channel-mean") {
         schema.parse(raw);
         if (type == "flatten")

@@ -36,6 +36,16 @@ TEST(ModelBuilder, CnnTokens) {
   EXPECT_EQ(net->stage_input_shape(net->size() - 2), (Shape{1, 7, 7}));
 }
 
+TEST(ModelBuilder, EmsaToyHasFixedLiftAndReadout) {
+  auto net = build_network("resmlp:1-5x20-1:tanh:delta=0.25:io=fixed:init=zeros", {1});
+  EXPECT_EQ(net->size(), 22u);
+  EXPECT_EQ(net->num_controls(), 20 * (5 * 5 + 5));
+  // Zero controls: every residual stage is the identity, so the output is 5·x.
+  const auto x = torch::tensor({{0.5f}, {-2.0f}});
+  EXPECT_TRUE(torch::allclose(net->predict(x), 5 * x));
+  EXPECT_THROW(build_network("resmlp:2-5x2-1:io=fixed", {2}), UsageError);
+}
+
 TEST(ModelBuilder, InitialisersSetTheWeights) {
   torch::manual_seed(0);
   auto zeros = build_network("resmlp:1-5x3-1:init=zeros", {1});

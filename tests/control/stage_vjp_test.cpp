@@ -7,6 +7,7 @@
 #include "octrain/control/batch_norm.h"
 #include "octrain/control/conv2d.h"
 #include "octrain/control/dense.h"
+#include "octrain/control/feature_map.h"
 #include "octrain/control/pool.h"
 #include "octrain/control/residual.h"
 #include "octrain/util/error.h"
@@ -47,6 +48,8 @@ std::vector<StageCase> all_stages() {
       {"maxpool", [] { return std::make_shared<PoolStage>(PoolType::kMax, 2); }, {2, 4, 4}},
       {"flatten", [] { return std::make_shared<FlattenStage>(); }, {2, 3, 3}},
       {"channel_mean", [] { return std::make_shared<ChannelMeanStage>(); }, {3, 4, 4}},
+      {"tile", [] { return std::make_shared<TileStage>(3); }, {4}},
+      {"group_sum", [] { return std::make_shared<GroupSumStage>(2); }, {6}},
       {"batchnorm1d", [] { return std::make_shared<BatchNormStage>(4); }, {4}},
       {"batchnorm2d", [] { return std::make_shared<BatchNormStage>(2); }, {2, 3, 3}},
   };

@@ -72,17 +72,18 @@ TEST_P(SweepTest, CostatesAndHamiltonianGradientsEqualAutograd) {
 
 INSTANTIATE_TEST_SUITE_P(
     Networks, SweepTest,
-    ::testing::Values(SweepCase{"mlp_ce", "mlp:6-8-7-4:tanh", {6}, "cross-entropy", 4},
-                      SweepCase{
-                          "mlp_relu_bn_hinge", "mlp:6-8-8-3:relu:bn=true", {6}, "squared-hinge", 3},
-                      SweepCase{"resmlp_mse", "resmlp:3-5x3-2:tanh:delta=0.25", {3}, "mse", 0},
-                      SweepCase{"mlp_sigmoid_mmc", "mlp:4-6-6-5:sigmoid", {4}, "mmc:scale=3", 4},
-                      SweepCase{"cnn",
-                                "cnn:conv3x3-maxpool2-res3x3-bn-chmean-fc5-3:softplus",
-                                {2, 6, 6},
-                                "cross-entropy",
-                                3},
-                      SweepCase{"cnn_image_mlp", "mlp:18-5-3:relu", {2, 3, 3}, "cross-entropy", 3}),
+    ::testing::Values(
+        SweepCase{"mlp_ce", "mlp:6-8-7-4:tanh", {6}, "cross-entropy", 4},
+        SweepCase{"mlp_relu_bn_hinge", "mlp:6-8-8-3:relu:bn=true", {6}, "squared-hinge", 3},
+        SweepCase{"resmlp_mse", "resmlp:3-5x3-2:tanh:delta=0.25", {3}, "mse", 0},
+        SweepCase{"emsa_toy", "resmlp:1-5x4-1:tanh:delta=0.25:io=fixed", {1}, "mse", 0},
+        SweepCase{"mlp_sigmoid_mmc", "mlp:4-6-6-5:sigmoid", {4}, "mmc:scale=3", 4},
+        SweepCase{"cnn",
+                  "cnn:conv3x3-maxpool2-res3x3-bn-chmean-fc5-3:softplus",
+                  {2, 6, 6},
+                  "cross-entropy",
+                  3},
+        SweepCase{"cnn_image_mlp", "mlp:18-5-3:relu", {2, 3, 3}, "cross-entropy", 3}),
     [](const auto& info) { return info.param.label; });
 
 TEST(Sweep, InitialCostateIsSkippedUnlessRequested) {

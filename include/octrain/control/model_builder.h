@@ -10,6 +10,8 @@ namespace octrain::control {
 // Builds a network for inputs of `input_shape` from a compact spec or a TOML file:
 //   mlp:784-256-256-10[:tanh][:init=normal,sw2=1.5,sb2=0.05,bn=true]
 //   resmlp:13-32x4-3[:tanh][:delta=0.5]        Dense 13→32, 4 residual dense stages, Dense 32→3
+//   resmlp:1-5x20-1:tanh:delta=0.25:io=fixed:init=zeros   the E-MSA toy: x tiled into 5
+//       coordinates, 20 residual stages, output the sum of the coordinates
 //   cnn:conv32x3-maxpool2-res32x3-chmean-fc64-10[:relu]
 //       tokens: convCxK[sS] (padding K/2), resCxK, avgpoolK, maxpoolK, chmean, flatten, bn, fcN;
 //       a bare final number is the output layer; Flatten is inserted before the first fc.
