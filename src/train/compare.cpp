@@ -153,9 +153,12 @@ std::string summary_markdown(const std::vector<CompareRow>& rows, const CompareC
   for (const auto& r : rows) {
     const std::string runs =
         r.diverged ? fmt::format("{} ({} diverged)", r.runs, r.diverged) : std::to_string(r.runs);
-    md += fmt::format("| {} | {:.2f} ± {:.2f} | {:.4f} ± {:.4f} | {:.4f} | {:.3f} | {} |\n",
-                      r.label, 100 * r.accuracy_mean, 100 * r.accuracy_std, r.train_loss_mean,
-                      r.train_loss_std, r.test_loss_mean, r.step_ms_mean, runs);
+    const std::string accuracy =
+        std::isnan(r.accuracy_mean)
+            ? "–"
+            : fmt::format("{:.2f} ± {:.2f}", 100 * r.accuracy_mean, 100 * r.accuracy_std);
+    md += fmt::format("| {} | {} | {:.4f} ± {:.4f} | {:.4f} | {:.3f} | {} |\n", r.label, accuracy,
+                      r.train_loss_mean, r.train_loss_std, r.test_loss_mean, r.step_ms_mean, runs);
   }
   return md;
 }
