@@ -21,7 +21,6 @@ class Network : public torch::nn::Module {
   void append(std::shared_ptr<Stage> stage);
   size_t size() const { return stages_.size(); }
   Stage& stage(size_t t) { return *stages_.at(t); }
-  std::shared_ptr<Stage> stage_ptr(size_t t) { return stages_.at(t); }
   const Shape& input_shape() const { return input_shape_; }
   const Shape& output_shape() const { return output_shape_; }
   // The input shape of stage t.

@@ -25,7 +25,6 @@ class OptionSchema {
   OptionSchema& choice(const std::string& name, const std::string& default_value,
                        const std::vector<std::string>& choices, const std::string& doc);
 
-  const std::string& owner() const { return owner_; }
   // Lines "  name = default  doc [range]" for --help and `octrain methods`.
   std::string help() const;
 
