@@ -1,20 +1,8 @@
 // octrain: train neural networks with optimal-control methods and their baselines.
 #include <fmt/format.h>
 
-#include <csignal>
-
 #include "commands.h"
-#include "octrain/train/trainer.h"
 #include "octrain/util/error.h"
-
-namespace {
-
-void on_signal(int signal) {
-  octrain::train::request_stop();
-  std::signal(signal, SIG_DFL);  // a second signal ends the process at once
-}
-
-}  // namespace
 
 int main(int argc, char** argv) {
   CLI::App app{
@@ -30,8 +18,6 @@ int main(int argc, char** argv) {
   octrain::app::add_eval_command(app);
   octrain::app::add_datasets_command(app);
   octrain::app::add_info_commands(app);
-  std::signal(SIGINT, on_signal);
-  std::signal(SIGTERM, on_signal);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {

@@ -48,6 +48,13 @@ void RunFlags::add_to(CLI::App& command, bool with_method) {
   }
 }
 
+std::vector<std::string> RunFlags::given() const {
+  std::vector<std::string> keys;
+  for (const auto& [key, option] : options_)
+    if (option->count() > 0) keys.push_back(key);
+  return keys;
+}
+
 void RunFlags::apply(train::RunConfig& config) const {
   for (const auto& [key, option] : options_) {
     if (option->count() == 0) continue;

@@ -3,6 +3,7 @@
 #include <CLI/CLI.hpp>
 #include <map>
 #include <string>
+#include <vector>
 
 #include "octrain/train/run_config.h"
 
@@ -16,6 +17,8 @@ class RunFlags {
   // Applies given flags to `config` (after the config file).
   void apply(train::RunConfig& config) const;
   const std::string& config_file() const { return config_file_; }
+  // The config keys whose flags were given.
+  std::vector<std::string> given() const;
 
  private:
   std::string config_file_;

@@ -1,7 +1,9 @@
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <cmath>
 #include <filesystem>
+#include <set>
 
 #include "commands.h"
 #include "octrain/train/trainer.h"
@@ -57,6 +59,20 @@ void add_train_command(CLI::App& app) {
             fmt::format("--resume {}: no config.toml there; is it a run directory?", *resume));
       config.merge_toml_file(config_file);
       options.resume = true;
+      // Only settings that leave the numbers of the resumed run unchanged may differ.
+      static const std::set<std::string> resumable = {
+          "epochs",           "threads",       "device",          "eval_every",   "log_every",
+          "checkpoint_every", "on_divergence", "rollback_factor", "max_rollbacks"};
+      for (const auto& key : flags->given()) {
+        if (resumable.count(key)) continue;
+        std::string flag = key;
+        std::replace(flag.begin(), flag.end(), '_', '-');
+        throw UsageError(fmt::format(
+            "--resume {}: --{} would change the run it continues; only --epochs, --threads, "
+            "--device, --eval-every, --log-every, --checkpoint-every and the divergence policy "
+            "may be given",
+            *resume, flag));
+      }
     } else if (!flags->config_file().empty()) {
       config.merge_toml_file(flags->config_file());
     }

@@ -96,9 +96,9 @@ StepStats GradientMethod::step(control::Network& network, const control::Termina
   return stats;
 }
 
-void GradientMethod::scale_learning_rate(double factor) {
+void GradientMethod::set_learning_rate_scale(double scale) {
   for (auto& group : optimizer_->param_groups())
-    group.options().set_lr(group.options().get_lr() * factor);
+    group.options().set_lr(options_.real("lr") * scale);
 }
 
 void GradientMethod::save(torch::serialize::OutputArchive& archive) const {

@@ -3,24 +3,21 @@
 #include <fmt/format.h>
 #include <toml++/toml.h>
 
+#include <algorithm>
 #include <cmath>
 #include <filesystem>
+#include <set>
 
+#include "octrain/methods/registry.h"
 #include "octrain/train/trainer.h"
 #include "octrain/util/atomic_file.h"
 #include "octrain/util/error.h"
+#include "octrain/util/file_name.h"
 #include "octrain/util/options.h"
 #include "octrain/util/toml_options.h"
 
 namespace octrain::train {
 namespace {
-
-std::string directory_name(const std::string& label) {
-  std::string out;
-  for (char c : label)
-    out += (std::isalnum(static_cast<unsigned char>(c)) || c == '.' || c == '-') ? c : '_';
-  return out;
-}
 
 std::pair<double, double> mean_std(const std::vector<double>& v) {
   if (v.empty()) return {std::nan(""), std::nan("")};
@@ -84,6 +81,20 @@ std::vector<CompareRow> run_compare(const CompareConfig& config, bool quiet, std
     throw UsageError("compare: no methods given (--methods or [[run]] tables)");
   if (config.base.out.empty()) throw UsageError("compare: needs an output directory (--out)");
   config.base.validate();
+  // Every entry is checked before the first run, so a typo in the last one costs nothing.
+  std::set<std::string> directories;
+  for (const auto& entry : config.entries) {
+    const auto& catalogue = methods::method_catalogue();
+    auto info = std::find_if(catalogue.begin(), catalogue.end(),
+                             [&](const auto& i) { return i.name == entry.method; });
+    if (info == catalogue.end())
+      throw UsageError(fmt::format("compare: unknown method '{}' in '{}' (see 'octrain methods')",
+                                   entry.method, entry.label));
+    info->schema.parse(entry.options);
+    if (!directories.insert(safe_file_name(entry.label)).second)
+      throw UsageError(fmt::format(
+          "compare: two methods are labelled '{}'; give them distinct labels", entry.label));
+  }
   std::map<uint64_t, data::Dataset> datasets;  // one load per split seed
   std::vector<CompareRow> rows;
   for (const auto& entry : config.entries) {
@@ -95,7 +106,7 @@ std::vector<CompareRow> run_compare(const CompareConfig& config, bool quiet, std
       run.seed = seed;
       run.method = entry.method;
       run.method_options = entry.options;
-      run.out = fmt::format("{}/{}/seed-{}", config.base.out, directory_name(entry.label), seed);
+      run.out = fmt::format("{}/{}/seed-{}", config.base.out, safe_file_name(entry.label), seed);
       std::filesystem::remove_all(run.out);  // a grid re-run replaces its old runs
       auto it = datasets.find(run.split_seed());
       if (it == datasets.end())
@@ -113,10 +124,12 @@ std::vector<CompareRow> run_compare(const CompareConfig& config, bool quiet, std
         test_losses.push_back(result.test.loss);
         step_ms.push_back(result.mean_step_ms);
         if (!quiet)
-          fmt::print(out,
-                     "{:<36} seed {:<3} test acc {:6.2f}%  train loss {:.4f}  {:.3f} ms/step\n",
-                     entry.label, seed, 100 * result.test.accuracy, result.final_train_loss,
-                     result.mean_step_ms);
+          fmt::print(out, "{:<36} seed {:<3} {}  train loss {:.4f}  {:.3f} ms/step\n", entry.label,
+                     seed,
+                     std::isnan(result.test.accuracy)
+                         ? fmt::format("test loss {:.4f}", result.test.loss)
+                         : fmt::format("test acc {:6.2f}%", 100 * result.test.accuracy),
+                     result.final_train_loss, result.mean_step_ms);
       } catch (const DivergenceError& e) {
         ++row.diverged;
         if (!quiet)

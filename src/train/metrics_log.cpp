@@ -67,6 +67,20 @@ void MetricsLog::append(const nlohmann::json& record) {
   if (!out_) throw Error(ExitCode::kFailure, jsonl_path(dir_) + ": write failed");
 }
 
+void MetricsLog::discard_steps_after(int64_t step) {
+  out_.close();
+  std::vector<nlohmann::json> kept;
+  for (auto& r : records_)
+    if (r.value("kind", "") != "step" || r.value("step", int64_t(0)) <= step)
+      kept.push_back(std::move(r));
+  records_ = std::move(kept);
+  std::string text;
+  for (const auto& r : records_) text += r.dump() + "\n";
+  write_text_atomically(jsonl_path(dir_), text);
+  out_.open(jsonl_path(dir_), std::ios::app);
+  if (!out_) throw Error(ExitCode::kFailure, jsonl_path(dir_) + ": cannot open for writing");
+}
+
 void MetricsLog::flush() {
   out_.flush();
   if (!out_) throw Error(ExitCode::kFailure, jsonl_path(dir_) + ": write failed");

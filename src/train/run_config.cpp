@@ -110,7 +110,7 @@ void RunConfig::set(const std::string& key, const std::string& v) {
   else if (key == "log_every")
     log_every = parse_int(key, v, 1);
   else if (key == "checkpoint_every")
-    checkpoint_every = parse_int(key, v, 1);
+    checkpoint_every = parse_int(key, v, 0);
   else if (key == "on_divergence")
     on_divergence = v;
   else if (key == "rollback_factor")

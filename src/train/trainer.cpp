@@ -9,8 +9,10 @@
 #include <atomic>
 #include <chrono>
 #include <cmath>
+#include <csignal>
 #include <ctime>
 #include <filesystem>
+#include <optional>
 
 #include "octrain/control/model_builder.h"
 #include "octrain/control/network.h"
@@ -22,6 +24,7 @@
 #include "octrain/util/atomic_file.h"
 #include "octrain/util/build_info.h"
 #include "octrain/util/error.h"
+#include "octrain/util/file_name.h"
 
 namespace octrain::train {
 namespace {
@@ -80,6 +83,28 @@ std::unique_ptr<control::TerminalLoss> make_loss_for(const RunConfig& config,
   return loss;
 }
 
+torch::Device parse_device(const std::string& text) {
+  std::optional<torch::Device> device;
+  try {
+    device = torch::Device(text);
+  } catch (const std::exception&) {
+    throw UsageError(
+        fmt::format("config 'device' = '{}' is invalid: expected cpu, cuda or cuda:N", text));
+  }
+  if (device->is_cuda()) {
+    if (!torch::cuda::is_available())
+      throw UsageError(
+          fmt::format("config 'device' = '{}': CUDA is not available on this machine", text));
+    if (device->has_index() && device->index() >= int64_t(torch::cuda::device_count()))
+      throw UsageError(fmt::format("config 'device' = '{}': this machine has {} CUDA device(s)",
+                                   text, torch::cuda::device_count()));
+  } else if (!device->is_cpu()) {
+    throw UsageError(
+        fmt::format("config 'device' = '{}' is invalid: expected cpu, cuda or cuda:N", text));
+  }
+  return *device;
+}
+
 data::Split to_device(const data::Split& split, const torch::Device& device) {
   return {split.x.defined() ? split.x.to(device) : split.x,
           split.y.defined() ? split.y.to(device) : split.y};
@@ -90,6 +115,32 @@ data::Split to_device(const data::Split& split, const torch::Device& device) {
 void request_stop() {
   g_stop_requested.store(true);
 }
+
+namespace {
+
+void stop_on_signal(int signal) {
+  request_stop();
+  std::signal(signal, SIG_DFL);  // a second signal ends the process at once
+}
+
+// While training, SIGINT/SIGTERM stop after the current step with a checkpoint; elsewhere
+// (loading, evaluating) they keep their usual meaning.
+class StopOnSignal {
+ public:
+  StopOnSignal()
+      : previous_int_(std::signal(SIGINT, stop_on_signal)),
+        previous_term_(std::signal(SIGTERM, stop_on_signal)) {}
+  ~StopOnSignal() {
+    std::signal(SIGINT, previous_int_);
+    std::signal(SIGTERM, previous_term_);
+  }
+
+ private:
+  void (*previous_int_)(int);
+  void (*previous_term_)(int);
+};
+
+}  // namespace
 
 data::LoadOptions load_options_for(const RunConfig& config) {
   data::LoadOptions o;
@@ -104,10 +155,7 @@ data::LoadOptions load_options_for(const RunConfig& config) {
 RunResult run_training(RunConfig config, const RunOptions& options) {
   config.validate();
   const ComputeThreads threads = set_compute_threads(int(config.threads));
-  const torch::Device device(config.device);
-  if (device.is_cuda() && !torch::cuda::is_available())
-    throw UsageError(fmt::format("config 'device' = '{}': CUDA is not available on this machine",
-                                 config.device));
+  const torch::Device device = parse_device(config.device);
 
   data::Dataset loaded;
   const data::Dataset& data =
@@ -118,6 +166,12 @@ RunResult run_training(RunConfig config, const RunOptions& options) {
   torch::manual_seed(config.seed);
   auto network = control::build_network(config.model, data.input_shape);
   auto loss = make_loss_for(config, data, *network);
+  for (size_t t = 0; t < network->size(); ++t)
+    if (network->stage(t).kind() == control::StageKind::kBatchNorm &&
+        std::min(config.batch_size, data.train.size()) < 2)
+      throw UsageError(fmt::format("stage {} ({}) needs batches of at least 2 samples; got {}", t,
+                                   network->stage(t).describe(),
+                                   std::min(config.batch_size, data.train.size())));
   network->set_running_cost({config.weight_decay, 0.0});
   network->to(device);
   network->train();
@@ -125,8 +179,8 @@ RunResult run_training(RunConfig config, const RunOptions& options) {
   config.method_options = method->options().to_map();
 
   if (config.out.empty())
-    config.out =
-        fmt::format("runs/{}-{}-s{}-{}", config.dataset, config.method, config.seed, timestamp());
+    config.out = fmt::format("runs/{}-{}-s{}-{}", safe_file_name(config.dataset), config.method,
+                             config.seed, timestamp());
   const std::string dir = config.out;
   const std::string checkpoint_path = dir + "/checkpoint.pt";
   std::filesystem::create_directories(dir);
@@ -136,7 +190,14 @@ RunResult run_training(RunConfig config, const RunOptions& options) {
         dir));
 
   TrainingPosition position;
-  if (options.resume) position = load_checkpoint(checkpoint_path, *network, *method);
+  if (options.resume) {
+    position = load_checkpoint(checkpoint_path, *network, *method);
+    if (config.epochs < position.epoch)
+      throw UsageError(fmt::format(
+          "--resume {}: the run has already trained {} epochs; --epochs {} would undo them", dir,
+          position.epoch, config.epochs));
+    method->set_learning_rate_scale(position.lr_scale);
+  }
   write_text_atomically(dir + "/config.toml", config.to_toml());
   nlohmann::json metadata = {
       {"octrain_version", version()},
@@ -190,9 +251,10 @@ RunResult run_training(RunConfig config, const RunOptions& options) {
   std::string snapshot;
   auto last_checkpoint = Clock::now();
 
+  const StopOnSignal stop_on_signal_guard;
   while (position.epoch < config.epochs) {
     const int64_t epoch = position.epoch;
-    if (config.on_divergence == "rollback" && position.step_in_epoch == 0)
+    if (config.on_divergence == "rollback" && (position.step_in_epoch == 0 || snapshot.empty()))
       snapshot = checkpoint_bytes(*network, *method, position);
     const auto permutation = epoch_permutation(config.seed, epoch, n).to(device);
     const auto epoch_start = Clock::now();
@@ -218,24 +280,31 @@ RunResult run_training(RunConfig config, const RunOptions& options) {
         const std::string message =
             fmt::format("training diverged at epoch {} step {} (global step {}): {}", epoch + 1,
                         s + 1, position.global_step + 1, what);
-        metrics.append({{"kind", "divergence"},
-                        {"epoch", epoch + 1},
-                        {"step", position.global_step + 1},
-                        {"message", message}});
         if (config.on_divergence == "rollback" && position.rollbacks < config.max_rollbacks &&
             !snapshot.empty()) {
           const int64_t rollbacks = position.rollbacks + 1;
           position = restore_checkpoint_bytes(snapshot, *network, *method);
           position.rollbacks = rollbacks;
           position.lr_scale *= config.rollback_factor;
-          method->scale_learning_rate(config.rollback_factor);
+          method->set_learning_rate_scale(position.lr_scale);
+          metrics.discard_steps_after(position.global_step);  // the abandoned steps
           snapshot = checkpoint_bytes(*network, *method, position);
-          progress.line(fmt::format(
-              "{}; rolled back to epoch {} start with step size ×{} (rollback {}/{})", message,
-              epoch + 1, format_real(position.lr_scale), rollbacks, config.max_rollbacks));
+          metrics.append({{"kind", "rollback"},
+                          {"epoch", epoch + 1},
+                          {"step", position.global_step},
+                          {"message", message},
+                          {"lr_scale", position.lr_scale}});
+          progress.line(
+              fmt::format("{}; rolled back to step {} with step size ×{} (rollback {}/{})", message,
+                          position.global_step, format_real(position.lr_scale), rollbacks,
+                          config.max_rollbacks));
           rolled_back = true;
           break;
         }
+        metrics.append({{"kind", "divergence"},
+                        {"epoch", epoch + 1},
+                        {"step", position.global_step + 1},
+                        {"message", message}});
         metrics.flush_tables();
         throw DivergenceError(message);
       }

@@ -97,10 +97,11 @@ TEST(GradientMethod, StateSavesAndLoadsExactly) {
   for (size_t i = 0; i < ca.size(); ++i) EXPECT_TRUE(ca[i].equal(cb[i]));
 }
 
-TEST(GradientMethod, ScaleLearningRate) {
+TEST(GradientMethod, LearningRateScale) {
   auto p = make_problem(4);
   auto m = make_method("sgd:lr=0.5", *p.net);
-  m->scale_learning_rate(0.1);
+  m->set_learning_rate_scale(0.5);
+  m->set_learning_rate_scale(0.1);  // absolute, not cumulative
   const auto before = p.net->controls()[0].clone();
   auto trajectory = p.net->rollout(p.x);
   p.net->sweep(trajectory, p.loss, p.y);

@@ -56,6 +56,7 @@ TEST(Cli, BadNamesAndValuesAreUsageErrors) {
   EXPECT_FAILS_WITH(run_cli(base + "-d toy-sin -m mlp:1-4-1 --loss cross-entropy"), 2,
                     "classification");
   EXPECT_FAILS_WITH(run_cli(base + "--config /nonexistent.toml"), 2, "/nonexistent.toml");
+  EXPECT_FAILS_WITH(run_cli(base + "-d toy-sin -m mlp:1-4-1 --device tpu"), 2, "'device'");
   EXPECT_FAILS_WITH(run_cli("train --resume /nonexistent-run"), 2, "/nonexistent-run");
 }
 
@@ -90,6 +91,9 @@ TEST(Cli, TrainThenEvalReproducesTheTestAccuracy) {
   ASSERT_NE(at2, std::string::npos) << eval.output;
   EXPECT_NEAR(std::stod(eval.output.substr(at2 + 5)), trained, 1e-5);
   EXPECT_FAILS_WITH(run_cli("eval /nonexistent-run"), 2, "/nonexistent-run");
+  EXPECT_FAILS_WITH(run_cli("train -q --resume '" + out.string() + "' --seed 3"), 2, "--seed");
+  const auto more = run_cli("train -q --resume '" + out.string() + "' --epochs 4");
+  EXPECT_EQ(more.code, 0) << more.output;
 }
 
 }  // namespace

@@ -47,6 +47,21 @@ TEST(Compare, DivergedRunsAreCountedNotFatal) {
   EXPECT_EQ(rows[0].diverged, 1);
 }
 
+TEST(Compare, BadEntriesFailBeforeAnyRun) {
+  const auto dir = testing::fresh_dir();
+  CompareConfig config;
+  config.base = testing::toy_config(dir / "grid");
+  config.add_method_spec("adam");
+  config.add_method_spec("sgd:lr=-1");
+  EXPECT_THROW(run_compare(config, true), UsageError);
+  EXPECT_FALSE(fs::exists(dir / "grid" / "adam"));
+  CompareConfig twice;
+  twice.base = config.base;
+  twice.add_method_spec("adam");
+  twice.add_method_spec("adam");
+  EXPECT_THROW(run_compare(twice, true), UsageError);
+}
+
 TEST(Compare, TomlGrid) {
   const auto dir = testing::fresh_dir();
   const auto path = (dir / "grid.toml").string();

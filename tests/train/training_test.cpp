@@ -2,6 +2,7 @@
 #include <torch/torch.h>
 
 #include <fstream>
+#include <set>
 
 #include "octrain/control/model_builder.h"
 #include "octrain/control/network.h"
@@ -167,10 +168,53 @@ TEST(Training, DivergenceRollbackRecoversWithASmallerStep) {
   config.rollback_factor = 1e-31;
   const auto result = run_training(config, quiet());
   EXPECT_TRUE(std::isfinite(result.final_train_loss));
-  int divergences = 0;
-  for (const auto& r : read_records(config.out)) divergences += r["kind"] == "divergence";
-  EXPECT_EQ(divergences, 1);
+  int rollbacks = 0;
+  std::set<int64_t> steps;
+  for (const auto& r : read_records(config.out)) {
+    rollbacks += r["kind"] == "rollback";
+    if (r["kind"] == "step")
+      EXPECT_TRUE(steps.insert(r["step"].get<int64_t>()).second) << "duplicate step";
+  }
+  EXPECT_EQ(rollbacks, 1);
   EXPECT_NEAR(result.epochs.back()["lr_scale"].get<double>(), 1e-31, 1e-40);
+}
+
+TEST(Training, StepSizeScaleSurvivesResume) {
+  auto rollback_config = [](const fs::path& dir) {
+    auto c = testing::toy_config(dir);
+    c.method = "sgd";
+    c.method_options = {{"lr", "1e30"}};
+    c.on_divergence = "rollback";
+    c.rollback_factor = 1e-31;
+    c.epochs = 3;
+    return c;
+  };
+  const auto whole = fresh_dir("whole"), split = fresh_dir("split");
+  run_training(rollback_config(whole), quiet());
+  auto first = rollback_config(split);
+  first.epochs = 1;
+  run_training(first, quiet());
+  RunOptions resume = quiet();
+  resume.resume = true;
+  run_training(rollback_config(split), resume);
+  expect_equal_weights(whole, split);
+}
+
+TEST(Training, ResumeCannotShortenARun) {
+  const auto dir = fresh_dir();
+  run_training(testing::toy_config(dir), quiet());
+  auto shorter = testing::toy_config(dir);
+  shorter.epochs = 2;
+  RunOptions resume = quiet();
+  resume.resume = true;
+  EXPECT_THROW(run_training(shorter, resume), UsageError);
+}
+
+TEST(Training, BatchNormRefusesSingleSampleBatches) {
+  auto config = testing::toy_config(fresh_dir());
+  config.model = "mlp:1-4-1:tanh:bn=true";
+  config.batch_size = 1;
+  EXPECT_THROW(run_training(config, quiet()), UsageError);
 }
 
 TEST(RunConfig, TomlRoundTripAndErrors) {
@@ -197,6 +241,7 @@ TEST(RunConfig, TomlRoundTripAndErrors) {
   EXPECT_NE(message("epochs", "-1").find("'epochs'"), std::string::npos);
   EXPECT_NE(message("batch_size", "many").find("'batch_size'"), std::string::npos);
   EXPECT_NE(message("colour", "red").find("unknown config key 'colour'"), std::string::npos);
+  EXPECT_EQ(message("checkpoint_every", "0"), "");  // 0: time-based
 }
 
 }  // namespace

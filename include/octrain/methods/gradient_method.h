@@ -18,7 +18,7 @@ class GradientMethod : public Method {
   std::string name() const override { return name_; }
   StepStats step(control::Network& network, const control::TerminalLoss& loss,
                  const torch::Tensor& x, const torch::Tensor& y) override;
-  void scale_learning_rate(double factor) override;
+  void set_learning_rate_scale(double scale) override;
   void save(torch::serialize::OutputArchive& archive) const override;
   void load(torch::serialize::InputArchive& archive) override;
 

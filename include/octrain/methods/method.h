@@ -45,8 +45,9 @@ class Method {
 
   // Called after each completed epoch (0-based), e.g. for per-epoch schedules.
   virtual void end_epoch(int64_t epoch) {}
-  // Multiplies every step size by `factor` (the divergence rollback policy).
-  virtual void scale_learning_rate(double factor) = 0;
+  // Sets every step size to `scale` × its configured value (the divergence rollback policy).
+  // Absolute, because optimiser state loaded from a checkpoint need not carry step sizes.
+  virtual void set_learning_rate_scale(double scale) = 0;
 
   // Method state (moments, curvature, EMAs) for checkpoints; resuming must be exact.
   virtual void save(torch::serialize::OutputArchive& archive) const = 0;

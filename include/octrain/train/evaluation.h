@@ -1,6 +1,7 @@
 #pragma once
 
 #include <cstdint>
+#include <limits>
 
 #include "octrain/data/dataset.h"
 
@@ -12,8 +13,8 @@ class TerminalLoss;
 namespace octrain::train {
 
 struct Evaluation {
-  double loss = 0.0;      // mean terminal loss over the split
-  double accuracy = 0.0;  // NaN for regression
+  double loss = 0.0;                                           // mean terminal loss over the split
+  double accuracy = std::numeric_limits<double>::quiet_NaN();  // NaN for regression
   int64_t samples = 0;
 };
 

@@ -17,6 +17,8 @@ class MetricsLog {
   // Buffered; flush() (at every epoch end, before a checkpoint) makes the records durable.
   void append(const nlohmann::json& record);
   void flush();
+  // Drops step records after `step` (work abandoned by a rollback) and rewrites the file.
+  void discard_steps_after(int64_t step);
   // Flushes, then rewrites the CSV tables atomically from all records so far.
   void flush_tables();
   const std::vector<nlohmann::json>& records() const { return records_; }
