@@ -4,6 +4,7 @@
 
 #include "octrain/control/network.h"
 #include "octrain/methods/gradient_method.h"
+#include "octrain/methods/successive_approximation.h"
 #include "octrain/util/error.h"
 
 namespace octrain::methods {
@@ -15,6 +16,10 @@ const std::vector<MethodInfo>& method_catalogue() {
       {"adagrad", "Adagrad (Duchi et al. 2011)", GradientMethod::schema_for("adagrad")},
       {"rmsprop", "RMSprop (Tieleman & Hinton 2012)", GradientMethod::schema_for("rmsprop")},
       {"adam", "Adam (Kingma & Ba 2015)", GradientMethod::schema_for("adam")},
+      {"msa", "basic method of successive approximations: per-stage Hamiltonian maximisation",
+       SuccessiveApproximation::schema_for("msa")},
+      {"emsa", "extended MSA: per-stage augmented-Hamiltonian minimisation (Li et al. 2018)",
+       SuccessiveApproximation::schema_for("emsa")},
   };
   return catalogue;
 }
@@ -25,6 +30,8 @@ std::unique_ptr<Method> make_method(const std::string& name,
   for (const auto& info : method_catalogue()) {
     if (info.name != name) continue;
     auto values = info.schema.parse(options);
+    if (name == "msa" || name == "emsa")
+      return std::make_unique<SuccessiveApproximation>(name, std::move(values), network);
     return std::make_unique<GradientMethod>(name, std::move(values), network);
   }
   std::vector<std::string> names;

@@ -176,6 +176,7 @@ RunResult run_training(RunConfig config, const RunOptions& options) {
   network->to(device);
   network->train();
   auto method = methods::make_method(config.method, config.method_options, *network);
+  method->set_compute_threads(std::max(threads.blas, threads.intra_op));
   config.method_options = method->options().to_map();
 
   if (config.out.empty())

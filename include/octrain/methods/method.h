@@ -48,6 +48,8 @@ class Method {
   // Sets every step size to `scale` × its configured value (the divergence rollback policy).
   // Absolute, because optimiser state loaded from a checkpoint need not carry step sizes.
   virtual void set_learning_rate_scale(double scale) = 0;
+  // The run's --threads, for methods with work of their own to spread (per-stage solves).
+  virtual void set_compute_threads(int threads) {}
 
   // Method state (moments, curvature, EMAs) for checkpoints; resuming must be exact.
   virtual void save(torch::serialize::OutputArchive& archive) const = 0;

@@ -24,6 +24,11 @@ class OptionSchema {
   OptionSchema& flag(const std::string& name, bool default_value, const std::string& doc);
   OptionSchema& choice(const std::string& name, const std::string& default_value,
                        const std::vector<std::string>& choices, const std::string& doc);
+  // Free text (e.g. a '/'-separated list); the owner validates its content.
+  OptionSchema& text(const std::string& name, const std::string& default_value,
+                     const std::string& doc) {
+    return choice(name, default_value, {}, doc);
+  }
 
   // Lines "  name = default  doc [range]" for --help and `octrain methods`.
   std::string help() const;

@@ -1,0 +1,42 @@
+#pragma once
+
+#include <torch/types.h>
+
+#include <vector>
+
+namespace octrain::control {
+class Stage;
+}
+
+namespace octrain::methods {
+
+// Feasibility residuals of a stage at its current controls θ (ALGORITHMS.md §2):
+// how far the frozen trajectory is from satisfying the new dynamics and co-state equations.
+struct FeasibilityResiduals {
+  double state = 0.0;    // Σ_s ‖x_{s,t+1} − f_t(x_{s,t}; θ)‖²
+  double costate = 0.0;  // Σ_s ‖p_{s,t} − ∇_x H_t(x_{s,t}, p_{s,t+1}, θ)‖²
+};
+
+// The per-stage objective of [EMSA] with x_t, x_{t+1}, p_t, p_{t+1} frozen from the sweeps:
+//   F_t(θ) = −Σ_s p_{s,t+1}·f_t(x_{s,t}; θ) + L_t(θ)
+//            + ρ/2 Σ_s ‖x_{s,t+1} − f_t(x_{s,t}; θ)‖² + ρ/2 Σ_s ‖p_{s,t} − ∇_x[p_{s,t+1}·f_t]‖²
+// With ρ = 0 it is −Σ_s H_t, the objective of basic MSA. The last term differentiates a
+// gradient (double backward), so it works for every stage whose forward is twice
+// differentiable by autograd. F_t is evaluated at the stage's current controls.
+class AugmentedHamiltonian {
+ public:
+  AugmentedHamiltonian(control::Stage& stage, torch::Tensor x, torch::Tensor x_next,
+                       torch::Tensor p, torch::Tensor p_next, double rho);
+
+  // F_t(θ); fills ∂F_t/∂θ (one per control) when `gradients` is set, and the residuals when
+  // `residuals` is set.
+  double evaluate(std::vector<torch::Tensor>* gradients,
+                  FeasibilityResiduals* residuals = nullptr) const;
+
+ private:
+  control::Stage& stage_;
+  torch::Tensor x_, x_next_, p_, p_next_;
+  double rho_;
+};
+
+}  // namespace octrain::methods

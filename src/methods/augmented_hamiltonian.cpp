@@ -1,0 +1,56 @@
+#include "octrain/methods/augmented_hamiltonian.h"
+
+#include <torch/autograd.h>
+
+#include "octrain/control/stage.h"
+
+namespace octrain::methods {
+
+AugmentedHamiltonian::AugmentedHamiltonian(control::Stage& stage, torch::Tensor x,
+                                           torch::Tensor x_next, torch::Tensor p,
+                                           torch::Tensor p_next, double rho)
+    : stage_(stage),
+      x_(std::move(x)),
+      x_next_(std::move(x_next)),
+      p_(std::move(p)),
+      p_next_(std::move(p_next)),
+      rho_(rho) {}
+
+double AugmentedHamiltonian::evaluate(std::vector<torch::Tensor>* gradients,
+                                      FeasibilityResiduals* residuals) const {
+  torch::AutoGradMode enable(true);
+  const bool need_costate_term = rho_ > 0.0 || residuals;
+  const torch::Tensor x = need_costate_term ? x_.detach().requires_grad_(true) : x_;
+  const torch::Tensor f = stage_.forward(x);
+  const torch::Tensor hamiltonian = (p_next_ * f).sum();  // Σ_s p_{t+1}·f_t
+  torch::Tensor objective = -hamiltonian;
+  if (need_costate_term) {
+    const torch::Tensor state_gap = x_next_ - f;
+    const torch::Tensor grad_x = torch::autograd::grad({hamiltonian}, {x}, {},
+                                                       /*retain_graph=*/true,
+                                                       /*create_graph=*/rho_ > 0.0)[0];
+    const torch::Tensor costate_gap = p_ - grad_x;
+    const torch::Tensor state_term = state_gap.square().sum();
+    const torch::Tensor costate_term = costate_gap.square().sum();
+    if (residuals) {
+      residuals->state = state_term.item<double>();
+      residuals->costate = costate_term.item<double>();
+    }
+    if (rho_ > 0.0) objective = objective + (0.5 * rho_) * (state_term + costate_term);
+  }
+  double value = objective.item<double>() + stage_.running_cost();
+  if (gradients) {
+    const auto controls = stage_.controls();
+    *gradients = torch::autograd::grad({objective}, controls, {}, /*retain_graph=*/false,
+                                       /*create_graph=*/false, /*allow_unused=*/true);
+    const auto cost_gradients = stage_.running_cost_gradients();
+    for (size_t i = 0; i < controls.size(); ++i) {
+      auto& g = (*gradients)[i];
+      if (!g.defined()) g = torch::zeros_like(controls[i]);
+      if (i < cost_gradients.size() && cost_gradients[i].defined()) g = g + cost_gradients[i];
+    }
+  }
+  return value;
+}
+
+}  // namespace octrain::methods

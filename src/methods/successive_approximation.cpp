@@ -1,0 +1,193 @@
+#include "octrain/methods/successive_approximation.h"
+
+#include <fmt/format.h>
+
+#include <chrono>
+#include <cstring>
+#include <limits>
+#include <sstream>
+
+#include "octrain/control/network.h"
+#include "octrain/methods/augmented_hamiltonian.h"
+#include "octrain/methods/lbfgs.h"
+#include "octrain/util/error.h"
+#include "octrain/util/parallel_for.h"
+
+namespace octrain::methods {
+namespace {
+
+constexpr double kInf = std::numeric_limits<double>::infinity();
+
+std::vector<double> parse_rho_list(const std::string& text, const std::string& owner) {
+  std::vector<double> values;
+  std::stringstream stream(text);
+  std::string item;
+  while (std::getline(stream, item, '/')) {
+    char* end = nullptr;
+    const double v = std::strtod(item.c_str(), &end);
+    if (item.empty() || *end != '\0' || !(v >= 0.0) || !std::isfinite(v))
+      throw UsageError(fmt::format(
+          "{}: option 'rho_stages' must be non-negative numbers separated by '/', got '{}'", owner,
+          text));
+    values.push_back(v);
+  }
+  return values;
+}
+
+std::vector<double> flatten(const std::vector<torch::Tensor>& tensors) {
+  std::vector<double> out;
+  for (const auto& t : tensors) {
+    const auto d = t.detach().to(torch::kDouble).contiguous();
+    out.insert(out.end(), d.data_ptr<double>(), d.data_ptr<double>() + d.numel());
+  }
+  return out;
+}
+
+// Writes the flat vector θ into the stage's controls (in place, so the stage sees it).
+void assign(const std::vector<torch::Tensor>& controls, const std::vector<double>& theta) {
+  torch::NoGradGuard no_grad;
+  size_t offset = 0;
+  for (const auto& c : controls) {
+    auto source =
+        torch::from_blob(const_cast<double*>(theta.data() + offset), c.sizes(), torch::kDouble);
+    c.copy_(source);
+    offset += size_t(c.numel());
+  }
+}
+
+struct StageSolution {
+  LbfgsResult lbfgs;
+  FeasibilityResiduals residuals;
+};
+
+}  // namespace
+
+OptionSchema SuccessiveApproximation::schema_for(const std::string& name) {
+  OptionSchema schema(name);
+  if (name == "emsa") {
+    schema.real("rho", 1.0, "feasibility penalty ρ (all stages)", 0, kInf)
+        .text("rho_stages", "",
+              "per-stage ρ, one per trainable stage separated by '/' (overrides rho)");
+  } else if (name != "msa") {
+    throw std::logic_error("SuccessiveApproximation: no schema for " + name);
+  }
+  return schema.integer("iterations", 10, "L-BFGS iterations per stage per step", 1, 10000)
+      .integer("history", 10, "L-BFGS history size", 1, 1000)
+      .choice("line_search", "armijo", {"armijo", "none"}, "L-BFGS line search (none: unit steps)")
+      .real("perturbation", 0.0, "warm start θ + ε·U(−1,1) (ε = 0.005 on the toy)", 0, kInf)
+      .integer("threads", 0, "stages solved concurrently (0: the run's --threads)", 0, 1024);
+}
+
+SuccessiveApproximation::SuccessiveApproximation(const std::string& name, OptionValues options,
+                                                 control::Network& network)
+    : Method(std::move(options)), name_(name) {
+  for (size_t t = 0; t < network.size(); ++t) {
+    auto& stage = network.stage(t);
+    if (!stage.trainable()) continue;
+    if (stage.control_set() != control::ControlSet::kReal)
+      throw UsageError(fmt::format(
+          "{}: stage {} ({}) has {} controls; L-BFGS needs real ones (use msa-discrete)", name_, t,
+          stage.describe(), control::to_string(stage.control_set())));
+    trainable_.push_back(t);
+  }
+  if (trainable_.empty()) throw UsageError(name_ + ": the model has no trainable stage");
+  rho_.assign(trainable_.size(), name_ == "emsa" ? options_.real("rho") : 0.0);
+  if (name_ == "emsa" && !options_.text("rho_stages").empty()) {
+    rho_ = parse_rho_list(options_.text("rho_stages"), name_);
+    if (rho_.size() != trainable_.size())
+      throw UsageError(
+          fmt::format("{}: 'rho_stages' has {} values but the model has {} "
+                      "trainable stages",
+                      name_, rho_.size(), trainable_.size()));
+  }
+  const int64_t threads = options_.integer("threads");
+  if (threads > 0) threads_ = int(threads);
+}
+
+void SuccessiveApproximation::set_compute_threads(int threads) {
+  if (options_.integer("threads") == 0) threads_ = std::max(threads, 1);
+}
+
+StepStats SuccessiveApproximation::step(control::Network& network,
+                                        const control::TerminalLoss& loss, const torch::Tensor& x,
+                                        const torch::Tensor& y) {
+  auto trajectory = network.rollout(x);
+  network.sweep(trajectory, loss, y, /*need_initial_costate=*/true);
+  StepStats stats = trajectory_stats(network, loss, trajectory, y);
+  {
+    torch::NoGradGuard no_grad;
+    double hamiltonian = -trajectory.running_cost;  // Σ_t (Σ_s p_{t+1}·x_{t+1} − L_t)
+    for (size_t t = 0; t < network.size(); ++t)
+      hamiltonian += (trajectory.costates[t + 1] * trajectory.states[t + 1]).sum().item<double>();
+    stats.extras["hamiltonian"] = hamiltonian;
+  }
+
+  LbfgsOptions lbfgs;
+  lbfgs.max_iterations = options_.integer("iterations");
+  lbfgs.history = options_.integer("history");
+  lbfgs.line_search = options_.text("line_search") == "armijo";
+
+  // Warm starts are drawn here, in stage order, so results do not depend on the thread count.
+  const double epsilon = options_.real("perturbation");
+  std::vector<std::vector<double>> starts(trainable_.size());
+  for (size_t k = 0; k < trainable_.size(); ++k) {
+    auto controls = network.stage(trainable_[k]).controls();
+    if (epsilon > 0.0) {
+      torch::NoGradGuard no_grad;
+      for (auto& c : controls) c = c + epsilon * (2.0 * torch::rand_like(c) - 1.0);
+    }
+    starts[k] = flatten(controls);
+  }
+
+  std::vector<StageSolution> solutions(trainable_.size());
+  parallel_for(trainable_.size(), threads_, [&](size_t k) {
+    const size_t t = trainable_[k];
+    control::Stage& stage = network.stage(t);
+    const auto controls = stage.controls();
+    std::vector<torch::Tensor> buffers;  // batch-norm running statistics: F_t must not move them
+    for (const auto& b : stage.buffers()) buffers.push_back(b.clone());
+    const std::vector<double> theta_old = flatten(controls);
+
+    const AugmentedHamiltonian objective(stage, trajectory.states[t], trajectory.states[t + 1],
+                                         trajectory.costates[t], trajectory.costates[t + 1],
+                                         rho_[k]);
+    std::vector<torch::Tensor> gradients;
+    std::vector<double> theta = starts[k];
+    solutions[k].lbfgs = minimise_lbfgs(
+        [&](const std::vector<double>& point, std::vector<double>& gradient) {
+          assign(controls, point);
+          const double value = objective.evaluate(&gradients);
+          gradient = flatten(gradients);
+          return value;
+        },
+        theta, lbfgs);
+    for (size_t i = 0; i < theta.size(); ++i)
+      theta[i] = theta_old[i] + step_scale_ * (theta[i] - theta_old[i]);
+    assign(controls, theta);
+    objective.evaluate(nullptr, &solutions[k].residuals);
+
+    torch::NoGradGuard no_grad;
+    const auto live = stage.buffers();
+    for (size_t i = 0; i < live.size(); ++i) live[i].copy_(buffers[i]);
+  });
+
+  double state_residual = 0.0, costate_residual = 0.0, iterations = 0.0, evaluations = 0.0;
+  for (size_t k = 0; k < trainable_.size(); ++k) {
+    const auto& s = solutions[k];
+    const std::string stage = fmt::format("stage{}.", trainable_[k]);
+    stats.extras[stage + "state_residual"] = s.residuals.state;
+    stats.extras[stage + "costate_residual"] = s.residuals.costate;
+    stats.extras[stage + "lbfgs_iterations"] = double(s.lbfgs.iterations);
+    state_residual += s.residuals.state;
+    costate_residual += s.residuals.costate;
+    iterations += double(s.lbfgs.iterations);
+    evaluations += double(s.lbfgs.evaluations);
+  }
+  stats.extras["state_residual"] = state_residual;
+  stats.extras["costate_residual"] = costate_residual;
+  stats.extras["lbfgs_iterations"] = iterations / double(trainable_.size());
+  stats.extras["lbfgs_evaluations"] = evaluations;
+  return stats;
+}
+
+}  // namespace octrain::methods
