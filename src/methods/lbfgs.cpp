@@ -99,8 +99,10 @@ LbfgsResult minimise_lbfgs(const Objective& objective, std::vector<double>& thet
     }
     theta.swap(trial);
     gradient.swap(trial_gradient);
+    const double reduction = result.value - trial_value;
     result.value = trial_value;
     ++result.iterations;
+    if (reduction <= options.value_tolerance * std::max({std::abs(result.value), 1.0})) break;
   }
   return result;
 }

@@ -74,6 +74,9 @@ OptionSchema SuccessiveApproximation::schema_for(const std::string& name) {
   return schema.integer("iterations", 10, "L-BFGS iterations per stage per step", 1, 10000)
       .integer("history", 10, "L-BFGS history size", 1, 1000)
       .choice("line_search", "armijo", {"armijo", "none"}, "L-BFGS line search (none: unit steps)")
+      .real("gradient_tolerance", 1e-5, "L-BFGS stops when max |∂F_t/∂θ| is below this", 0, kInf)
+      .real("value_tolerance", 2.2e-9, "L-BFGS stops when a step reduces F_t by less (relative)", 0,
+            kInf)
       .real("perturbation", 0.0, "warm start θ + ε·U(−1,1) (ε = 0.005 on the toy)", 0, kInf)
       .integer("threads", 0, "stages solved concurrently (0: the run's --threads)", 0, 1024);
 }
@@ -126,6 +129,8 @@ StepStats SuccessiveApproximation::step(control::Network& network,
   lbfgs.max_iterations = options_.integer("iterations");
   lbfgs.history = options_.integer("history");
   lbfgs.line_search = options_.text("line_search") == "armijo";
+  lbfgs.gradient_tolerance = options_.real("gradient_tolerance");
+  lbfgs.value_tolerance = options_.real("value_tolerance");
 
   // Warm starts are drawn here, in stage order, so results do not depend on the thread count.
   const double epsilon = options_.real("perturbation");

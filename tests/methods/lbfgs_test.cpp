@@ -33,6 +33,8 @@ TEST(Lbfgs, QuadraticReachesTheClosedFormMinimiser) {
   std::vector<double> theta(b.size(), 0.0);
   LbfgsOptions options;
   options.max_iterations = 50;
+  options.gradient_tolerance = 1e-12;
+  options.value_tolerance = 0.0;
   const auto result = minimise_lbfgs(
       [&](const std::vector<double>& t, std::vector<double>& g) { return quadratic(t, g, b); },
       theta, options);
@@ -45,6 +47,8 @@ TEST(Lbfgs, RosenbrockConverges) {
   std::vector<double> theta = {-1.2, 1.0};
   LbfgsOptions options;
   options.max_iterations = 200;
+  options.gradient_tolerance = 1e-12;
+  options.value_tolerance = 0.0;
   const auto result = minimise_lbfgs(
       [](const std::vector<double>& t, std::vector<double>& g) {
         const double a = 1.0 - t[0], c = t[1] - t[0] * t[0];
@@ -74,12 +78,30 @@ TEST(Lbfgs, NonFiniteTrialPointsAreNeverTaken) {
   EXPECT_TRUE(std::isfinite(result.value));
 }
 
+TEST(Lbfgs, StopsAtTheGradientAndValueTolerances) {
+  auto half_square = [](const std::vector<double>& t, std::vector<double>& g) {
+    g = t;
+    return 0.5 * t[0] * t[0];
+  };
+  std::vector<double> theta = {1e-6};  // |∇F| = 1e-6 is below the default tolerance 1e-5
+  EXPECT_EQ(minimise_lbfgs(half_square, theta, LbfgsOptions()).iterations, 0);
+  EXPECT_EQ(theta[0], 1e-6);
+  // A first step that lowers F by less than value_tolerance · max(|F|, 1) ends the search.
+  theta = {1e-3};
+  LbfgsOptions options;
+  options.gradient_tolerance = 0.0;
+  options.value_tolerance = 1e-3;
+  const auto result = minimise_lbfgs(half_square, theta, options);
+  EXPECT_EQ(result.iterations, 1);
+}
+
 TEST(Lbfgs, UnitStepsWithoutLineSearch) {
   // On F = ½‖θ‖² the first (scaled) step is followed by exact quasi-Newton unit steps.
   std::vector<double> theta = {0.5, -0.25};
   LbfgsOptions options;
   options.line_search = false;
   options.max_iterations = 5;
+  options.gradient_tolerance = 0.0;
   minimise_lbfgs(
       [](const std::vector<double>& t, std::vector<double>& g) {
         g = t;

@@ -35,7 +35,7 @@ TEST(Msa, LinearStageReachesTheClosedFormHamiltonianMaximiser) {
   const auto expected_w = p_next.t().matmul(x) / l2;
   const auto expected_b = p_next.sum(0) / l2;
 
-  auto msa = make_method("msa:iterations=100", net);
+  auto msa = make_method("msa:iterations=100,gradient_tolerance=0,value_tolerance=0", net);
   msa->step(net, loss, x, y);
   const auto controls = net.stage(0).controls();
   EXPECT_TRUE(torch::allclose(controls[0], expected_w, 1e-7, 1e-9)) << controls[0] << "\nexpected\n"

@@ -11,10 +11,14 @@ namespace octrain::methods {
 // vector of doubles. Used by MSA / E-MSA for the per-stage maximisation of the (augmented)
 // Hamiltonian; small, deterministic and free of tensor-dispatch overhead.
 struct LbfgsOptions {
-  int64_t max_iterations = 10;        // quasi-Newton iterations (the reference uses 10)
-  int64_t history = 10;               // (s, y) pairs kept
-  bool line_search = true;            // backtracking (Armijo) line search; false: unit steps
-  double gradient_tolerance = 1e-10;  // stop when max |∇F| falls below this
+  int64_t max_iterations = 10;  // quasi-Newton iterations (the reference uses 10)
+  int64_t history = 10;         // (s, y) pairs kept
+  bool line_search = true;      // backtracking (Armijo) line search; false: unit steps
+  // Convergence tests, with SciPy's L-BFGS-B defaults (used by the [EMSA] reference code):
+  // stop when max |∇F| ≤ gradient_tolerance, or when a step reduced F by no more than
+  // value_tolerance · max(|F|, 1).
+  double gradient_tolerance = 1e-5;
+  double value_tolerance = 2.2e-9;
 };
 
 struct LbfgsResult {
