@@ -9,6 +9,7 @@
 
 #include "octrain/control/network.h"
 #include "octrain/methods/augmented_hamiltonian.h"
+#include "octrain/methods/dense_augmented_hamiltonian.h"
 #include "octrain/methods/lbfgs.h"
 #include "octrain/util/error.h"
 #include "octrain/util/parallel_for.h"
@@ -153,13 +154,18 @@ StepStats SuccessiveApproximation::step(control::Network& network,
     for (const auto& b : stage.buffers()) buffers.push_back(b.clone());
     const std::vector<double> theta_old = flatten(controls);
 
-    const AugmentedHamiltonian objective(stage, trajectory.states[t], trajectory.states[t + 1],
-                                         trajectory.costates[t], trajectory.costates[t + 1],
-                                         rho_[k]);
+    const auto& x_t = trajectory.states[t];
+    const auto& x_next = trajectory.states[t + 1];
+    const auto& p_t = trajectory.costates[t];
+    const auto& p_next = trajectory.costates[t + 1];
+    const AugmentedHamiltonian objective(stage, x_t, x_next, p_t, p_next, rho_[k]);
+    const auto closed_form =
+        DenseAugmentedHamiltonian::make(stage, x_t, x_next, p_t, p_next, rho_[k]);
     std::vector<torch::Tensor> gradients;
     std::vector<double> theta = starts[k];
     solutions[k].lbfgs = minimise_lbfgs(
         [&](const std::vector<double>& point, std::vector<double>& gradient) {
+          if (closed_form) return closed_form->evaluate(point, &gradient);
           assign(controls, point);
           const double value = objective.evaluate(&gradients);
           gradient = flatten(gradients);
@@ -169,7 +175,10 @@ StepStats SuccessiveApproximation::step(control::Network& network,
     for (size_t i = 0; i < theta.size(); ++i)
       theta[i] = theta_old[i] + step_scale_ * (theta[i] - theta_old[i]);
     assign(controls, theta);
-    objective.evaluate(nullptr, &solutions[k].residuals);
+    if (closed_form)
+      closed_form->evaluate(theta, nullptr, &solutions[k].residuals);
+    else
+      objective.evaluate(nullptr, &solutions[k].residuals);
 
     torch::NoGradGuard no_grad;
     const auto live = stage.buffers();

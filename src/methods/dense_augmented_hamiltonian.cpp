@@ -1,0 +1,128 @@
+#include "octrain/methods/dense_augmented_hamiltonian.h"
+
+#include <cmath>
+
+#include "octrain/control/dense.h"
+#include "octrain/control/residual.h"
+
+namespace octrain::methods {
+namespace {
+
+// Above this many weights BLAS-backed tensor ops beat these scalar loops.
+constexpr int64_t kMaxWeights = 4096;
+
+std::vector<double> to_doubles(const torch::Tensor& t) {
+  const auto d = t.detach().to(torch::kDouble).contiguous();
+  return std::vector<double>(d.data_ptr<double>(), d.data_ptr<double>() + d.numel());
+}
+
+// σ(z), σ'(z), σ''(z).
+struct Derivatives {
+  double value, first, second;
+};
+
+Derivatives activation_derivatives(control::Activation activation, double z) {
+  switch (activation) {
+    case control::Activation::kTanh: {
+      const double a = std::tanh(z), d = 1.0 - a * a;
+      return {a, d, -2.0 * a * d};
+    }
+    case control::Activation::kRelu:
+      return {z > 0 ? z : 0.0, z > 0 ? 1.0 : 0.0, 0.0};
+    case control::Activation::kSigmoid: {
+      const double a = 1.0 / (1.0 + std::exp(-z)), d = a * (1.0 - a);
+      return {a, d, d * (1.0 - 2.0 * a)};
+    }
+    case control::Activation::kSoftplus: {
+      const double s = 1.0 / (1.0 + std::exp(-z));
+      return {z > 20.0 ? z : std::log1p(std::exp(z)), s, s * (1.0 - s)};
+    }
+    case control::Activation::kIdentity:
+      return {z, 1.0, 0.0};
+  }
+  return {z, 1.0, 0.0};
+}
+
+}  // namespace
+
+std::unique_ptr<DenseAugmentedHamiltonian> DenseAugmentedHamiltonian::make(
+    control::Stage& stage, const torch::Tensor& x, const torch::Tensor& x_next,
+    const torch::Tensor& p, const torch::Tensor& p_next, double rho) {
+  std::unique_ptr<DenseAugmentedHamiltonian> out(new DenseAugmentedHamiltonian());
+  control::DenseStage* dense = dynamic_cast<control::DenseStage*>(&stage);
+  if (auto* residual = dynamic_cast<control::ResidualStage*>(&stage)) {
+    dense = dynamic_cast<control::DenseStage*>(&residual->inner());
+    out->skip_ = true;
+    out->delta_ = residual->delta();
+    out->activation_ = residual->activation();
+  }
+  if (!dense || x.dim() != 2 || dense->in_features() * dense->out_features() > kMaxWeights)
+    return nullptr;
+  out->samples_ = x.size(0);
+  out->in_ = dense->in_features();
+  out->out_ = dense->out_features();
+  out->has_bias_ = dense->bias.defined();
+  out->rho_ = rho;
+  out->l2_ = stage.running_cost_weights().l2;
+  out->l1_ = stage.running_cost_weights().l1;
+  out->x_ = to_doubles(x);
+  out->x_next_ = to_doubles(x_next);
+  out->p_ = to_doubles(p);
+  out->p_next_ = to_doubles(p_next);
+  return out;
+}
+
+double DenseAugmentedHamiltonian::evaluate(const std::vector<double>& theta,
+                                           std::vector<double>* gradient,
+                                           FeasibilityResiduals* residuals) const {
+  const int64_t n = in_, m = out_;
+  const double* W = theta.data();
+  const double* b = has_bias_ ? theta.data() + m * n : nullptr;
+  if (gradient) gradient->assign(theta.size(), 0.0);
+  double* dW = gradient ? gradient->data() : nullptr;
+  double* db = gradient && has_bias_ ? gradient->data() + m * n : nullptr;
+  const double s = skip_ ? 1.0 : 0.0;
+  std::vector<double> d1(m), d2(m), g(m), e_x(m), e_p(n), grad_z(m);
+  double hamiltonian = 0.0, state = 0.0, costate = 0.0;
+  for (int64_t i = 0; i < samples_; ++i) {
+    const double* xi = &x_[i * n];
+    const double* pi_next = &p_next_[i * m];
+    for (int64_t j = 0; j < m; ++j) {
+      double z = b ? b[j] : 0.0;
+      for (int64_t k = 0; k < n; ++k) z += W[j * n + k] * xi[k];
+      const auto a = activation_derivatives(activation_, z);
+      const double f = s * xi[j] + delta_ * a.value;  // skip_ implies m == n
+      hamiltonian += pi_next[j] * f;
+      e_x[j] = x_next_[i * m + j] - f;
+      state += e_x[j] * e_x[j];
+      d1[j] = a.first;
+      d2[j] = a.second;
+      g[j] = a.first * pi_next[j];
+    }
+    for (int64_t k = 0; k < n; ++k) {
+      double grad_x = s * pi_next[k];
+      for (int64_t j = 0; j < m; ++j) grad_x += delta_ * W[j * n + k] * g[j];
+      e_p[k] = p_[i * n + k] - grad_x;
+      costate += e_p[k] * e_p[k];
+    }
+    if (!gradient) continue;
+    for (int64_t j = 0; j < m; ++j) {
+      double w_e = 0.0;
+      for (int64_t k = 0; k < n; ++k) w_e += W[j * n + k] * e_p[k];
+      grad_z[j] =
+          delta_ * d1[j] * (-pi_next[j] - rho_ * e_x[j]) - rho_ * delta_ * d2[j] * pi_next[j] * w_e;
+      if (db) db[j] += grad_z[j];
+      for (int64_t k = 0; k < n; ++k)
+        dW[j * n + k] += grad_z[j] * xi[k] - rho_ * delta_ * g[j] * e_p[k];
+    }
+  }
+  double running_cost = 0.0;
+  for (size_t i = 0; i < theta.size(); ++i) {
+    running_cost += 0.5 * l2_ * theta[i] * theta[i] + l1_ * std::abs(theta[i]);
+    if (gradient) (*gradient)[i] += l2_ * theta[i] + l1_ * double((theta[i] > 0) - (theta[i] < 0));
+  }
+  if (residuals) *residuals = {state, costate};
+  return -hamiltonian + 0.5 * rho_ * (state + costate) + running_cost;
+}
+
+}  // namespace octrain::methods
