@@ -56,9 +56,16 @@ void assign(const std::vector<torch::Tensor>& controls, const std::vector<double
   }
 }
 
+using Clock = std::chrono::steady_clock;
+
+double milliseconds_since(Clock::time_point start) {
+  return std::chrono::duration<double, std::milli>(Clock::now() - start).count();
+}
+
 struct StageSolution {
   LbfgsResult lbfgs;
   FeasibilityResiduals residuals;
+  double milliseconds = 0.0;  // wall time of the stage's solve
 };
 
 }  // namespace
@@ -146,7 +153,9 @@ StepStats SuccessiveApproximation::step(control::Network& network,
   }
 
   std::vector<StageSolution> solutions(trainable_.size());
+  const auto solve_start = Clock::now();
   parallel_for(trainable_.size(), threads_, [&](size_t k) {
+    const auto stage_start = Clock::now();
     const size_t t = trainable_[k];
     control::Stage& stage = network.stage(t);
     const auto controls = stage.controls();
@@ -183,7 +192,9 @@ StepStats SuccessiveApproximation::step(control::Network& network,
     torch::NoGradGuard no_grad;
     const auto live = stage.buffers();
     for (size_t i = 0; i < live.size(); ++i) live[i].copy_(buffers[i]);
+    solutions[k].milliseconds = milliseconds_since(stage_start);
   });
+  stats.extras["solve_ms"] = milliseconds_since(solve_start);
 
   double state_residual = 0.0, costate_residual = 0.0, iterations = 0.0, evaluations = 0.0;
   for (size_t k = 0; k < trainable_.size(); ++k) {
@@ -192,6 +203,7 @@ StepStats SuccessiveApproximation::step(control::Network& network,
     stats.extras[stage + "state_residual"] = s.residuals.state;
     stats.extras[stage + "costate_residual"] = s.residuals.costate;
     stats.extras[stage + "lbfgs_iterations"] = double(s.lbfgs.iterations);
+    stats.extras[stage + "solve_ms"] = s.milliseconds;
     state_residual += s.residuals.state;
     costate_residual += s.residuals.costate;
     iterations += double(s.lbfgs.iterations);

@@ -85,8 +85,8 @@ TEST(Emsa, ReportsPerStageStatistics) {
   auto emsa = make_method("emsa:rho=1,perturbation=0.005", *toy.net);
   const auto stats = emsa->step(*toy.net, toy.loss, toy.x, toy.y);
   for (const char* key : {"hamiltonian", "state_residual", "costate_residual", "lbfgs_iterations",
-                          "lbfgs_evaluations", "stage1.state_residual", "stage20.costate_residual",
-                          "stage1.lbfgs_iterations"})
+                          "lbfgs_evaluations", "stage1.state_residual", "solve_ms",
+                          "stage3.solve_ms", "stage20.costate_residual", "stage1.lbfgs_iterations"})
     EXPECT_TRUE(stats.extras.count(key)) << key;
   EXPECT_GT(stats.extras.at("lbfgs_iterations"), 0.0);
 }
