@@ -91,6 +91,24 @@ TEST(Emsa, ReportsPerStageStatistics) {
   EXPECT_GT(stats.extras.at("lbfgs_iterations"), 0.0);
 }
 
+TEST(Emsa, SolvesLeaveBatchNormRunningStatisticsAsTheRolloutSetThem) {
+  // The solves evaluate each stage many times in training mode; only the step's own rollout may
+  // move the running averages, exactly as for a gradient method.
+  torch::manual_seed(4);
+  auto net = control::build_network("mlp:4-6-3:tanh:bn=true", {4});
+  torch::manual_seed(4);
+  auto reference = control::build_network("mlp:4-6-3:tanh:bn=true", {4});
+  const auto x = torch::randn({16, 4});
+  const auto y = torch::randint(3, {16}, torch::kLong);
+  control::CrossEntropyLoss loss;
+  make_method("emsa:rho=1", *net)->step(*net, loss, x, y);
+  reference->rollout(x);
+  const auto buffers = net->buffers(), expected = reference->buffers();
+  ASSERT_FALSE(buffers.empty());
+  for (size_t i = 0; i < buffers.size(); ++i)
+    EXPECT_TRUE(torch::equal(buffers[i], expected[i])) << "buffer " << i;
+}
+
 TEST(Emsa, ValidatesOptions) {
   auto toy = make_toy();
   EXPECT_THROW(make_method("emsa:rho=-1", *toy.net), UsageError);
