@@ -25,7 +25,7 @@ using analysis::MeanField;
 struct MeanFieldFlags {
   std::string activation = "tanh";
   double sigma_w2 = 1.5, sigma_b2 = 0.05;
-  int points = 0;  // 0: 201 for single points, 101 for grids
+  int points = 0;  // 0: 200 for single points, 100 for grids (even: no node on ReLU's kink)
   bool grid = false, critical_line = false, empirical = false, trainability = false;
   std::string sw2_range = "0.5:5:46", sb2_range = "0:2:41";
   int width = 1000, depth = 30;
@@ -53,15 +53,16 @@ std::vector<double> parse_list(const std::string& flag, const std::string& text)
   return values;
 }
 
-// "LO:HI:N" → N values from LO to HI.
-std::vector<double> parse_range(const std::string& flag, const std::string& text) {
+// "LO:HI:N" → N values from LO to HI; a grid axis needs LO < HI and N ≥ 2.
+std::vector<double> parse_range(const std::string& flag, const std::string& text,
+                                int min_points = 1) {
   double lo = 0, hi = 0;
   int n = 0;
   char tail = 0;
-  if (std::sscanf(text.c_str(), "%lf:%lf:%d%c", &lo, &hi, &n, &tail) != 3 || n < 1 || n > 1000 ||
-      lo < 0 || hi < lo)
-    throw UsageError(
-        fmt::format("{} '{}': expected LO:HI:N with 0 ≤ LO ≤ HI and 1 ≤ N ≤ 1000", flag, text));
+  if (std::sscanf(text.c_str(), "%lf:%lf:%d%c", &lo, &hi, &n, &tail) != 3 || n < min_points ||
+      n > 1000 || lo < 0 || hi < lo || (min_points > 1 && hi == lo))
+    throw UsageError(fmt::format("{} '{}': expected LO:HI:N with 0 ≤ LO {} HI and {} ≤ N ≤ 1000",
+                                 flag, text, min_points > 1 ? "<" : "≤", min_points));
   return analysis::linspace(lo, hi, n);
 }
 
@@ -119,8 +120,8 @@ void critical_line(const MeanFieldFlags& f, const GaussHermite& rule, bool given
 
 void grid(const MeanFieldFlags& f, const GaussHermite& rule) {
   const auto& phi = analysis::activation_functions(f.activation);
-  const auto sw2 = parse_range("--sw2-range", f.sw2_range);
-  const auto sb2 = parse_range("--sb2-range", f.sb2_range);
+  const auto sw2 = parse_range("--sw2-range", f.sw2_range, 2);
+  const auto sb2 = parse_range("--sb2-range", f.sb2_range, 2);
   const auto points = analysis::phase_diagram(phi, sw2, sb2, rule);
   std::vector<std::vector<double>> csv, image, line;
   constexpr double kXiCap = 60;  // ξ_c diverges on the transition; the colour scale stops here
@@ -175,11 +176,11 @@ void empirical(const MeanFieldFlags& f, const GaussHermite& rule) {
   std::filesystem::create_directories(f.out);
 
   // Signal propagation: two inputs of lengths q⁰ = 2 and 0.5, correlation 0.5 (so both the
-  // length and the correlation maps have something to do), 8 pairs averaged.
+  // length and the correlation maps have something to do), 32 pairs averaged.
   auto network = control::build_network(
       mlp_spec(f.width, f.width, f.depth, f.width, f.activation + ":init=normal," + init),
       {f.width});
-  const auto u = torch::randn({8, f.width}), v = torch::randn({8, f.width});
+  const auto u = torch::randn({32, f.width}), v = torch::randn({32, f.width});
   const auto x_a = std::sqrt(2.0) * u, x_b = std::sqrt(0.5) * (0.5 * u + std::sqrt(0.75) * v);
   const auto measured = analysis::measure_signal(*network, x_a, x_b);
   const auto c0 = ((x_a * x_b).mean(1) / (x_a.pow(2).mean(1) * x_b.pow(2).mean(1)).sqrt()).mean();
@@ -201,12 +202,10 @@ void empirical(const MeanFieldFlags& f, const GaussHermite& rule) {
   const auto file = signal.table(
       "layers", {"layer", "q_a", "q_a_theory", "q_b", "q_b_theory", "c", "c_theory"}, rows);
   signal
-      .command(
-          "set multiplot layout 1,2 title '" +
-          fmt::format(
-              "{}, width {}, normal(σ_w^2={}, σ_b^2={}): measured (points) vs mean field (lines)",
-              phi.name, f.width, f.sigma_w2, f.sigma_b2) +
-          "'")
+      .command(fmt::format(
+          "set multiplot layout 1,2 title \"{}, width {}, init normal(σ_w^2={}, σ_b^2={})\\n"
+          "measured (points) vs mean field (lines)\"",
+          phi.name, f.width, f.sigma_w2, f.sigma_b2))
       .command("set xlabel 'layer l'")
       .command("set ylabel 'q^l'")
       .command("set key top right")
@@ -233,11 +232,13 @@ void empirical(const MeanFieldFlags& f, const GaussHermite& rule) {
     auto net = control::build_network(
         mlp_spec(f.width, f.width, f.depth, f.width, f.activation + ":init=" + kind + "," + init),
         {f.width});
+    // Double precision: float32 would floor the small singular values at ~1e-7 · s_max.
+    net->to(torch::kFloat64);
     const double q0 = std::max(0.0, (q_star - f.sigma_b2) / f.sigma_w2);
-    const auto J = analysis::input_output_jacobian(*net, std::sqrt(q0) * torch::randn({f.width}),
-                                                   size_t(2 * f.depth));
+    const auto J = analysis::input_output_jacobian(
+        *net, std::sqrt(q0) * torch::randn({f.width}, torch::kFloat64), size_t(2 * f.depth));
     const auto s =
-        std::get<0>(torch::sort(torch::linalg::svdvals(J.to(torch::kFloat64), c10::nullopt)));
+        std::get<0>(torch::sort(torch::linalg::svdvals(J, c10::nullopt)));
     const auto lambda = s.pow(2);
     const auto moments = field.isometry(f.depth, weights);
     fmt::print("| {} | {} | {} | {} | {} | {} |\n", kind, real(lambda.mean().item<double>()),
@@ -252,7 +253,7 @@ void empirical(const MeanFieldFlags& f, const GaussHermite& rule) {
   }
   spectrum
       .command(fmt::format(
-          "set title 'input–output Jacobian singular values, {} {} layers, σ_w^2={}, σ_b^2={}'",
+          "set title \"input–output Jacobian singular values\\n{} {} layers, σ_w^2={}, σ_b^2={}\"",
           f.depth, phi.name, f.sigma_w2, f.sigma_b2))
       .command("set xlabel 'quantile'")
       .command("set ylabel 'singular value'")
@@ -314,9 +315,9 @@ void trainability(const MeanFieldFlags& f, const GaussHermite& rule) {
   const auto cell_file = figure.table("accuracy", {"sigma_w2", "depth", "test_accuracy"}, cells);
   const auto scale_file = figure.table("six_xi_c", {"sigma_w2", "six_xi_c"}, scale);
   figure
-      .command(fmt::format("set title '{} on {}: test accuracy after {} epochs ({}), σ_b^2={}'",
-                           fmt::format("{}-wide {} MLP", f.width, phi.name), f.dataset, f.epochs,
-                           f.method, f.sigma_b2))
+      .command(fmt::format(
+          "set title \"{}-wide {} MLPs on {}, σ_b^2={}: test accuracy\\nafter {} epochs of {}\"",
+          f.width, phi.name, f.dataset, f.sigma_b2, f.epochs, f.method))
       .command("set xlabel 'σ_w^2'")
       .command("set ylabel 'depth'")
       .command("set cblabel 'test accuracy'")
@@ -348,7 +349,7 @@ void add_meanfield_command(CLI::App& app) {
                       "tanh | relu | sigmoid | softplus | erf | linear");
   command->add_option("--sw2", f->sigma_w2, "σ_w² (default 1.5)");
   command->add_option("--sb2", f->sigma_b2, "σ_b² (default 0.05)");
-  command->add_option("--points", f->points, "Gauss–Hermite points (default 201; 101 for --grid)");
+  command->add_option("--points", f->points, "Gauss–Hermite points (default 200; 100 for --grid; keep it even for ReLU)");
   command->add_flag("--grid", f->grid, "phase diagram over --sw2-range × --sb2-range");
   command->add_flag("--critical-line", f->critical_line, "tabulate the critical σ_w² against σ_b²");
   command->add_flag("--empirical", f->empirical,
@@ -381,10 +382,10 @@ void add_meanfield_command(CLI::App& app) {
           "meanfield: choose one of --grid, --critical-line, --empirical, --trainability");
     analysis::activation_functions(f->activation);  // validates the name first
     if (f->grid) {
-      grid(*f, GaussHermite(f->points > 0 ? f->points : 101));
+      grid(*f, GaussHermite(f->points > 0 ? f->points : 100));
       return;
     }
-    const GaussHermite rule(f->points > 0 ? f->points : 201);
+    const GaussHermite rule(f->points > 0 ? f->points : 200);
     if (f->critical_line)
       critical_line(*f, rule, sb2_range->count() > 0);
     else if (f->empirical)

@@ -30,12 +30,16 @@ TEST(MeanFieldCli, OnePointPrintsTheFixedPointPicture) {
   EXPECT_NE(o.output.find("χ₁   = 1.048  (chaotic)"), std::string::npos) << o.output;
   EXPECT_NE(o.output.find("c*   = 0.7441"), std::string::npos) << o.output;
   EXPECT_NE(o.output.find("critical σ_w² for σ_b² = 0.05: 1.761"), std::string::npos) << o.output;
+  // ReLU's χ₁ = σ_w²/2 needs the default rule to keep a node off the kink.
+  const auto relu = run_cli("meanfield --activation relu --sw2 1 --sb2 0.1");
+  EXPECT_NE(relu.output.find("χ₁   = 0.5  (ordered)"), std::string::npos) << relu.output;
 }
 
 TEST(MeanFieldCli, BadInputIsOneLine) {
   EXPECT_FAILS_WITH(run_cli("meanfield --activation swish"), 2, "unknown activation 'swish'");
   EXPECT_FAILS_WITH(run_cli("meanfield --sw2 -1"), 2, "σ_w²");
   EXPECT_FAILS_WITH(run_cli("meanfield --grid --sw2-range 1:0:3"), 2, "--sw2-range");
+  EXPECT_FAILS_WITH(run_cli("meanfield --grid --sb2-range 0.05:0.05:1"), 2, "--sb2-range");
   EXPECT_FAILS_WITH(run_cli("meanfield --grid --critical-line"), 2, "choose one");
   EXPECT_FAILS_WITH(run_cli("meanfield --trainability --depths 10,x"), 2, "--depths");
   EXPECT_FAILS_WITH(run_cli("plot /nonexistent-run --diagnostics"), 2, "/nonexistent-run");
