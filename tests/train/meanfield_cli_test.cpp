@@ -75,6 +75,26 @@ TEST(MeanFieldCli, GridWritesThePhaseDiagramWithTheTransitionWhereTheTableSaysIt
   EXPECT_TRUE(fs::exists(out / "phase_diagram.gp"));
 }
 
+TEST(MeanFieldCli, EmpiricalAndTrainabilityModesWriteTheirTablesAndFigures) {
+  if (plot::find_gnuplot().empty()) GTEST_SKIP() << "gnuplot is not installed";
+  const auto out = testing::fresh_dir();
+  const auto e = run_cli("meanfield --empirical --width 60 --depth 4 -o '" + out.string() + "'");
+  ASSERT_EQ(e.code, 0) << e.output;
+  EXPECT_NE(e.output.find("| orthogonal |"), std::string::npos) << e.output;
+  const std::string signal = read(out / "signal_propagation.csv");
+  EXPECT_EQ(std::count(signal.begin(), signal.end(), '\n'), 1 + 5);  // 4 hidden + output layer
+  EXPECT_NE(read(out / "jacobian_spectrum.svg").find("orthogonal weights"), std::string::npos);
+
+  if (!testing::installed("wine")) GTEST_SKIP() << "wine is not installed";
+  const auto t = run_cli("meanfield --trainability -d wine --depths 2,3 --sw2-list 1,2 -e 1 "
+                         "--width 8 -o '" + out.string() + "'");
+  ASSERT_EQ(t.code, 0) << t.output;
+  const std::string table = read(out / "trainability.csv");
+  EXPECT_EQ(std::count(table.begin(), table.end(), '\n'), 1 + 4);
+  EXPECT_NE(read(out / "trainability.svg").find("6 ξ"), std::string::npos);
+  EXPECT_FALSE(fs::exists(out / "runs" / "depth2-sw2_1" / "checkpoint.pt"));
+}
+
 TEST(MeanFieldCli, TrainingDiagnosticsAreLoggedWithoutChangingTheRunAndPlotted) {
   const auto dir = testing::fresh_dir();
   auto plain = testing::toy_config(dir / "plain");
