@@ -237,8 +237,7 @@ void empirical(const MeanFieldFlags& f, const GaussHermite& rule) {
     const double q0 = std::max(0.0, (q_star - f.sigma_b2) / f.sigma_w2);
     const auto J = analysis::input_output_jacobian(
         *net, std::sqrt(q0) * torch::randn({f.width}, torch::kFloat64), size_t(2 * f.depth));
-    const auto s =
-        std::get<0>(torch::sort(torch::linalg::svdvals(J, c10::nullopt)));
+    const auto s = std::get<0>(torch::sort(torch::linalg::svdvals(J, c10::nullopt)));
     const auto lambda = s.pow(2);
     const auto moments = field.isometry(f.depth, weights);
     fmt::print("| {} | {} | {} | {} | {} | {} |\n", kind, real(lambda.mean().item<double>()),
@@ -349,7 +348,8 @@ void add_meanfield_command(CLI::App& app) {
                       "tanh | relu | sigmoid | softplus | erf | linear");
   command->add_option("--sw2", f->sigma_w2, "σ_w² (default 1.5)");
   command->add_option("--sb2", f->sigma_b2, "σ_b² (default 0.05)");
-  command->add_option("--points", f->points, "Gauss–Hermite points (default 200; 100 for --grid; keep it even for ReLU)");
+  command->add_option("--points", f->points,
+                      "Gauss–Hermite points (default 200; 100 for --grid; keep it even for ReLU)");
   command->add_flag("--grid", f->grid, "phase diagram over --sw2-range × --sb2-range");
   command->add_flag("--critical-line", f->critical_line, "tabulate the critical σ_w² against σ_b²");
   command->add_flag("--empirical", f->empirical,

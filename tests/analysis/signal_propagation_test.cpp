@@ -35,8 +35,7 @@ TEST(SignalPropagation, MeasuredLengthsOfAWideNetworkFollowTheMeanFieldMaps) {
     std::vector<LayerSignal> measured(size_t(layers), LayerSignal{0, 0, 0, 0});
     for (int k = 0; k < networks; ++k) {
       auto network = control::build_network(
-          mlp(width, layers, "tanh:init=normal,sw2=" + std::to_string(sw2) + ",sb2=0.05"),
-          {width});
+          mlp(width, layers, "tanh:init=normal,sw2=" + std::to_string(sw2) + ",sb2=0.05"), {width});
       const auto one = measure_signal(*network, x_a, x_b);
       ASSERT_EQ(one.size(), size_t(layers));
       for (size_t l = 0; l < one.size(); ++l) {
