@@ -14,6 +14,8 @@ void add_compare_command(CLI::App& app);
 void add_eval_command(CLI::App& app);
 void add_datasets_command(CLI::App& app);
 void add_info_commands(CLI::App& app);  // version, methods, model
+void add_meanfield_command(CLI::App& app);
+void add_plot_command(CLI::App& app);
 
 // Markdown table of a run's epoch records: the "result table" the CLI prints.
 std::string epoch_table(const std::vector<nlohmann::json>& epochs);

@@ -34,6 +34,9 @@ void RunFlags::add_to(CLI::App& command, bool with_method) {
       {"test_limit", "--test-limit", "likewise for the test split"},
       {"eval_every", "--eval-every", "epochs between test evaluations (default 1)"},
       {"log_every", "--log-every", "steps between step records in metrics.jsonl (default 1)"},
+      {"diagnostics_every", "--diagnostics",
+       "every N steps log per-stage co-state norms, update norms and Hamiltonians (default 0: "
+       "off)"},
       {"checkpoint_every", "--checkpoint-every",
        "epochs between checkpoints (default 0: every 30 s; always at the end)"},
       {"on_divergence", "--on-divergence",

@@ -61,15 +61,18 @@ void add_train_command(CLI::App& app) {
       options.resume = true;
       // Only settings that leave the numbers of the resumed run unchanged may differ.
       static const std::set<std::string> resumable = {
-          "epochs",           "threads",       "device",          "eval_every",   "log_every",
-          "checkpoint_every", "on_divergence", "rollback_factor", "max_rollbacks"};
+          "epochs",        "threads",          "device",        "eval_every",
+          "log_every",     "checkpoint_every", "on_divergence", "rollback_factor",
+          "max_rollbacks", "diagnostics_every"};
       for (const auto& key : flags->given()) {
         if (resumable.count(key)) continue;
         std::string flag = key;
         std::replace(flag.begin(), flag.end(), '_', '-');
         throw UsageError(fmt::format(
             "--resume {}: --{} would change the run it continues; only --epochs, --threads, "
-            "--device, --eval-every, --log-every, --checkpoint-every and the divergence policy "
+            "--device, --eval-every, --log-every, --diagnostics, --checkpoint-every and the "
+            "divergence "
+            "policy "
             "may be given",
             *resume, flag));
       }

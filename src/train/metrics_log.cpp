@@ -71,7 +71,8 @@ void MetricsLog::discard_steps_after(int64_t step) {
   out_.close();
   std::vector<nlohmann::json> kept;
   for (auto& r : records_)
-    if (r.value("kind", "") != "step" || r.value("step", int64_t(0)) <= step)
+    if ((r.value("kind", "") != "step" && r.value("kind", "") != "diagnostics") ||
+        r.value("step", int64_t(0)) <= step)
       kept.push_back(std::move(r));
   records_ = std::move(kept);
   std::string text;

@@ -64,6 +64,7 @@ const std::vector<std::string>& RunConfig::keys() {
                                              "test_limit",
                                              "eval_every",
                                              "log_every",
+                                             "diagnostics_every",
                                              "checkpoint_every",
                                              "on_divergence",
                                              "rollback_factor",
@@ -109,6 +110,8 @@ void RunConfig::set(const std::string& key, const std::string& v) {
     eval_every = parse_int(key, v, 1);
   else if (key == "log_every")
     log_every = parse_int(key, v, 1);
+  else if (key == "diagnostics_every")
+    diagnostics_every = parse_int(key, v, 0);
   else if (key == "checkpoint_every")
     checkpoint_every = parse_int(key, v, 0);
   else if (key == "on_divergence")
@@ -173,8 +176,9 @@ std::string RunConfig::to_toml() const {
                    format_real(weight_decay), format_real(test_fraction),
                    format_real(validation_fraction));
   s += fmt::format(
-      "train_limit = {}\ntest_limit = {}\neval_every = {}\nlog_every = {}\ncheckpoint_every = {}\n",
-      train_limit, test_limit, eval_every, log_every, checkpoint_every);
+      "train_limit = {}\ntest_limit = {}\neval_every = {}\nlog_every = {}\ndiagnostics_every = {}\n"
+      "checkpoint_every = {}\n",
+      train_limit, test_limit, eval_every, log_every, diagnostics_every, checkpoint_every);
   s += fmt::format("on_divergence = {}\nrollback_factor = {}\nmax_rollbacks = {}\nout = {}\n",
                    quoted(on_divergence), format_real(rollback_factor), max_rollbacks, quoted(out));
   s += fmt::format("\n[method]\nname = {}\n", quoted(method));

@@ -14,6 +14,7 @@
 #include <filesystem>
 #include <optional>
 
+#include "octrain/analysis/costate_diagnostics.h"
 #include "octrain/control/model_builder.h"
 #include "octrain/control/network.h"
 #include "octrain/methods/registry.h"
@@ -267,6 +268,11 @@ RunResult run_training(RunConfig config, const RunOptions& options) {
       const auto x = train.x.index_select(0, index);
       const auto y = train.y.index_select(0, index);
 
+      std::optional<analysis::CostateDiagnostics> diagnostics;
+      if (config.diagnostics_every > 0 &&
+          (position.global_step + 1) % config.diagnostics_every == 0)
+        diagnostics.emplace(*network, *loss, x, y);
+
       const auto t0 = Clock::now();
       const auto stats = method->step(*network, *loss, x, y);
       const double seconds = std::chrono::duration<double>(Clock::now() - t0).count();
@@ -327,6 +333,15 @@ RunResult run_training(RunConfig config, const RunOptions& options) {
                                  {"step_time_ms", 1e3 * seconds}};
         for (const auto& [key, value] : stats.extras) record[key] = nan_to_null(value);
         metrics.append(record);
+      }
+      if (diagnostics) {
+        diagnostics->measure_update(*network);
+        metrics.append({{"kind", "diagnostics"},
+                        {"epoch", epoch + 1},
+                        {"step", position.global_step},
+                        {"costate_norm", diagnostics->costate_norm},
+                        {"update_norm", diagnostics->update_norm},
+                        {"hamiltonian", diagnostics->hamiltonian}});
       }
       progress.step(epoch, s + 1, stats.loss, stats.accuracy, run_steps);
       if (g_stop_requested.exchange(false)) {

@@ -29,10 +29,11 @@ struct RunConfig {
   int64_t train_limit = 0;
   int64_t test_limit = 0;
 
-  int64_t eval_every = 1;        // epochs between test evaluations (and always the last)
-  int64_t log_every = 1;         // steps between step records in metrics.jsonl
-  int64_t checkpoint_every = 0;  // epochs between checkpoints; 0: after an epoch once 30 s have
-                                 // passed since the last one. Always after the last epoch.
+  int64_t eval_every = 1;         // epochs between test evaluations (and always the last)
+  int64_t log_every = 1;          // steps between step records in metrics.jsonl
+  int64_t diagnostics_every = 0;  // steps between co-state diagnostics records; 0: off
+  int64_t checkpoint_every = 0;   // epochs between checkpoints; 0: after an epoch once 30 s have
+                                  // passed since the last one. Always after the last epoch.
   std::string on_divergence = "stop";  // stop | rollback
   double rollback_factor = 0.5;        // step-size factor applied on each rollback
   int64_t max_rollbacks = 3;

@@ -1,0 +1,112 @@
+#include <fmt/format.h>
+
+#include <cmath>
+#include <filesystem>
+#include <fstream>
+
+#include "commands.h"
+#include "octrain/plot/gnuplot_figure.h"
+#include "octrain/util/error.h"
+
+namespace octrain::app {
+namespace {
+
+std::vector<nlohmann::json> diagnostics_records(const std::string& run_dir) {
+  const std::string path = run_dir + "/metrics.jsonl";
+  std::ifstream in(path);
+  if (!in)
+    throw UsageError(fmt::format("plot: {} not found; is {} a run directory?", path, run_dir));
+  std::vector<nlohmann::json> records;
+  int line_number = 0;
+  for (std::string line; std::getline(in, line);) {
+    ++line_number;
+    if (line.empty()) continue;
+    nlohmann::json record;
+    try {
+      record = nlohmann::json::parse(line);
+    } catch (const nlohmann::json::exception&) {
+      throw DataError(fmt::format("{}:{}: not a JSON record", path, line_number));
+    }
+    if (record.value("kind", "") == "diagnostics") records.push_back(std::move(record));
+  }
+  if (records.empty())
+    throw UsageError(fmt::format(
+        "plot: {} has no diagnostics records; train with --diagnostics N to log them", path));
+  return records;
+}
+
+double log10_or_nan(double v) {
+  return v > 0 ? std::log10(v) : NAN;
+}
+
+// ‖p_t‖ over depth (t) and training time (step): the gradient-vanishing picture.
+void plot_diagnostics(const std::string& run_dir, const std::string& out) {
+  const auto records = diagnostics_records(run_dir);
+  std::vector<std::vector<double>> image, profile;
+  for (const auto& r : records) {
+    const auto norms = r.at("costate_norm").get<std::vector<double>>();
+    for (size_t t = 0; t < norms.size(); ++t)
+      image.push_back({r.at("step").get<double>(), double(t), log10_or_nan(norms[t])});
+    image.emplace_back();
+  }
+  // Profiles at the first, middle and last logged step.
+  const size_t picks[] = {0, records.size() / 2, records.size() - 1};
+  plot::GnuplotFigure profile_figure("costate_profile", 800, 520);
+  std::string plot_line = "plot ";
+  for (size_t k = 0; k < 3; ++k) {
+    if (k > 0 && picks[k] == picks[k - 1]) continue;
+    const auto& r = records[picks[k]];
+    const auto norms = r.at("costate_norm").get<std::vector<double>>();
+    const auto updates = r.at("update_norm").get<std::vector<double>>();
+    std::vector<std::vector<double>> rows;
+    for (size_t t = 0; t < norms.size(); ++t)
+      rows.push_back({double(t), norms[t], t < updates.size() ? updates[t] : NAN});
+    const auto step = r.at("step").get<int64_t>();
+    const auto file = profile_figure.table(fmt::format("step{}", step),
+                                           {"t", "costate_norm", "update_norm"}, rows);
+    plot_line += fmt::format(
+        "{}{} using 1:2 with linespoints lw 2 lc {} title '‖p_t‖, step {}', "
+        "{} using 1:($3 > 0 ? $3 : NaN) with points pt 6 lc {} title 'update norm, step {}'",
+        plot_line.size() > 5 ? ", " : "", file, k + 1, step, file, k + 1, step);
+  }
+  plot::GnuplotFigure heatmap("costate_norms", 900, 560);
+  const auto image_file = heatmap.table("log10", {"step", "t", "log10_costate_norm"}, image);
+  heatmap.command("set title 'co-state norms log_{10} ‖p_t‖ over depth and training'")
+      .command("set xlabel 'training step'")
+      .command("set ylabel 'stage t (0 = input, T = output)'")
+      .command("set cblabel 'log_{10} ‖p_t‖'")
+      .command("set palette rgb 33,13,10")
+      .command("plot " + image_file + " using 1:2:3 with image notitle");
+  profile_figure.command("set title 'co-state norm ‖p_t‖ across depth'")
+      .command("set xlabel 'stage t'")
+      .command("set ylabel 'norm'")
+      .command("set logscale y")
+      .command("set key outside bottom center horizontal")
+      .command(plot_line);
+  const auto a = heatmap.render(out);
+  const auto b = profile_figure.render(out);
+  fmt::print("{} diagnostics records: wrote {} and {}\n", records.size(), a, b);
+}
+
+}  // namespace
+
+void add_plot_command(CLI::App& app) {
+  auto* command = app.add_subcommand("plot", "Draw a run's logged figures with gnuplot");
+  command->footer(
+      "Example:\n"
+      "  octrain train -d digits -m mlp:64-64-64-64-64-10:tanh --diagnostics 5 -o runs/diag\n"
+      "  octrain plot runs/diag --diagnostics        (writes runs/diag/plots/costate_*.svg)");
+  auto run_dir = std::make_shared<std::string>();
+  auto out = std::make_shared<std::string>();
+  auto diagnostics = std::make_shared<bool>(false);
+  command->add_option("RUNDIR", *run_dir, "run directory")->required();
+  command->add_flag("--diagnostics", *diagnostics,
+                    "co-state norms ‖p_t‖ over depth and time (needs train --diagnostics N)");
+  command->add_option("--out,-o", *out, "output folder (default RUNDIR/plots)");
+  command->callback([run_dir, out, diagnostics] {
+    if (!*diagnostics) throw UsageError("plot: say what to draw: --diagnostics");
+    plot_diagnostics(*run_dir, out->empty() ? *run_dir + "/plots" : *out);
+  });
+}
+
+}  // namespace octrain::app

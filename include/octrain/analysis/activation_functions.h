@@ -1,0 +1,21 @@
+#pragma once
+
+#include <string>
+#include <vector>
+
+namespace octrain::analysis {
+
+// A scalar activation for mean-field analysis: φ and its first two derivatives. A new activation
+// plugs in with these three functions and a line in activation_functions.cpp.
+struct ActivationFunctions {
+  std::string name;
+  double (*phi)(double);
+  double (*dphi)(double);
+  double (*d2phi)(double);
+};
+
+// tanh, relu, sigmoid, softplus, erf, linear. Throws UsageError listing the known names.
+const ActivationFunctions& activation_functions(const std::string& name);
+std::vector<std::string> activation_function_names();
+
+}  // namespace octrain::analysis
