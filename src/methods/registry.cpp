@@ -3,7 +3,9 @@
 #include <fmt/format.h>
 
 #include "octrain/control/network.h"
+#include "octrain/methods/discrete_msa.h"
 #include "octrain/methods/gradient_method.h"
+#include "octrain/methods/quantised_gradient.h"
 #include "octrain/util/error.h"
 
 namespace octrain::methods {
@@ -15,6 +17,14 @@ const std::vector<MethodInfo>& method_catalogue() {
       {"adagrad", "Adagrad (Duchi et al. 2011)", GradientMethod::schema_for("adagrad")},
       {"rmsprop", "RMSprop (Tieleman & Hinton 2012)", GradientMethod::schema_for("rmsprop")},
       {"adam", "Adam (Kingma & Ba 2015)", GradientMethod::schema_for("adam")},
+      {"msa-discrete", "discrete-weight MSA for binary/ternary stages (Li & Hao 2018)",
+       DiscreteMsa::schema()},
+      {"binaryconnect", "BinaryConnect: sign of clipped latent weights, straight-through",
+       QuantisedGradient::schema_for("binaryconnect")},
+      {"bwn", "binary weight networks: α·sign(w) per output unit, straight-through",
+       QuantisedGradient::schema_for("bwn")},
+      {"twn", "ternary weight networks: threshold 0.7·mean|w|, α per output, straight-through",
+       QuantisedGradient::schema_for("twn")},
   };
   return catalogue;
 }
@@ -25,6 +35,9 @@ std::unique_ptr<Method> make_method(const std::string& name,
   for (const auto& info : method_catalogue()) {
     if (info.name != name) continue;
     auto values = info.schema.parse(options);
+    if (name == "msa-discrete") return std::make_unique<DiscreteMsa>(std::move(values), network);
+    if (QuantisedGradient::is_quantised_baseline(name))
+      return std::make_unique<QuantisedGradient>(name, std::move(values), network);
     return std::make_unique<GradientMethod>(name, std::move(values), network);
   }
   std::vector<std::string> names;

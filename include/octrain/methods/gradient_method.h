@@ -6,6 +6,13 @@
 
 namespace octrain::methods {
 
+// The torch::optim optimiser `name` (sgd, adagrad, rmsprop, adam) with options parsed from
+// GradientMethod::schema_for(name); throws UsageError on inconsistent options.
+std::unique_ptr<torch::optim::Optimizer> make_torch_optimizer(const std::string& name,
+                                                              const OptionValues& options,
+                                                              std::vector<torch::Tensor> params);
+void set_learning_rate(torch::optim::Optimizer& optimizer, double lr);
+
 // The first-order baselines — SGD (momentum, Nesterov), Adagrad, RMSprop, Adam — run by
 // torch::optim on the sweep's gradients ∂J/∂θ_t = −∂(Σ_s H_t)/∂θ_t. Weight decay is the
 // stages' running cost, so it is inside ∂H/∂θ and every method sees the same objective.
