@@ -19,7 +19,7 @@ void add_export_command(CLI::App& app) {
   command->add_option("--format", *format, "packed (2 bits or sparse indices per weight)")
       ->check(CLI::IsMember({"packed"}));
   command->add_option("-o,--out", *out, "output file")->required();
-  command->callback([target, out] {
+  command->callback([target, format, out] {
     auto model = load_trained_model(*target);
     if (model.packed) throw UsageError(*target + ": is already a packed model");
     if (control::nonzero_fractions(*model.network).empty())
@@ -38,7 +38,8 @@ void add_export_command(CLI::App& app) {
         {"test_limit", std::to_string(c.test_limit)}};
     const auto sizes = train::write_packed_model(*out, *model.network, settings);
     const auto kib = [](int64_t bytes) { return double(bytes) / 1024.0; };
-    fmt::print("wrote {}: {} discrete weights, {:.2f}% non-zero\n", *out, sizes.discrete_weights,
+    fmt::print("wrote {} ({}): {} discrete weights, {:.2f}% non-zero\n", *out, *format,
+               sizes.discrete_weights,
                100.0 * double(sizes.nonzero_weights) / double(sizes.discrete_weights));
     fmt::print("| format | bytes | KiB | × smaller than float32 |\n|---|---:|---:|---:|\n");
     const std::vector<std::pair<std::string, int64_t>> rows = {

@@ -62,7 +62,7 @@ QuantisedGradient::QuantisedGradient(const std::string& name, OptionValues optio
       throw UsageError(fmt::format("{} trains {} stages; stage {} ({}) is {}", name,
                                    control::to_string(wanted), t, stage.describe(),
                                    control::to_string(stage.control_set())));
-    const auto& theta = stage.controls().front();
+    const torch::Tensor theta = stage.controls().front();
     // Latent weights start like a real layer: U(±1/√fan_in) (libtorch's default).
     const double bound = 1.0 / std::sqrt(double(theta.numel() / theta.size(0)));
     auto w = torch::empty_like(theta).uniform_(-bound, bound).requires_grad_(true);

@@ -104,7 +104,9 @@ TEST(DiscreteMsa, AlphaDecaysPerEpochAndFloat32Stalls) {
   DiscreteMsa reference(
       DiscreteMsa::schema().parse({{"alpha", "0.999"}, {"alpha_float32", "true"}}), *net);
   for (int e = 0; e < 400; ++e) reference.end_epoch(e);
-  EXPECT_EQ(reference.alpha(), double(1.0f - 5.9604645e-8f));  // the reference's 0.99999994
+  // Below 1 floats are 2⁻²⁴ apart; 1 − n·2⁻²⁴ stops moving once n·(1 − d) < ½, i.e. n = 10:
+  // the reference's 0.9999994.
+  EXPECT_EQ(reference.alpha(), 1.0 - 10 * std::ldexp(1.0, -24));
 }
 
 TEST(DiscreteMsa, BadModelsAndOptionsAreUsageErrors) {
