@@ -43,16 +43,10 @@ double as_alpha(double alpha, bool float32) {
 DiscreteMsa::DiscreteMsa(OptionValues options, control::Network& network)
     : Method(std::move(options)),
       alpha_(as_alpha(options_.real("alpha"), options_.flag("alpha_float32"))) {
-  std::vector<torch::Tensor> real_controls;
-  for (size_t t = 0; t < network.size(); ++t) {
+  const auto stages = stages_by_control_set(network);
+  real_stages_ = stages.real;
+  for (size_t t : stages.discrete) {
     auto& stage = network.stage(t);
-    if (!stage.trainable()) continue;
-    if (stage.control_set() == control::ControlSet::kReal) {
-      const auto controls = stage.controls();
-      real_controls.insert(real_controls.end(), controls.begin(), controls.end());
-      real_stages_.push_back(t);
-      continue;
-    }
     const bool ternary = stage.control_set() == control::ControlSet::kTernary;
     const double e0 = options_.real("e_init");
     discrete_.push_back(
@@ -64,7 +58,7 @@ DiscreteMsa::DiscreteMsa(OptionValues options, control::Network& network)
         "msa-discrete: the model has no binary or ternary stages (use e.g. bmlp:/tmlp: or "
         "weights=binary)");
   auto adam = GradientMethod::schema_for("adam").parse({{"lr", format_real(options_.real("lr"))}});
-  real_optimizer_ = make_torch_optimizer("adam", adam, real_controls);
+  real_optimizer_ = make_torch_optimizer("adam", adam, stages.real_controls);
 }
 
 StepStats DiscreteMsa::step(control::Network& network, const control::TerminalLoss& loss,
@@ -73,12 +67,7 @@ StepStats DiscreteMsa::step(control::Network& network, const control::TerminalLo
   network.sweep(trajectory, loss, y);
   StepStats stats = trajectory_stats(network, loss, trajectory, y);
   torch::NoGradGuard no_grad;
-
-  for (size_t t : real_stages_) {
-    auto controls = network.stage(t).controls();
-    auto& dH = trajectory.hamiltonian_gradients[t];
-    for (size_t i = 0; i < controls.size(); ++i) controls[i].mutable_grad() = dH[i].neg_();
-  }
+  store_loss_gradients(network, trajectory, real_stages_);
   real_optimizer_->step();
 
   double flips = 0;
@@ -89,12 +78,11 @@ StepStats DiscreteMsa::step(control::Network& network, const control::TerminalLo
     torch::Tensor& M = trajectory.hamiltonian_gradients[d.t].front();
     const auto cost_gradients = stage.running_cost_gradients();
     if (!cost_gradients.empty()) M.add_(cost_gradients.front());
-    d.E.mul_(alpha_).add_(M, 1.0 - alpha_);
-    const auto updated = d.ternary ? ternary_msa_update(theta, d.E, options_.real("rho_ternary"),
-                                                        options_.real("lambda"))
-                                   : binary_msa_update(theta, d.E, options_.real("rho_binary"));
-    const double stage_flips = double(updated.ne(theta).sum().item<int64_t>());
-    theta.copy_(updated);
+    d.E.lerp_(M, 1.0 - alpha_);  // E ← αE + (1−α)M
+    const double stage_flips =
+        double(d.ternary ? ternary_msa_update_(theta, d.E, options_.real("rho_ternary"),
+                                               options_.real("lambda"))
+                         : binary_msa_update_(theta, d.E, options_.real("rho_binary")));
     stats.extras[fmt::format("flips_t{}", d.t)] = stage_flips;
     flips += stage_flips;
   }
@@ -114,25 +102,15 @@ void DiscreteMsa::set_learning_rate_scale(double scale) {
 void DiscreteMsa::save(torch::serialize::OutputArchive& archive) const {
   archive.write("alpha", torch::tensor(alpha_, torch::kFloat64));
   for (const auto& d : discrete_) archive.write(fmt::format("E_t{}", d.t), d.E);
-  torch::serialize::OutputArchive adam;
-  real_optimizer_->save(adam);
-  archive.write("real_optimizer", adam);
+  save_optimizer(archive, "real_optimizer", *real_optimizer_);
 }
 
 void DiscreteMsa::load(torch::serialize::InputArchive& archive) {
   torch::Tensor alpha;
   archive.read("alpha", alpha);
   alpha_ = alpha.cpu().item<double>();
-  for (auto& d : discrete_) {
-    torch::Tensor E;
-    archive.read(fmt::format("E_t{}", d.t), E);
-    if (!E.sizes().equals(d.E.sizes()))
-      throw DataError(fmt::format("msa-discrete state: E of stage {} has the wrong shape", d.t));
-    d.E.copy_(E);
-  }
-  torch::serialize::InputArchive adam;
-  archive.read("real_optimizer", adam);
-  real_optimizer_->load(adam);
+  for (auto& d : discrete_) load_state_tensor(archive, fmt::format("E_t{}", d.t), d.E, name());
+  load_optimizer(archive, "real_optimizer", *real_optimizer_);
 }
 
 }  // namespace octrain::methods

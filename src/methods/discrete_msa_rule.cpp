@@ -4,45 +4,45 @@
 
 #include <torch/torch.h>
 
-#include <optional>
-
 namespace octrain::methods {
-namespace {
 
-// ρ_k = ρ · max |E| over the entries whose θ disagrees with σ; none when no entry disagrees.
-std::optional<double> relative_threshold(const torch::Tensor& theta, const torch::Tensor& sigma,
-                                         const torch::Tensor& E, double rho) {
-  const auto wrong = theta.ne(sigma);
-  const auto largest_wrong = torch::where(wrong, E.abs(), torch::zeros({}, E.options())).max();
-  if (!wrong.any().item<bool>()) return std::nullopt;
-  return rho * largest_wrong.item<double>();
-}
-
-torch::Tensor sign_of(const torch::Tensor& E) {
-  return torch::where(E.ge(0), torch::ones({}, E.options()), -torch::ones({}, E.options()));
-}
-
-}  // namespace
-
-torch::Tensor binary_msa_update(const torch::Tensor& theta, const torch::Tensor& E, double rho) {
+// Written to touch each weight few times: these passes are the whole cost of the update.
+int64_t binary_msa_update_(torch::Tensor& theta, const torch::Tensor& E, double rho) {
   torch::NoGradGuard no_grad;
-  const auto sigma = sign_of(E);
-  const auto rho_k = relative_threshold(theta, sigma, E, rho);
-  if (!rho_k) return theta.clone();
-  return torch::where(E.abs().gt(*rho_k), sigma, theta);
+  // θ_ij ≠ σ_ij exactly where θE < 0 (or E = 0, θ = −1, which has |E| = 0 and cannot move), so
+  // max{|E| : wrong} = max(−θE); when it is ≤ 0 no entry can change.
+  const auto theta_E = theta * E;
+  const double largest_wrong = -theta_E.min().item<double>();
+  if (!(largest_wrong > 0)) return 0;
+  // θ ← σ where |E| > ρ_k: only wrong entries change, i.e. θ flips where θE < −ρ_k.
+  const auto flip = theta_E.lt(-rho * largest_wrong);
+  const int64_t flips = flip.sum().item<int64_t>();
+  theta.copy_(torch::where(flip, -theta, theta));
+  return flips;
 }
 
-torch::Tensor ternary_msa_update(const torch::Tensor& theta, const torch::Tensor& E, double rho,
-                                 double lambda) {
+int64_t ternary_msa_update_(torch::Tensor& theta, const torch::Tensor& E, double rho,
+                            double lambda) {
   torch::NoGradGuard no_grad;
-  const auto rho_k = relative_threshold(theta, sign_of(E), E, rho);
-  if (!rho_k) return theta.clone();
-  // +1 if E > ρ_k(1 − 2θ) + λ,  −1 if E < −ρ_k(1 + 2θ) − λ,  0 otherwise.
-  const auto shift = theta * (2 * *rho_k);
-  const double offset = *rho_k + lambda;
-  const auto up = E.gt(offset - shift);
-  const auto down = E.lt(-offset - shift);
-  return up.to(E.scalar_type()) - down.to(E.scalar_type());
+  // Wrong entries: θ = 0 (|E| counts) and θ = ±1 against the sign of E (−θE = |E| > 0).
+  const auto zero = theta.eq(0);
+  double largest_wrong = torch::where(zero, E.abs(), -(theta * E)).max().item<double>();
+  if (!(largest_wrong > 0)) {
+    // Every wrong entry, if any, has E = 0: ρ_k = 0 when one exists, no change otherwise.
+    const auto sigma =
+        torch::where(E.ge(0), torch::ones({}, E.options()), -torch::ones({}, E.options()));
+    if (!theta.ne(sigma).any().item<bool>()) return 0;
+    largest_wrong = 0;
+  }
+  const double rho_k = rho * largest_wrong;
+  // +1 if E > ρ_k(1 − 2θ) + λ, −1 if E < −ρ_k(1 + 2θ) − λ, else 0; with g = E + 2ρ_kθ both
+  // read |g| > ρ_k + λ, and the sign of g picks ±1.
+  auto g = torch::add(E, theta, 2 * rho_k);
+  const auto keep = g.abs().gt(rho_k + lambda);
+  const auto updated = g.sign_().mul_(keep);
+  const int64_t flips = updated.ne(theta).sum().item<int64_t>();
+  theta.copy_(updated);
+  return flips;
 }
 
 }  // namespace octrain::methods

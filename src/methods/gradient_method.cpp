@@ -1,5 +1,6 @@
 #include "octrain/methods/gradient_method.h"
 
+#include <fmt/format.h>
 #include <torch/optim/adagrad.h>
 #include <torch/optim/adam.h>
 #include <torch/optim/rmsprop.h>
@@ -85,6 +86,31 @@ std::unique_ptr<torch::optim::Optimizer> make_torch_optimizer(const std::string&
 
 void set_learning_rate(torch::optim::Optimizer& optimizer, double lr) {
   for (auto& group : optimizer.param_groups()) group.options().set_lr(lr);
+}
+
+void save_optimizer(torch::serialize::OutputArchive& archive, const std::string& key,
+                    const torch::optim::Optimizer& optimizer) {
+  torch::serialize::OutputArchive state;
+  optimizer.save(state);
+  archive.write(key, state);
+}
+
+void load_optimizer(torch::serialize::InputArchive& archive, const std::string& key,
+                    torch::optim::Optimizer& optimizer) {
+  torch::serialize::InputArchive state;
+  archive.read(key, state);
+  optimizer.load(state);
+}
+
+void load_state_tensor(torch::serialize::InputArchive& archive, const std::string& key,
+                       torch::Tensor& into, const std::string& owner) {
+  torch::NoGradGuard no_grad;
+  torch::Tensor saved;
+  archive.read(key, saved);
+  if (!saved.sizes().equals(into.sizes()))
+    throw DataError(fmt::format("{} state: '{}' has shape [{}], expected [{}]", owner, key,
+                                fmt::join(saved.sizes(), "×"), fmt::join(into.sizes(), "×")));
+  into.copy_(saved);
 }
 
 GradientMethod::GradientMethod(const std::string& name, OptionValues options,

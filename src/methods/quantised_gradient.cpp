@@ -47,17 +47,12 @@ QuantisedGradient::QuantisedGradient(const std::string& name, OptionValues optio
                                      control::Network& network)
     : Method(std::move(options)), name_(name) {
   const auto wanted = name == "twn" ? control::ControlSet::kTernary : control::ControlSet::kBinary;
-  std::vector<torch::Tensor> params;
+  const auto stages = stages_by_control_set(network);
+  real_stages_ = stages.real;
+  std::vector<torch::Tensor> params = stages.real_controls;
   torch::NoGradGuard no_grad;
-  for (size_t t = 0; t < network.size(); ++t) {
+  for (size_t t : stages.discrete) {
     auto& stage = network.stage(t);
-    if (!stage.trainable()) continue;
-    if (stage.control_set() == control::ControlSet::kReal) {
-      const auto controls = stage.controls();
-      params.insert(params.end(), controls.begin(), controls.end());
-      real_stages_.push_back(t);
-      continue;
-    }
     if (stage.control_set() != wanted)
       throw UsageError(fmt::format("{} trains {} stages; stage {} ({}) is {}", name,
                                    control::to_string(wanted), t, stage.describe(),
@@ -113,11 +108,7 @@ StepStats QuantisedGradient::step(control::Network& network, const control::Term
   network.sweep(trajectory, loss, y);
   StepStats stats = trajectory_stats(network, loss, trajectory, y);
   torch::NoGradGuard no_grad;
-  for (size_t t : real_stages_) {
-    auto controls = network.stage(t).controls();
-    auto& dH = trajectory.hamiltonian_gradients[t];
-    for (size_t i = 0; i < controls.size(); ++i) controls[i].mutable_grad() = dH[i].neg_();
-  }
+  store_loss_gradients(network, trajectory, real_stages_);
   for (auto& d : latent_) d.w.mutable_grad() = trajectory.hamiltonian_gradients[d.t].front().neg_();
   optimizer_->step();
   double flips = 0;
@@ -144,24 +135,12 @@ void QuantisedGradient::set_learning_rate_scale(double scale) {
 
 void QuantisedGradient::save(torch::serialize::OutputArchive& archive) const {
   for (const auto& d : latent_) archive.write(fmt::format("w_t{}", d.t), d.w);
-  torch::serialize::OutputArchive state;
-  optimizer_->save(state);
-  archive.write("optimizer", state);
+  save_optimizer(archive, "optimizer", *optimizer_);
 }
 
 void QuantisedGradient::load(torch::serialize::InputArchive& archive) {
-  torch::NoGradGuard no_grad;
-  for (auto& d : latent_) {
-    torch::Tensor w;
-    archive.read(fmt::format("w_t{}", d.t), w);
-    if (!w.sizes().equals(d.w.sizes()))
-      throw DataError(
-          fmt::format("{} state: latent weights of stage {} have the wrong shape", name_, d.t));
-    d.w.copy_(w);
-  }
-  torch::serialize::InputArchive state;
-  archive.read("optimizer", state);
-  optimizer_->load(state);
+  for (auto& d : latent_) load_state_tensor(archive, fmt::format("w_t{}", d.t), d.w, name_);
+  load_optimizer(archive, "optimizer", *optimizer_);
 }
 
 }  // namespace octrain::methods
