@@ -49,13 +49,15 @@ torch::Tensor brute_argmax(const torch::Tensor& theta, const torch::Tensor& E, d
 // The in-place rules on a copy of θ; also checks the returned flip count.
 torch::Tensor binary_msa_update(const torch::Tensor& theta, const torch::Tensor& E, double rho) {
   auto updated = theta.clone();
-  EXPECT_EQ(binary_msa_update_(updated, E, rho), updated.ne(theta).sum().item<int64_t>());
+  const int64_t flips = binary_msa_update_(updated, E, rho);
+  EXPECT_EQ(flips, updated.ne(theta).sum().item<int64_t>());
   return updated;
 }
 torch::Tensor ternary_msa_update(const torch::Tensor& theta, const torch::Tensor& E, double rho,
                                  double lambda) {
   auto updated = theta.clone();
-  EXPECT_EQ(ternary_msa_update_(updated, E, rho, lambda), updated.ne(theta).sum().item<int64_t>());
+  const int64_t flips = ternary_msa_update_(updated, E, rho, lambda);
+  EXPECT_EQ(flips, updated.ne(theta).sum().item<int64_t>());
   return updated;
 }
 
