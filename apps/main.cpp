@@ -16,6 +16,7 @@ int main(int argc, char** argv) {
   octrain::app::add_train_command(app);
   octrain::app::add_compare_command(app);
   octrain::app::add_eval_command(app);
+  octrain::app::add_export_command(app);
   octrain::app::add_datasets_command(app);
   octrain::app::add_info_commands(app);
   octrain::app::add_meanfield_command(app);

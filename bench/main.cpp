@@ -127,6 +127,7 @@ int main(int argc, char** argv) {
   }
 
   octrain::bench::register_benchmarks();
+  octrain::bench::register_discrete_benchmarks();
   // A custom display reporter does not see --benchmark_color: colour only on a terminal.
   CollectingReporter reporter(isatty(fileno(stdout)) ? benchmark::ConsoleReporter::OO_Defaults
                                                      : benchmark::ConsoleReporter::OO_Tabular);
@@ -177,6 +178,18 @@ int main(int argc, char** argv) {
       "rollout/forward | sweep/backward |\n");
   fmt::print("|---|---:|---:|---:|---:|---:|---:|\n");
   for (const auto& line : breakdown) fmt::print("{}", line);
+
+  fmt::print("\nDiscrete-weight nets, batch 100, squared hinge:\n\n");
+  fmt::print("| net | msa-discrete step | baseline | baseline step | msa-discrete/baseline |\n");
+  fmt::print("|---|---:|---|---:|---:|\n");
+  for (const auto& c : octrain::bench::discrete_net_cases()) {
+    const auto kinds = octrain::bench::discrete_kinds(c);
+    const double msa = reporter.median_ms(fmt::format("{}/{}", kinds[0].first, c.id));
+    const double base = reporter.median_ms(fmt::format("{}/{}", kinds[1].first, c.id));
+    if (std::isnan(msa) && std::isnan(base)) continue;  // filtered out
+    fmt::print("| {} | {} | {} | {} | {} |\n", c.id, fmt_ms(msa), kinds[1].second, fmt_ms(base),
+               fmt_ratio(msa, base));
+  }
   if (summary) std::fclose(summary);
   return 0;
 }

@@ -36,6 +36,14 @@ inline constexpr const char* kAutogradForward =
 // Registers every (kind, net) pair with Google Benchmark.
 void register_benchmarks();
 
+// Discrete-weight nets (discrete_workloads.cpp): one msa-discrete step against one step of the
+// straight-through baseline for the net's control set (binaryconnect for binary, twn for ternary).
+inline constexpr const char* kMsaDiscreteStep = "msa_discrete_step";
+inline constexpr const char* kBaselineStep = "quantised_baseline_step";
+const std::vector<NetCase>& discrete_net_cases();
+std::vector<std::pair<std::string, std::string>> discrete_kinds(const NetCase& c);  // kind, method
+void register_discrete_benchmarks();
+
 // Checks that the sweep's −∂H/∂θ equals autograd's ∂J/∂θ on every net (so the two timed paths do
 // the same work); prints the largest difference and returns false on a mismatch.
 bool check_gradients_agree();

@@ -4,22 +4,33 @@
 
 #include <cmath>
 
+#include "octrain/control/discrete_controls.h"
 #include "octrain/util/error.h"
 
 namespace octrain::control {
 
 Conv2dStage::Conv2dStage(int64_t in_channels, int64_t out_channels, int64_t kernel, int64_t stride,
-                         int64_t padding, bool with_bias)
+                         int64_t padding, bool with_bias, ControlSet set)
     : Stage("Conv2d"),
       in_(in_channels),
       out_(out_channels),
       kernel_(kernel),
       stride_(stride),
-      padding_(padding) {
+      padding_(padding),
+      set_(set) {
   if (in_channels <= 0 || out_channels <= 0 || kernel <= 0 || stride <= 0 || padding < 0)
     throw UsageError(
         fmt::format("Conv2d: invalid geometry in={} out={} kernel={} stride={} padding={}",
                     in_channels, out_channels, kernel, stride, padding));
+  if (set != ControlSet::kReal) {
+    if (with_bias)
+      throw UsageError(fmt::format("Conv2d {}→{}: {} weights have no bias", in_channels,
+                                   out_channels, to_string(set)));
+    weight = register_parameter("weight",
+                                random_discrete({out_channels, in_channels, kernel, kernel}, set));
+    scale = register_buffer("scale", torch::ones({out_channels}));
+    return;
+  }
   // libtorch's nn::Conv2d default: U(−1/√fan_in, 1/√fan_in).
   const double bound = 1.0 / std::sqrt(double(in_channels * kernel * kernel));
   weight = register_parameter(
@@ -29,12 +40,16 @@ Conv2dStage::Conv2dStage(int64_t in_channels, int64_t out_channels, int64_t kern
 }
 
 torch::Tensor Conv2dStage::forward(const torch::Tensor& x) {
-  return torch::conv2d(x, weight, bias, {stride_, stride_}, {padding_, padding_});
+  auto y = torch::conv2d(x, weight, bias, {stride_, stride_}, {padding_, padding_});
+  return scale.defined() ? y * scale.view({1, -1, 1, 1}) : y;
 }
 
 std::string Conv2dStage::describe() const {
   return fmt::format("Conv2d {}→{} {}×{} stride {} pad {}{}", in_, out_, kernel_, kernel_, stride_,
-                     padding_, bias.defined() ? "" : " (no bias)");
+                     padding_,
+                     set_ != ControlSet::kReal ? " " + to_string(set_)
+                     : bias.defined()          ? ""
+                                               : " (no bias)");
 }
 
 Shape Conv2dStage::output_shape(const Shape& input) const {

@@ -42,6 +42,8 @@ void initialise_linear(torch::Tensor weight, torch::Tensor bias, const Initialis
 }
 
 void initialise_stage(Stage& stage, const Initialiser& init) {
+  if (stage.control_set() != ControlSet::kReal)
+    return;  // discrete weights start uniform on the set
   if (auto* dense = dynamic_cast<DenseStage*>(&stage))
     initialise_linear(dense->weight, dense->bias, init);
   if (auto* conv = dynamic_cast<Conv2dStage*>(&stage))

@@ -10,6 +10,7 @@
 #include "octrain/control/batch_norm.h"
 #include "octrain/control/conv2d.h"
 #include "octrain/control/dense.h"
+#include "octrain/control/discrete_controls.h"
 #include "octrain/control/feature_map.h"
 #include "octrain/control/initialiser.h"
 #include "octrain/control/pool.h"
@@ -27,8 +28,12 @@ struct SpecOptions {
   bool bias = true;
   bool batch_norm = false;
   bool fixed_io = false;  // resmlp: parameter-free lift (tile) and read-out (group sum)
+  ControlSet weights = ControlSet::kReal;  // Binary/Ternary: no bias, batch norm after each layer
   Initialiser init;
 };
+
+// ALGORITHMS.md §3: ε = 1e-4 and running averages with TF momentum 0.9 (libtorch's 0.1).
+constexpr double kDiscreteBatchNormEps = 1e-4;
 
 int64_t flat_size(const Shape& shape) {
   int64_t n = 1;
@@ -50,21 +55,27 @@ class Builder {
   }
   void dense(int64_t out, bool hidden) {
     flatten_if_needed();
-    add(std::make_shared<DenseStage>(shape()[0], out, options_.bias));
-    if (hidden) after_hidden(out);
+    add(std::make_shared<DenseStage>(shape()[0], out, with_bias(), options_.weights));
+    if (hidden)
+      after_hidden(out);
+    else if (discrete())
+      add(std::make_shared<BatchNormStage>(out, kDiscreteBatchNormEps));  // the output BN of §3
   }
   void conv(int64_t out, int64_t kernel, int64_t stride, int64_t padding) {
     require_image("conv");
-    add(std::make_shared<Conv2dStage>(shape()[0], out, kernel, stride, padding, options_.bias));
+    add(std::make_shared<Conv2dStage>(shape()[0], out, kernel, stride, padding, with_bias(),
+                                      options_.weights));
     after_hidden(out);
   }
   void residual_dense() {
+    require_real("residual");
     flatten_if_needed();
     const int64_t n = shape()[0];
     add(std::make_shared<ResidualStage>(std::make_shared<DenseStage>(n, n, options_.bias),
                                         options_.activation, options_.delta));
   }
   void residual_conv(int64_t channels, int64_t kernel) {
+    require_real("res");
     require_image("res");
     if (shape()[0] != channels)
       throw UsageError(
@@ -80,9 +91,19 @@ class Builder {
   }
 
  private:
+  bool discrete() const { return options_.weights != ControlSet::kReal; }
+  bool with_bias() const { return options_.bias && !discrete(); }
   void after_hidden(int64_t features) {
-    if (options_.batch_norm) add(std::make_shared<BatchNormStage>(features));
+    if (discrete())
+      add(std::make_shared<BatchNormStage>(features, kDiscreteBatchNormEps));
+    else if (options_.batch_norm)
+      add(std::make_shared<BatchNormStage>(features));
     add(std::make_shared<ActivationStage>(options_.activation));
+  }
+  void require_real(const char* what) {
+    if (discrete())
+      throw UsageError(fmt::format("{}: residual stages have real weights only, not {}", what,
+                                   to_string(options_.weights)));
   }
   void require_image(const char* what) {
     if (shape().size() != 3)
@@ -135,17 +156,31 @@ SpecOptions parse_spec_options(const std::vector<std::string>& segments,
                           .flag("bn", false, "batch norm after every hidden Dense/Conv2d")
                           .choice("io", "dense", {"dense", "fixed"},
                                   "resmlp: trainable Dense in/out, or tile in and sum out")
+                          .choice("weights", "real", {"real", "binary", "ternary"},
+                                  "control set of Dense/Conv2d (discrete: no bias, batch norm)")
                           .parse(raw);
   options.delta = values.real("delta");
   options.bias = values.flag("bias");
   options.batch_norm = values.flag("bn");
   options.fixed_io = values.text("io") == "fixed";
+  options.weights = parse_control_set(values.text("weights"), spec);
   return options;
 }
 
 std::shared_ptr<Network> build_mlp(const std::string& body, const SpecOptions& options,
                                    const Shape& input, const std::string& spec) {
-  const auto tokens = split(body, '-');
+  std::vector<std::string> tokens;
+  for (const auto& token : split(body, '-')) {  // "2048x3" is three hidden layers of 2048
+    const size_t x = token.find('x');
+    if (x == std::string::npos) {
+      tokens.push_back(token);
+      continue;
+    }
+    const int64_t repeat = parse_size(token.substr(x + 1), spec);
+    if (repeat > 1000)
+      throw UsageError(fmt::format("model '{}': '{}' repeats too often", spec, token));
+    tokens.insert(tokens.end(), size_t(repeat), token.substr(0, x));
+  }
   if (tokens.size() < 2)
     throw UsageError(fmt::format("model '{}': needs at least IN-OUT sizes", spec));
   const int64_t in = parse_size(tokens[0], spec);
@@ -224,6 +259,15 @@ std::shared_ptr<Network> build_cnn(const std::string& body, const SpecOptions& o
   return b.finish();
 }
 
+// The optional `control_set` key of a dense/conv2d table, removed from `raw`.
+ControlSet toml_control_set(std::map<std::string, std::string>& raw, const std::string& owner) {
+  auto it = raw.find("control_set");
+  if (it == raw.end()) return ControlSet::kReal;
+  const ControlSet set = parse_control_set(it->second, owner);
+  raw.erase(it);
+  return set;
+}
+
 std::shared_ptr<Network> build_from_toml(const std::string& path, const Shape& input) {
   const toml::table doc = read_toml_file(path, "model file");
   std::map<std::string, std::string> init_raw;
@@ -245,24 +289,26 @@ std::shared_ptr<Network> build_from_toml(const std::string& path, const Shape& i
     OptionSchema schema(where(type.empty() ? "stage" : type));
     try {
       if (type == "dense") {
+        const ControlSet set = toml_control_set(raw, where("dense"));
         auto v = schema.integer("out", 0, "output features", 1, 1 << 24)
-                     .flag("bias", true, "with bias")
+                     .flag("bias", set == ControlSet::kReal, "with bias")
                      .parse(raw);
         if (b.shape().size() != 1)
           throw UsageError(where("dense needs a flat input; add a flatten stage"));
-        b.add(std::make_shared<DenseStage>(b.shape()[0], v.integer("out"), v.flag("bias")));
+        b.add(std::make_shared<DenseStage>(b.shape()[0], v.integer("out"), v.flag("bias"), set));
       } else if (type == "conv2d") {
+        const ControlSet set = toml_control_set(raw, where("conv2d"));
         auto v = schema.integer("out", 0, "output channels", 1, 1 << 16)
                      .integer("kernel", 3, "kernel size", 1, 64)
                      .integer("stride", 1, "stride", 1, 64)
                      .integer("padding", -1, "padding (−1: kernel/2)", -1, 64)
-                     .flag("bias", true, "with bias")
+                     .flag("bias", set == ControlSet::kReal, "with bias")
                      .parse(raw);
         if (b.shape().size() != 3) throw UsageError(where("conv2d needs an image input [C×H×W]"));
         const int64_t k = v.integer("kernel");
         b.add(std::make_shared<Conv2dStage>(b.shape()[0], v.integer("out"), k, v.integer("stride"),
                                             v.integer("padding") < 0 ? k / 2 : v.integer("padding"),
-                                            v.flag("bias")));
+                                            v.flag("bias"), set));
       } else if (type == "residual") {
         auto v = schema.choice("inner", "dense", {"dense", "conv2d"}, "inner stage g")
                      .integer("kernel", 3, "conv kernel", 1, 63)
@@ -330,17 +376,29 @@ std::shared_ptr<Network> build_network(const std::string& spec, const Shape& inp
   const std::string kind = segments[0];
   if (segments.size() < 2 || segments[1].empty())
     throw UsageError(
-        fmt::format("model '{}': expected KIND:LAYERS (mlp, resmlp, cnn) or a .toml file", spec));
+        fmt::format("model '{}': expected KIND:LAYERS (mlp, resmlp, cnn, bmlp, tmlp, bcnn, tcnn) "
+                    "or a .toml file",
+                    spec));
   const std::string body = segments[1];
-  const std::vector<std::string> rest(segments.begin() + 2, segments.end());
+  std::vector<std::string> rest(segments.begin() + 2, segments.end());
+  // bmlp/tmlp/bcnn/tcnn: the binary/ternary networks of ALGORITHMS.md §3 (ReLU by default).
+  if (kind == "bmlp" || kind == "tmlp" || kind == "bcnn" || kind == "tcnn") {
+    rest.insert(rest.begin(), kind[0] == 'b' ? "weights=binary" : "weights=ternary");
+    const Activation act = Activation::kRelu;
+    return kind.substr(1) == "mlp"
+               ? build_mlp(body, parse_spec_options(rest, act, spec), input_shape, spec)
+               : build_cnn(body, parse_spec_options(rest, act, spec), input_shape, spec);
+  }
   if (kind == "mlp")
     return build_mlp(body, parse_spec_options(rest, Activation::kTanh, spec), input_shape, spec);
   if (kind == "resmlp")
     return build_resmlp(body, parse_spec_options(rest, Activation::kTanh, spec), input_shape, spec);
   if (kind == "cnn")
     return build_cnn(body, parse_spec_options(rest, Activation::kRelu, spec), input_shape, spec);
-  throw UsageError(fmt::format("model '{}': unknown kind '{}' (known: mlp, resmlp, cnn, FILE.toml)",
-                               spec, kind));
+  throw UsageError(
+      fmt::format("model '{}': unknown kind '{}' (known: mlp, resmlp, cnn, bmlp, tmlp, bcnn, tcnn, "
+                  "FILE.toml)",
+                  spec, kind));
 }
 
 }  // namespace octrain::control

@@ -1,5 +1,6 @@
 #include "octrain/methods/gradient_method.h"
 
+#include <fmt/format.h>
 #include <torch/optim/adagrad.h>
 #include <torch/optim/adam.h>
 #include <torch/optim/rmsprop.h>
@@ -47,41 +48,77 @@ OptionSchema GradientMethod::schema_for(const std::string& name) {
   throw std::logic_error("GradientMethod: no schema for " + name);
 }
 
-GradientMethod::GradientMethod(const std::string& name, OptionValues options,
-                               control::Network& network)
-    : Method(std::move(options)), name_(name), controls_(network.controls()) {
-  const auto& o = options_;
+std::unique_ptr<torch::optim::Optimizer> make_torch_optimizer(const std::string& name,
+                                                              const OptionValues& o,
+                                                              std::vector<torch::Tensor> params) {
   if (name == "sgd") {
     if (o.flag("nesterov") && (o.real("momentum") <= 0 || o.real("dampening") != 0))
       throw UsageError("sgd: option 'nesterov' = true needs momentum > 0 and dampening = 0");
-    optimizer_ =
-        std::make_unique<torch::optim::SGD>(controls_, torch::optim::SGDOptions(o.real("lr"))
+    return std::make_unique<torch::optim::SGD>(params, torch::optim::SGDOptions(o.real("lr"))
                                                            .momentum(o.real("momentum"))
                                                            .dampening(o.real("dampening"))
                                                            .nesterov(o.flag("nesterov")));
-  } else if (name == "adagrad") {
-    optimizer_ = std::make_unique<torch::optim::Adagrad>(
-        controls_, torch::optim::AdagradOptions(o.real("lr"))
-                       .lr_decay(o.real("lr_decay"))
-                       .initial_accumulator_value(o.real("initial_accumulator"))
-                       .eps(o.real("eps")));
-  } else if (name == "rmsprop") {
-    optimizer_ = std::make_unique<torch::optim::RMSprop>(controls_,
-                                                         torch::optim::RMSpropOptions(o.real("lr"))
-                                                             .alpha(o.real("alpha"))
-                                                             .eps(o.real("eps"))
-                                                             .momentum(o.real("momentum"))
-                                                             .centered(o.flag("centered")));
-  } else if (name == "adam") {
-    optimizer_ = std::make_unique<torch::optim::Adam>(controls_,
-                                                      torch::optim::AdamOptions(o.real("lr"))
-                                                          .betas({o.real("beta1"), o.real("beta2")})
-                                                          .eps(o.real("eps"))
-                                                          .amsgrad(o.flag("amsgrad")));
-  } else {
-    throw std::logic_error("GradientMethod: unknown optimiser " + name);
   }
+  if (name == "adagrad") {
+    return std::make_unique<torch::optim::Adagrad>(
+        params, torch::optim::AdagradOptions(o.real("lr"))
+                    .lr_decay(o.real("lr_decay"))
+                    .initial_accumulator_value(o.real("initial_accumulator"))
+                    .eps(o.real("eps")));
+  }
+  if (name == "rmsprop") {
+    return std::make_unique<torch::optim::RMSprop>(params,
+                                                   torch::optim::RMSpropOptions(o.real("lr"))
+                                                       .alpha(o.real("alpha"))
+                                                       .eps(o.real("eps"))
+                                                       .momentum(o.real("momentum"))
+                                                       .centered(o.flag("centered")));
+  }
+  if (name == "adam") {
+    return std::make_unique<torch::optim::Adam>(params,
+                                                torch::optim::AdamOptions(o.real("lr"))
+                                                    .betas({o.real("beta1"), o.real("beta2")})
+                                                    .eps(o.real("eps"))
+                                                    .amsgrad(o.flag("amsgrad")));
+  }
+  throw std::logic_error("make_torch_optimizer: unknown optimiser " + name);
 }
+
+void set_learning_rate(torch::optim::Optimizer& optimizer, double lr) {
+  for (auto& group : optimizer.param_groups()) group.options().set_lr(lr);
+}
+
+void save_optimizer(torch::serialize::OutputArchive& archive, const std::string& key,
+                    const torch::optim::Optimizer& optimizer) {
+  torch::serialize::OutputArchive state;
+  optimizer.save(state);
+  archive.write(key, state);
+}
+
+void load_optimizer(torch::serialize::InputArchive& archive, const std::string& key,
+                    torch::optim::Optimizer& optimizer) {
+  torch::serialize::InputArchive state;
+  archive.read(key, state);
+  optimizer.load(state);
+}
+
+void load_state_tensor(torch::serialize::InputArchive& archive, const std::string& key,
+                       torch::Tensor& into, const std::string& owner) {
+  torch::NoGradGuard no_grad;
+  torch::Tensor saved;
+  archive.read(key, saved);
+  if (!saved.sizes().equals(into.sizes()))
+    throw DataError(fmt::format("{} state: '{}' has shape [{}], expected [{}]", owner, key,
+                                fmt::join(saved.sizes(), "×"), fmt::join(into.sizes(), "×")));
+  into.copy_(saved);
+}
+
+GradientMethod::GradientMethod(const std::string& name, OptionValues options,
+                               control::Network& network)
+    : Method(std::move(options)),
+      name_(name),
+      controls_(network.controls()),
+      optimizer_(make_torch_optimizer(name, options_, controls_)) {}
 
 StepStats GradientMethod::step(control::Network& network, const control::TerminalLoss& loss,
                                const torch::Tensor& x, const torch::Tensor& y) {
@@ -97,8 +134,7 @@ StepStats GradientMethod::step(control::Network& network, const control::Termina
 }
 
 void GradientMethod::set_learning_rate_scale(double scale) {
-  for (auto& group : optimizer_->param_groups())
-    group.options().set_lr(options_.real("lr") * scale);
+  set_learning_rate(*optimizer_, options_.real("lr") * scale);
 }
 
 void GradientMethod::save(torch::serialize::OutputArchive& archive) const {

@@ -20,4 +20,30 @@ StepStats trajectory_stats(control::Network& network, const control::TerminalLos
   return stats;
 }
 
+StagesByControlSet stages_by_control_set(control::Network& network) {
+  StagesByControlSet out;
+  for (size_t t = 0; t < network.size(); ++t) {
+    auto& stage = network.stage(t);
+    if (!stage.trainable()) continue;
+    if (stage.control_set() != control::ControlSet::kReal) {
+      out.discrete.push_back(t);
+      continue;
+    }
+    out.real.push_back(t);
+    const auto controls = stage.controls();
+    out.real_controls.insert(out.real_controls.end(), controls.begin(), controls.end());
+  }
+  return out;
+}
+
+void store_loss_gradients(control::Network& network, control::Trajectory& trajectory,
+                          const std::vector<size_t>& stages) {
+  torch::NoGradGuard no_grad;
+  for (size_t t : stages) {
+    auto controls = network.stage(t).controls();
+    auto& dH = trajectory.hamiltonian_gradients[t];
+    for (size_t i = 0; i < controls.size(); ++i) controls[i].mutable_grad() = dH[i].neg_();
+  }
+}
+
 }  // namespace octrain::methods

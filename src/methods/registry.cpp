@@ -3,7 +3,9 @@
 #include <fmt/format.h>
 
 #include "octrain/control/network.h"
+#include "octrain/methods/discrete_msa.h"
 #include "octrain/methods/gradient_method.h"
+#include "octrain/methods/quantised_gradient.h"
 #include "octrain/methods/successive_approximation.h"
 #include "octrain/util/error.h"
 
@@ -20,6 +22,14 @@ const std::vector<MethodInfo>& method_catalogue() {
        SuccessiveApproximation::schema_for("msa")},
       {"emsa", "extended MSA: per-stage augmented-Hamiltonian minimisation (Li et al. 2018)",
        SuccessiveApproximation::schema_for("emsa")},
+      {"msa-discrete", "discrete-weight MSA for binary/ternary stages (Li & Hao 2018)",
+       DiscreteMsa::schema()},
+      {"binaryconnect", "BinaryConnect: sign of clipped latent weights, straight-through",
+       QuantisedGradient::schema_for("binaryconnect")},
+      {"bwn", "binary weight networks: α·sign(w) per output unit, straight-through",
+       QuantisedGradient::schema_for("bwn")},
+      {"twn", "ternary weight networks: threshold 0.7·mean|w|, α per output, straight-through",
+       QuantisedGradient::schema_for("twn")},
   };
   return catalogue;
 }
@@ -32,6 +42,9 @@ std::unique_ptr<Method> make_method(const std::string& name,
     auto values = info.schema.parse(options);
     if (name == "msa" || name == "emsa")
       return std::make_unique<SuccessiveApproximation>(name, std::move(values), network);
+    if (name == "msa-discrete") return std::make_unique<DiscreteMsa>(std::move(values), network);
+    if (QuantisedGradient::is_quantised_baseline(name))
+      return std::make_unique<QuantisedGradient>(name, std::move(values), network);
     return std::make_unique<GradientMethod>(name, std::move(values), network);
   }
   std::vector<std::string> names;

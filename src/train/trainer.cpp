@@ -15,6 +15,7 @@
 #include <optional>
 
 #include "octrain/analysis/costate_diagnostics.h"
+#include "octrain/control/discrete_controls.h"
 #include "octrain/control/model_builder.h"
 #include "octrain/control/network.h"
 #include "octrain/methods/registry.h"
@@ -368,6 +369,7 @@ RunResult run_training(RunConfig config, const RunOptions& options) {
         {"mean_step_ms", 1e3 * position.epoch_step_seconds / steps},
         {"epoch_time_s", std::chrono::duration<double>(Clock::now() - epoch_start).count()},
         {"lr_scale", position.lr_scale}};
+    for (const auto& [key, value] : control::nonzero_fractions(*network)) record[key] = value;
     if (last || (epoch + 1) % config.eval_every == 0) {
       const auto t = evaluate(*network, *loss, test);
       record["test_loss"] = t.loss;
@@ -401,6 +403,8 @@ RunResult run_training(RunConfig config, const RunOptions& options) {
       if (!record["test_accuracy"].is_null())
         line += fmt::format("  test acc {:.2f}%", 100 * record["test_accuracy"].get<double>());
     }
+    if (record.contains("nonzero"))
+      line += fmt::format("  non-zero {:.2f}%", 100 * record["nonzero"].get<double>());
     line += fmt::format("  {:.2f} ms/step", record["mean_step_ms"].get<double>());
     progress.line(line);
   }

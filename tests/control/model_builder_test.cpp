@@ -7,6 +7,7 @@
 #include <fstream>
 
 #include "octrain/control/dense.h"
+#include "octrain/control/discrete_controls.h"
 #include "octrain/util/error.h"
 
 namespace octrain::control {
@@ -103,6 +104,42 @@ out = 3
   EXPECT_EQ(net->output_shape(), (Shape{3}));
   std::ofstream(path) << "[[stage]]\ntype = \"dense\"\nout = 3\nwidth = 4\n";
   EXPECT_NE(error_of([&] { build_network(path, {5}); }).find("stage 0"), std::string::npos);
+  std::filesystem::remove_all(dir);
+}
+
+TEST(ModelBuilder, DiscreteNetworksFollowSection3) {
+  torch::manual_seed(0);
+  // Dense(no bias) → BN → ReLU per hidden layer, then Dense → BN.
+  auto net = build_network("tmlp:20-16x2-3", {20});
+  ASSERT_EQ(net->size(), 8u);
+  for (size_t t : {0u, 3u, 6u}) {
+    auto& dense = dynamic_cast<DenseStage&>(net->stage(t));
+    EXPECT_EQ(dense.control_set(), ControlSet::kTernary);
+    EXPECT_FALSE(dense.bias.defined());
+    EXPECT_TRUE(in_control_set(dense.weight, ControlSet::kTernary));
+    EXPECT_TRUE(dense.weight.eq(0).any().item<bool>());  // uniform over {−1, 0, +1}
+    EXPECT_EQ(net->stage(t + 1).kind(), StageKind::kBatchNorm);
+  }
+  EXPECT_NE(net->stage(1).describe().find("eps 0.0001"), std::string::npos);
+  auto binary = build_network("bcnn:conv4x3-maxpool2-fc8-10", {1, 8, 8});
+  EXPECT_EQ(binary->stage(0).control_set(), ControlSet::kBinary);
+  EXPECT_TRUE(in_control_set(binary->stage(0).controls().front(), ControlSet::kBinary));
+  EXPECT_EQ(binary->output_shape(), (Shape{10}));
+  EXPECT_EQ(build_network("mlp:20-16-3:relu:weights=binary", {20})->summary(),
+            build_network("bmlp:20-16-3", {20})->summary());
+  EXPECT_NE(error_of([] { build_network("mlp:4-4-2:weights=quaternary", {4}); }).find("weights"),
+            std::string::npos);
+  EXPECT_NE(error_of([] { build_network("resmlp:4-4x2-2:weights=binary", {4}); }).find("real"),
+            std::string::npos);
+
+  const auto dir = std::filesystem::temp_directory_path() / "octrain_model_builder_discrete";
+  std::filesystem::create_directories(dir);
+  const auto path = (dir / "net.toml").string();
+  std::ofstream(path) << "[[stage]]\ntype = \"dense\"\nout = 3\ncontrol_set = \"ternary\"\n";
+  EXPECT_EQ(build_network(path, {5})->stage(0).control_set(), ControlSet::kTernary);
+  std::ofstream(path) << "[[stage]]\ntype = \"dense\"\nout = 3\ncontrol_set = \"binary\"\n"
+                         "bias = true\n";
+  EXPECT_NE(error_of([&] { build_network(path, {5}); }).find("no bias"), std::string::npos);
   std::filesystem::remove_all(dir);
 }
 

@@ -6,6 +6,21 @@
 
 namespace octrain::methods {
 
+// The torch::optim optimiser `name` (sgd, adagrad, rmsprop, adam) with options parsed from
+// GradientMethod::schema_for(name); throws UsageError on inconsistent options.
+std::unique_ptr<torch::optim::Optimizer> make_torch_optimizer(const std::string& name,
+                                                              const OptionValues& options,
+                                                              std::vector<torch::Tensor> params);
+void set_learning_rate(torch::optim::Optimizer& optimizer, double lr);
+// An optimiser's state as the sub-archive `key` of a method's state.
+void save_optimizer(torch::serialize::OutputArchive& archive, const std::string& key,
+                    const torch::optim::Optimizer& optimizer);
+void load_optimizer(torch::serialize::InputArchive& archive, const std::string& key,
+                    torch::optim::Optimizer& optimizer);
+// Reads tensor `key` into `into` (same shape, same device); DataError naming `owner` otherwise.
+void load_state_tensor(torch::serialize::InputArchive& archive, const std::string& key,
+                       torch::Tensor& into, const std::string& owner);
+
 // The first-order baselines — SGD (momentum, Nesterov), Adagrad, RMSprop, Adam — run by
 // torch::optim on the sweep's gradients ∂J/∂θ_t = −∂(Σ_s H_t)/∂θ_t. Weight decay is the
 // stages' running cost, so it is inside ∂H/∂θ and every method sees the same objective.

@@ -7,6 +7,7 @@
 #include <map>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "octrain/util/options.h"
 
@@ -63,6 +64,18 @@ class Method {
 // Loss, objective and accuracy of a swept trajectory — the part of StepStats every method shares.
 StepStats trajectory_stats(control::Network& network, const control::TerminalLoss& loss,
                            const control::Trajectory& trajectory, const torch::Tensor& y);
+
+// The trainable stages split by control set, for methods that treat discrete stages apart.
+struct StagesByControlSet {
+  std::vector<size_t> real, discrete;
+  std::vector<torch::Tensor> real_controls;  // the controls of the real stages, in order
+};
+StagesByControlSet stages_by_control_set(control::Network& network);
+
+// Writes ∂J/∂θ = −∂(Σ_s H_t)/∂θ_t from a swept trajectory into the .grad of the controls of
+// `stages` (consuming the trajectory's gradients), for a torch::optim step.
+void store_loss_gradients(control::Network& network, control::Trajectory& trajectory,
+                          const std::vector<size_t>& stages);
 
 // Fraction of correct class predictions (NaN for regression losses).
 double batch_accuracy(const control::TerminalLoss& loss, const torch::Tensor& x_T,

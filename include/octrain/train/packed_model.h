@@ -1,0 +1,46 @@
+#pragma once
+
+#include <torch/types.h>
+
+#include <cstdint>
+#include <map>
+#include <string>
+
+namespace octrain::control {
+class Network;
+}
+
+namespace octrain::train {
+
+// The deployable form of a trained binary/ternary network (ALGORITHMS.md §3, "Export"): every
+// discrete weight tensor at 2 bits per weight, or as sparse indices (LEB128 gaps between
+// non-zeros plus one sign bit each) where that is smaller; all other tensors (batch norm γ, β,
+// running statistics, output scales, real layers) as float32; and the run settings (dataset,
+// split, model, loss) that rebuild and evaluate the model. Layout: magic "OCTPACK1", u64 header
+// length, JSON header, payload, CRC-32 of everything before it.
+struct PackedSizes {
+  int64_t float32_bytes = 0;  // every tensor as float32
+  int64_t packed_bytes = 0;   // file size with every discrete tensor at 2 bits per weight
+  int64_t file_bytes = 0;     // the file written: sparse where smaller
+  int64_t discrete_weights = 0, nonzero_weights = 0;
+};
+
+using RunSettings = std::map<std::string, std::string>;  // RunConfig keys → values as text
+
+// Writes `network` (its parameters and buffers) with `settings` atomically to `path`.
+PackedSizes write_packed_model(const std::string& path, control::Network& network,
+                               const RunSettings& settings);
+
+bool is_packed_model(const std::string& path);
+
+struct PackedModel {
+  RunSettings settings;
+  std::map<std::string, torch::Tensor> tensors;  // by the network's parameter/buffer names
+};
+// Throws DataError naming the file when it is missing, truncated or corrupt.
+PackedModel read_packed_model(const std::string& path);
+// Copies the tensors into `network`; DataError when a name or shape does not match.
+void load_packed_model(const PackedModel& model, control::Network& network,
+                       const std::string& where);
+
+}  // namespace octrain::train
