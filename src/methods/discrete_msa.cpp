@@ -64,9 +64,8 @@ DiscreteMsa::DiscreteMsa(OptionValues options, control::Network& network)
 
 StepStats DiscreteMsa::step(control::Network& network, const control::TerminalLoss& loss,
                             const torch::Tensor& x, const torch::Tensor& y) {
-  auto trajectory = network.rollout(x);
-  network.sweep(trajectory, loss, y);
-  StepStats stats = trajectory_stats(network, loss, trajectory, y);
+  control::Trajectory trajectory;
+  StepStats stats = sweep_batch(network, loss, x, y, trajectory);
   torch::NoGradGuard no_grad;
   store_loss_gradients(network, trajectory, real_stages_);
   real_optimizer_->step();

@@ -122,9 +122,8 @@ GradientMethod::GradientMethod(const std::string& name, OptionValues options,
 
 StepStats GradientMethod::step(control::Network& network, const control::TerminalLoss& loss,
                                const torch::Tensor& x, const torch::Tensor& y) {
-  auto trajectory = network.rollout(x);
-  network.sweep(trajectory, loss, y);
-  StepStats stats = trajectory_stats(network, loss, trajectory, y);
+  control::Trajectory trajectory;
+  StepStats stats = sweep_batch(network, loss, x, y, trajectory);
   size_t k = 0;
   for (auto& stage_gradients : trajectory.hamiltonian_gradients) {
     for (auto& dH : stage_gradients) controls_[k++].mutable_grad() = dH.neg_();  // ∂J/∂θ = −∂H/∂θ

@@ -11,8 +11,11 @@ double batch_accuracy(const control::TerminalLoss& loss, const torch::Tensor& x_
   return loss.predict_class(x_T).eq(y).to(torch::kFloat64).mean().item<double>();
 }
 
-StepStats trajectory_stats(control::Network& network, const control::TerminalLoss& loss,
-                           const control::Trajectory& trajectory, const torch::Tensor& y) {
+StepStats sweep_batch(control::Network& network, const control::TerminalLoss& loss,
+                      const torch::Tensor& x, const torch::Tensor& y,
+                      control::Trajectory& trajectory, bool need_initial_costate) {
+  trajectory = network.rollout(x);
+  network.sweep(trajectory, loss, y, need_initial_costate);
   StepStats stats;
   stats.loss = trajectory.terminal_loss.item<double>();
   stats.objective = stats.loss + trajectory.running_cost;

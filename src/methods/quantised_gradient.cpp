@@ -104,9 +104,8 @@ int64_t QuantisedGradient::quantise_into(control::Network& network, const Latent
 
 StepStats QuantisedGradient::step(control::Network& network, const control::TerminalLoss& loss,
                                   const torch::Tensor& x, const torch::Tensor& y) {
-  auto trajectory = network.rollout(x);
-  network.sweep(trajectory, loss, y);
-  StepStats stats = trajectory_stats(network, loss, trajectory, y);
+  control::Trajectory trajectory;
+  StepStats stats = sweep_batch(network, loss, x, y, trajectory);
   torch::NoGradGuard no_grad;
   store_loss_gradients(network, trajectory, real_stages_);
   for (auto& d : latent_) d.w.mutable_grad() = trajectory.hamiltonian_gradients[d.t].front().neg_();

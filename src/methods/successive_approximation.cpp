@@ -122,9 +122,8 @@ void SuccessiveApproximation::set_compute_threads(int threads) {
 StepStats SuccessiveApproximation::step(control::Network& network,
                                         const control::TerminalLoss& loss, const torch::Tensor& x,
                                         const torch::Tensor& y) {
-  auto trajectory = network.rollout(x);
-  network.sweep(trajectory, loss, y, /*need_initial_costate=*/true);
-  StepStats stats = trajectory_stats(network, loss, trajectory, y);
+  control::Trajectory trajectory;
+  StepStats stats = sweep_batch(network, loss, x, y, trajectory, /*need_initial_costate=*/true);
   {
     torch::NoGradGuard no_grad;
     double hamiltonian = -trajectory.running_cost;  // Σ_t (Σ_s p_{t+1}·x_{t+1} − L_t)

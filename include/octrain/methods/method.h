@@ -61,9 +61,11 @@ class Method {
   OptionValues options_;
 };
 
-// Loss, objective and accuracy of a swept trajectory — the part of StepStats every method shares.
-StepStats trajectory_stats(control::Network& network, const control::TerminalLoss& loss,
-                           const control::Trajectory& trajectory, const torch::Tensor& y);
+// The start every method's step shares: the rollout and sweep of one batch into `trajectory`,
+// and the loss, objective and accuracy computed from it.
+StepStats sweep_batch(control::Network& network, const control::TerminalLoss& loss,
+                      const torch::Tensor& x, const torch::Tensor& y,
+                      control::Trajectory& trajectory, bool need_initial_costate = false);
 
 // The trainable stages split by control set, for methods that treat discrete stages apart.
 struct StagesByControlSet {
