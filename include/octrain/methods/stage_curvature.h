@@ -1,0 +1,63 @@
+#pragma once
+
+#include <torch/types.h>
+
+#include <string>
+#include <vector>
+
+namespace torch::serialize {
+class InputArchive;
+class OutputArchive;
+}  // namespace torch::serialize
+
+namespace octrain::control {
+class Stage;
+}
+
+namespace octrain::methods {
+
+// Curvature of one dense or conv2d stage, shared by the second-order baselines (K-FAC, EKFAC)
+// and DDPNOpt's M_t (ALGORITHMS.md §4, §5).
+//
+// Layer gradients are one matrix per stage, [out, fan + 1] with a bias and [out, fan] without:
+// the weight flattened per output unit (conv: in·k·k in unfold order), the bias as the last
+// column. The "rows" of a step are the stage's inputs x̃ = [x; 1] and the per-sample gradients
+// g = ∂φ_s/∂h of the pre-activation h = f_t(x, θ) — for a dense stage one row per sample, for a
+// conv stage one row per sample and output position (unfolded patches).
+struct LayerRows {
+  torch::Tensor inputs;        // x̃ [N, fan(+1)]
+  torch::Tensor output_grads;  // g [N, out], for the per-sample loss φ_s (not divided by B)
+  int64_t batch_size = 0;      // B; N = B·L for a conv stage with L output positions
+};
+
+// The rows of `stage` (Dense or Conv2d, real controls) at input x [B, …] with pre-activation
+// gradients `output_grad` [B, out(, H', W')]; UsageError naming the stage otherwise.
+LayerRows layer_rows(control::Stage& stage, const torch::Tensor& x,
+                     const torch::Tensor& output_grad);
+// The stage's inputs x̃ alone as [B, L, fan(+1)] (L = 1 for dense): the per-sample patches.
+torch::Tensor layer_inputs(control::Stage& stage, const torch::Tensor& x);
+// Controls (weight, bias) → one layer-gradient matrix, and back (shapes of stage.controls()).
+torch::Tensor to_layer_matrix(control::Stage& stage, const std::vector<torch::Tensor>& controls);
+std::vector<torch::Tensor> from_layer_matrix(control::Stage& stage, const torch::Tensor& matrix);
+// True for the stages a StageCurvature can serve: real Dense and Conv2d.
+bool has_layer_curvature(control::Stage& stage);
+
+// M_t of one stage: statistics gathered each step, M⁻¹ applied to layer gradients.
+class StageCurvature {
+ public:
+  virtual ~StageCurvature() = default;
+  // Folds one step's statistics in: its rows and the batch-mean layer gradient [out, fan(+1)]
+  // (the gradient of the batch-mean objective, running cost included).
+  virtual void observe(const LayerRows& rows, const torch::Tensor& mean_gradient) = 0;
+  // M⁻¹ D for layer gradients D [..., out, fan(+1)].
+  virtual torch::Tensor solve(const torch::Tensor& gradient) const = 0;
+  // For dense stages, per sample s: ⟨u_s x̃_sᵀ, M⁻¹ (v_s x̃_sᵀ)⟩ with x̃ [B, fan(+1)] and
+  // u, v [B, out] → [B], without forming per-sample gradients (DDPNOpt's value recursion).
+  virtual torch::Tensor sample_form(const torch::Tensor& inputs, const torch::Tensor& u,
+                                    const torch::Tensor& v) const = 0;
+  // State for exact resume, under keys starting with `prefix`.
+  virtual void save(torch::serialize::OutputArchive& archive, const std::string& prefix) const = 0;
+  virtual void load(torch::serialize::InputArchive& archive, const std::string& prefix) = 0;
+};
+
+}  // namespace octrain::methods
