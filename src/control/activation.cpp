@@ -66,6 +66,25 @@ torch::Tensor activation_backward(Activation activation, const torch::Tensor& z,
   return p;
 }
 
+torch::Tensor activation_second_derivative(Activation activation, const torch::Tensor& z,
+                                           const torch::Tensor& sigma_z) {
+  switch (activation) {
+    case Activation::kTanh:  // σ' = 1 − σ², σ'' = −2σσ'
+      return -2.0 * sigma_z * (1.0 - sigma_z.square());
+    case Activation::kSigmoid: {  // σ' = σ(1 − σ), σ'' = σ'(1 − 2σ)
+      return sigma_z * (1.0 - sigma_z) * (1.0 - 2.0 * sigma_z);
+    }
+    case Activation::kSoftplus: {  // σ' = s(z) (logistic), σ'' = s(1 − s)
+      const auto s = torch::sigmoid(z);
+      return s * (1.0 - s);
+    }
+    case Activation::kRelu:
+    case Activation::kIdentity:
+      return torch::zeros_like(z);
+  }
+  return torch::zeros_like(z);
+}
+
 ActivationStage::ActivationStage(Activation activation)
     : Stage(to_string(activation)), activation_(activation) {}
 

@@ -17,6 +17,10 @@ torch::Tensor apply_activation(Activation activation, const torch::Tensor& z);
 torch::Tensor activation_backward(Activation activation, const torch::Tensor& z,
                                   const torch::Tensor& sigma_z, const torch::Tensor& p);
 
+// σ''(z), given z and σ(z): the second-order dynamics term of DDP's value recursion.
+torch::Tensor activation_second_derivative(Activation activation, const torch::Tensor& z,
+                                           const torch::Tensor& sigma_z);
+
 // x_{t+1} = σ(x_t), element-wise; no controls.
 class ActivationStage : public Stage {
  public:

@@ -49,6 +49,8 @@ class StageCurvature {
   // Folds one step's statistics in: its rows and the batch-mean layer gradient [out, fan(+1)]
   // (the gradient of the batch-mean objective, running cost included).
   virtual void observe(const LayerRows& rows, const torch::Tensor& mean_gradient) = 0;
+  // False when observe() ignores the rows, so callers can skip forming them (conv patches).
+  virtual bool uses_rows() const { return true; }
   // M⁻¹ D for layer gradients D [..., out, fan(+1)].
   virtual torch::Tensor solve(const torch::Tensor& gradient) const = 0;
   // For dense stages, per sample s: ⟨u_s x̃_sᵀ, M⁻¹ (v_s x̃_sᵀ)⟩ with x̃ [B, fan(+1)] and

@@ -1,0 +1,57 @@
+#pragma once
+
+#include <memory>
+#include <vector>
+
+#include "octrain/methods/method.h"
+#include "octrain/methods/value_model.h"
+
+namespace octrain::methods {
+
+class StageCurvature;
+
+// DDPNOpt (Liu, Chen & Theodorou, ICLR 2021; ALGORITHMS.md §4) and vanilla DDP.
+//
+// One step: the nominal rollout; a backward pass of the per-sample value model (V_x and V_xx,
+// FULL or FACTORED) through every stage, with one shared curvature M_t per trainable stage
+// standing in for Q_uu = M_t/η; then a second forward pass that applies the layer-wise feedback
+// policy with the new states:
+//   δx_t = x̂_t − x_t,   d_t = (1/B) Σ_s (Q_u^(s) + Q_ux^(s) δx_t^(s)),   u_t ← u_t − η M_t⁻¹ d_t.
+// Without feedback and with M = I, diag, Adam's or K-FAC's curvature this is exactly SGD,
+// RMSprop, Adam or K-FAC (the paper's Proposition 2).
+//
+// `ddp` is vanilla DDP: M_t the exact Gauss-Newton Q_uu = ℓ_uu + E_s[g_uᵀ V_hh g_u] of small dense
+// stages, FULL value Hessians, η = 1 by default.
+class Ddpnopt : public Method {
+ public:
+  // `name` is "ddpnopt" or "ddp"; options parsed from schema_for(name). Throws UsageError naming
+  // the first stage the chosen options cannot handle.
+  Ddpnopt(const std::string& name, OptionValues options, control::Network& network);
+  ~Ddpnopt() override;
+  static OptionSchema schema_for(const std::string& name);
+
+  std::string name() const override { return name_; }
+  StepStats step(control::Network& network, const control::TerminalLoss& loss,
+                 const torch::Tensor& x, const torch::Tensor& y) override;
+  void set_learning_rate_scale(double scale) override { lr_scale_ = scale; }
+  void save(torch::serialize::OutputArchive& archive) const override;
+  void load(torch::serialize::InputArchive& archive) override;
+
+ private:
+  struct TrainableStage;
+
+  void update(control::Stage& stage, TrainableStage& trainable, const torch::Tensor& direction,
+              StepStats& stats, size_t t);
+
+  std::string name_;
+  std::string curvature_;
+  ValueHessian value_hessian_;
+  bool feedback_, second_order_, exact_terminal_;
+  LayerValueOptions layer_options_;
+  double lr_, momentum_, beta1_;
+  double lr_scale_ = 1.0;
+  int64_t steps_ = 0;
+  std::vector<std::unique_ptr<TrainableStage>> stages_;  // indexed by stage; null if no controls
+};
+
+}  // namespace octrain::methods

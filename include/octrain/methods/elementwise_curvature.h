@@ -1,0 +1,43 @@
+#pragma once
+
+#include "octrain/methods/stage_curvature.h"
+
+namespace octrain::methods {
+
+// M = I: with it and no feedback DDPNOpt is SGD (ALGORITHMS.md §4, Proposition 2).
+class IdentityCurvature : public StageCurvature {
+ public:
+  void observe(const LayerRows&, const torch::Tensor&) override {}
+  bool uses_rows() const override { return false; }
+  torch::Tensor solve(const torch::Tensor& gradient) const override { return gradient; }
+  torch::Tensor sample_form(const torch::Tensor& inputs, const torch::Tensor& u,
+                            const torch::Tensor& v) const override;
+  void save(torch::serialize::OutputArchive&, const std::string&) const override {}
+  void load(torch::serialize::InputArchive&, const std::string&) override {}
+};
+
+// M = diag(√v̂) + ε with v the EMA of the squared batch-mean gradient Q_u ⊙ Q_u: RMSprop's
+// denominator (v̂ = v), or Adam's with bias correction (v̂ = v / (1 − β₂ᵗ)). The symbols and the
+// order of operations follow torch::optim so the reductions hold to rounding.
+class DiagonalCurvature : public StageCurvature {
+ public:
+  DiagonalCurvature(double beta2, double eps, bool bias_correction)
+      : beta2_(beta2), eps_(eps), bias_correction_(bias_correction) {}
+  void observe(const LayerRows& rows, const torch::Tensor& mean_gradient) override;
+  bool uses_rows() const override { return false; }
+  torch::Tensor solve(const torch::Tensor& gradient) const override;
+  torch::Tensor sample_form(const torch::Tensor& inputs, const torch::Tensor& u,
+                            const torch::Tensor& v) const override;
+  void save(torch::serialize::OutputArchive& archive, const std::string& prefix) const override;
+  void load(torch::serialize::InputArchive& archive, const std::string& prefix) override;
+
+ private:
+  torch::Tensor denominator() const;  // √v̂ + ε, [out, fan(+1)]
+
+  double beta2_, eps_;
+  bool bias_correction_;
+  torch::Tensor second_moment_;  // v
+  torch::Tensor steps_;          // observations so far (a tensor so it saves with the state)
+};
+
+}  // namespace octrain::methods

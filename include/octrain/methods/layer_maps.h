@@ -1,0 +1,29 @@
+#pragma once
+
+#include <torch/types.h>
+
+namespace octrain::control {
+class Stage;
+}
+
+namespace octrain::methods {
+
+// The linear maps of a real dense or conv2d stage h = g(x, θ) that DDPNOpt's value recursion
+// composes (ALGORITHMS.md §4), without autograd. Layer matrices are [out, fan(+1)] as in
+// stage_curvature.h.
+
+// g(x; θ = matrix): the stage's pre-activation with the controls replaced by `matrix`. With
+// `with_bias` false the bias column is left out, giving the state derivative g_x·x = W x.
+torch::Tensor layer_apply(control::Stage& stage, const torch::Tensor& x,
+                          const torch::Tensor& matrix, bool with_bias = true);
+// g_xᵀ v at the stage's own weights: the state VJP (x gives the input shape).
+torch::Tensor layer_state_vjp(control::Stage& stage, const torch::Tensor& x,
+                              const torch::Tensor& v);
+// g_uᵀ v summed over the batch (and positions): Σ_s v_s x̃_sᵀ as a layer matrix.
+torch::Tensor layer_control_vjp(control::Stage& stage, const torch::Tensor& x,
+                                const torch::Tensor& v);
+// The per-sample control VJPs g_uᵀ v_s, [B, out, fan(+1)].
+torch::Tensor per_sample_control_vjp(control::Stage& stage, const torch::Tensor& x,
+                                     const torch::Tensor& v);
+
+}  // namespace octrain::methods
