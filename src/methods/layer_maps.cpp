@@ -23,7 +23,7 @@ torch::Tensor layer_apply(control::Stage& stage, const torch::Tensor& x,
 
 torch::Tensor layer_state_vjp(control::Stage& stage, const torch::Tensor& x,
                               const torch::Tensor& v) {
-  const auto& weight = stage.controls()[0];
+  const auto weight = stage.controls()[0];
   if (is_dense(stage)) return v.mm(weight);
   auto& conv = static_cast<control::Conv2dStage&>(stage);
   const int64_t s = conv.stride(), p = conv.padding();
@@ -39,7 +39,7 @@ torch::Tensor layer_control_vjp(control::Stage& stage, const torch::Tensor& x,
   }
   auto& conv = static_cast<control::Conv2dStage&>(stage);
   const int64_t s = conv.stride(), p = conv.padding();
-  const auto& weight = stage.controls()[0];
+  const auto weight = stage.controls()[0];
   auto grads = at::convolution_backward(v, x, weight, c10::nullopt, {s, s}, {p, p}, {1, 1}, false,
                                         {0, 0}, 1, {false, true, false});
   auto matrix = std::get<1>(grads).reshape({weight.size(0), -1});

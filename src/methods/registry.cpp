@@ -3,6 +3,7 @@
 #include <fmt/format.h>
 
 #include "octrain/control/network.h"
+#include "octrain/methods/ddpnopt.h"
 #include "octrain/methods/discrete_msa.h"
 #include "octrain/methods/gradient_method.h"
 #include "octrain/methods/quantised_gradient.h"
@@ -22,6 +23,10 @@ const std::vector<MethodInfo>& method_catalogue() {
        SuccessiveApproximation::schema_for("msa")},
       {"emsa", "extended MSA: per-stage augmented-Hamiltonian minimisation (Li et al. 2018)",
        SuccessiveApproximation::schema_for("emsa")},
+      {"ddpnopt", "DDPNOpt: layer-wise feedback policies from differential dynamic programming",
+       Ddpnopt::schema_for("ddpnopt")},
+      {"ddp", "vanilla DDP with the exact Gauss-Newton Q_uu (small dense nets)",
+       Ddpnopt::schema_for("ddp")},
       {"msa-discrete", "discrete-weight MSA for binary/ternary stages (Li & Hao 2018)",
        DiscreteMsa::schema()},
       {"binaryconnect", "BinaryConnect: sign of clipped latent weights, straight-through",
@@ -42,6 +47,8 @@ std::unique_ptr<Method> make_method(const std::string& name,
     auto values = info.schema.parse(options);
     if (name == "msa" || name == "emsa")
       return std::make_unique<SuccessiveApproximation>(name, std::move(values), network);
+    if (name == "ddpnopt" || name == "ddp")
+      return std::make_unique<Ddpnopt>(name, std::move(values), network);
     if (name == "msa-discrete") return std::make_unique<DiscreteMsa>(std::move(values), network);
     if (QuantisedGradient::is_quantised_baseline(name))
       return std::make_unique<QuantisedGradient>(name, std::move(values), network);

@@ -80,7 +80,7 @@ LayerValue full_layer_value(control::Stage& stage, const torch::Tensor& x, const
         "{}: value_hessian=full supports dense stages only; use value_hessian=factored",
         stage.describe()));
   const auto inputs = layer_inputs(stage, x).squeeze(1);  // x̃ [B, fan]
-  const auto& weight = stage.controls()[0];               // W [out, in]
+  const auto weight = stage.controls()[0];               // W [out, in]
   const int64_t batch = x.size(0), in = weight.size(1), out = weight.size(0),
                 fan = inputs.size(1);
   if (batch * in * out * fan > kMaxFullEntries)
@@ -97,9 +97,9 @@ LayerValue full_layer_value(control::Stage& stage, const torch::Tensor& x, const
   if (o.per_sample_gain) {
     auto q_u = v_h.unsqueeze(2) * inputs.unsqueeze(1);
     if (running_gradient.defined()) q_u = q_u + running_gradient;
-    gain = curvature.solve(q_u).mul_(-o.lr);
+    gain = curvature.solve(q_u).mul(-o.lr);
   } else {
-    gain = curvature.solve(mean_gradient).mul_(-o.lr).expand({batch, out, fan});
+    gain = curvature.solve(mean_gradient).mul(-o.lr).expand({batch, out, fan});
   }
   LayerValue result{};
   result.value.gradient =

@@ -51,7 +51,7 @@ class StageCurvature {
   virtual void observe(const LayerRows& rows, const torch::Tensor& mean_gradient) = 0;
   // False when observe() ignores the rows, so callers can skip forming them (conv patches).
   virtual bool uses_rows() const { return true; }
-  // M⁻¹ D for layer gradients D [..., out, fan(+1)].
+  // M⁻¹ D for layer gradients D [..., out, fan(+1)]; may return D itself, so never write to it.
   virtual torch::Tensor solve(const torch::Tensor& gradient) const = 0;
   // For dense stages, per sample s: ⟨u_s x̃_sᵀ, M⁻¹ (v_s x̃_sᵀ)⟩ with x̃ [B, fan(+1)] and
   // u, v [B, out] → [B], without forming per-sample gradients (DDPNOpt's value recursion).

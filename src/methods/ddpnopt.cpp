@@ -1,0 +1,292 @@
+#include "octrain/methods/ddpnopt.h"
+
+#include <fmt/format.h>
+#include <torch/serialize/archive.h>
+
+#include <cmath>
+#include <limits>
+
+#include "octrain/control/network.h"
+#include "octrain/control/pool.h"
+#include "octrain/methods/elementwise_curvature.h"
+#include "octrain/methods/layer_maps.h"
+#include "octrain/methods/stage_curvature.h"
+#include "octrain/util/error.h"
+
+namespace octrain::methods {
+namespace {
+
+constexpr double kInf = std::numeric_limits<double>::infinity();
+
+// Vanilla DDP's M_t: the exact Gauss-Newton Q_uu = ℓ_uu + (1/B) Σ_s g_uᵀ V_hh^(s) g_u of a dense
+// stage (+ damping·I), rebuilt every step from the value Hessian at the stage's output.
+class ExactCurvature : public StageCurvature {
+ public:
+  explicit ExactCurvature(double damping) : damping_(damping) {}
+
+  void set_value_hessian(const torch::Tensor& inputs, const torch::Tensor& v_hh, double l2) {
+    // g_u^(s) = x̃_sᵀ ⊗ I, so g_uᵀ V_hh g_u [(j,a),(k,b)] = V_hh[j,k] x̃_a x̃_b.
+    auto m = torch::einsum("sjk,sa,sb->jakb", {v_hh, inputs, inputs}) / double(inputs.size(0));
+    const int64_t n = v_hh.size(1) * inputs.size(1);
+    matrix_ = m.reshape({n, n});
+    matrix_.diagonal().add_(l2 + damping_);
+  }
+  void observe(const LayerRows&, const torch::Tensor&) override {}
+  bool uses_rows() const override { return false; }
+  torch::Tensor solve(const torch::Tensor& gradient) const override {
+    const int64_t n = matrix_.size(0);
+    const auto rhs = gradient.reshape({-1, n}).t();
+    return at::linalg_solve(matrix_, rhs).t().reshape(gradient.sizes());
+  }
+  torch::Tensor sample_form(const torch::Tensor& inputs, const torch::Tensor& u,
+                            const torch::Tensor& v) const override {
+    const auto gu = u.unsqueeze(2) * inputs.unsqueeze(1);
+    return (gu * solve(v.unsqueeze(2) * inputs.unsqueeze(1))).sum({1, 2});
+  }
+  void save(torch::serialize::OutputArchive&, const std::string&) const override {}
+  void load(torch::serialize::InputArchive&, const std::string&) override {}
+
+ private:
+  double damping_;
+  torch::Tensor matrix_;
+};
+
+std::unique_ptr<StageCurvature> make_curvature(const std::string& kind, const OptionValues& o) {
+  if (kind == "identity") return std::make_unique<IdentityCurvature>();
+  if (kind == "diag")
+    return std::make_unique<DiagonalCurvature>(o.real("alpha"), o.real("eps"), false);
+  if (kind == "adam")
+    return std::make_unique<DiagonalCurvature>(o.real("beta2"), o.real("eps"), true);
+  if (kind == "exact") return std::make_unique<ExactCurvature>(o.real("damping"));
+  throw std::logic_error("ddpnopt: no curvature " + kind);
+}
+
+}  // namespace
+
+struct Ddpnopt::TrainableStage {
+  std::unique_ptr<StageCurvature> curvature;
+  torch::Tensor momentum;  // heavy-ball buffer of M⁻¹d, or Adam's first moment of d
+  // This step's backward-pass results, used by the feedback pass.
+  ValueModel output_value;  // V at the stage's output
+  torch::Tensor mean_gradient, running_gradient;
+};
+
+OptionSchema Ddpnopt::schema_for(const std::string& name) {
+  OptionSchema schema(name);
+  if (name == "ddp") {
+    return schema
+        .real("lr", 0.1, "η, with Q_uu ≈ M/η (1 is the full DDP step, which overshoots on "
+              "non-quadratic losses)", 0, kInf, true)
+        .real("damping", 1e-2, "added to the diagonal of the exact Q_uu", 0, kInf)
+        .real("tikhonov", 0.0, "ε_V added to V_xx at each trainable stage's input", 0, kInf)
+        .choice("gain", "per-sample", {"per-sample", "batch"},
+                "k in V_x: per sample k^(s) = −ηM⁻¹Q_u^(s), or the batch step k̄")
+        .flag("second_order", false, "the σ'' and g_ux dynamics terms in the value recursion")
+        .integer("max_stage_controls", 4096,
+                 "refuse stages with more controls (the exact Q_uu is cubic in them)", 1,
+                 1 << 20);
+  }
+  return schema.real("lr", 0.01, "η, with Q_uu ≈ M/η", 0, kInf, true)
+      .real("momentum", 0.0, "heavy-ball momentum on M⁻¹d (not with curvature=adam)", 0, 1)
+      .choice("curvature", "diag", {"identity", "diag", "adam"},
+              "M_t: identity (SGD), diag (RMSprop), adam")
+      .real("alpha", 0.99, "diag: EMA rate of Q_u ⊙ Q_u", 0, 1)
+      .real("beta1", 0.9, "adam: EMA rate of d", 0, 1)
+      .real("beta2", 0.999, "adam: EMA rate of Q_u ⊙ Q_u", 0, 1)
+      .real("eps", 1e-8, "diag, adam: denominator guard", 0, 1, true)
+      .choice("value_hessian", "factored", {"factored", "full"},
+              "V_xx per sample: rank-one factor (any net) or full matrices (small dense nets)")
+      .choice("terminal_hessian", "exact", {"exact", "outer"},
+              "full V_xx at x_T: ∇²φ, or the Gauss-Newton outer product ∇φ∇φᵀ")
+      .real("tikhonov", 1e-5, "ε_V added to V_xx at each trainable stage's input", 0, kInf)
+      .flag("feedback", true, "apply the feedback Q_ux δx (off: the base optimiser)")
+      .choice("gain", "per-sample", {"per-sample", "batch"},
+              "k in V_x: per sample k^(s) = −ηM⁻¹Q_u^(s), or the batch step k̄")
+      .flag("second_order", false,
+            "the σ'' and g_ux dynamics terms in the value recursion (needs value_hessian=full)");
+}
+
+Ddpnopt::Ddpnopt(const std::string& name, OptionValues options, control::Network& network)
+    : Method(std::move(options)), name_(name) {
+  const auto& o = options_;
+  const bool ddp = name == "ddp";
+  curvature_ = ddp ? "exact" : o.text("curvature");
+  feedback_ = ddp || o.flag("feedback");
+  value_hessian_ = ddp ? ValueHessian::kFull
+                   : !feedback_ ? ValueHessian::kNone
+                   : o.text("value_hessian") == "full" ? ValueHessian::kFull
+                                                       : ValueHessian::kFactored;
+  exact_terminal_ = ddp || o.text("terminal_hessian") == "exact";
+  second_order_ = o.flag("second_order");
+  lr_ = o.real("lr");
+  momentum_ = ddp ? 0.0 : o.real("momentum");
+  beta1_ = ddp ? 0.0 : o.real("beta1");
+  layer_options_.per_sample_gain = o.text("gain") == "per-sample";
+  layer_options_.second_order = second_order_;
+  layer_options_.tikhonov = o.real("tikhonov");
+  if (second_order_ && value_hessian_ != ValueHessian::kFull)
+    throw UsageError(name + ": second_order=true needs value_hessian=full and feedback=true");
+  if (curvature_ == "adam" && momentum_ > 0)
+    throw UsageError(name + ": momentum applies to identity/diag curvature; adam has beta1");
+
+  stages_.resize(network.size());
+  bool seen_trainable = false;
+  for (size_t t = 0; t < network.size(); ++t) {
+    auto& stage = network.stage(t);
+    const auto where = fmt::format("{}: stage {} ({})", name, t, stage.describe());
+    if (!stage.trainable()) {
+      const bool full_passes = stage.kind() == control::StageKind::kActivation ||
+                               dynamic_cast<control::FlattenStage*>(&stage) != nullptr;
+      if (seen_trainable && value_hessian_ == ValueHessian::kFull && !full_passes)
+        throw UsageError(where + ": full value Hessians pass only activation and flatten stages; "
+                                 "use value_hessian=factored");
+      continue;
+    }
+    if (!has_layer_curvature(stage))
+      throw UsageError(where + fmt::format(" is not supported; {} handles real dense and conv2d "
+                                           "stages with activation, pooling, flatten and "
+                                           "channel-mean stages between them",
+                                           name));
+    if (value_hessian_ == ValueHessian::kFull && stage.kind() != control::StageKind::kDense)
+      throw UsageError(where + ": full value Hessians need dense stages; use "
+                               "value_hessian=factored");
+    if (ddp && stage.num_controls() > o.integer("max_stage_controls"))
+      throw UsageError(where + fmt::format(
+                                   " has {} controls; the exact Q_uu is cubic in that and the "
+                                   "limit is max_stage_controls={} (use ddpnopt)",
+                                   stage.num_controls(), o.integer("max_stage_controls")));
+    stages_[t] = std::make_unique<TrainableStage>();
+    stages_[t]->curvature = make_curvature(curvature_, o);
+    seen_trainable = true;
+  }
+  if (!seen_trainable) throw UsageError(name + ": the network has no trainable stage");
+}
+
+Ddpnopt::~Ddpnopt() = default;
+
+StepStats Ddpnopt::step(control::Network& network, const control::TerminalLoss& loss,
+                        const torch::Tensor& x, const torch::Tensor& y) {
+  torch::NoGradGuard no_grad;
+  ++steps_;
+  const auto trajectory = network.rollout(x, /*record_graphs=*/false);
+  const auto& states = trajectory.states;
+  const double batch = double(x.size(0));
+  StepStats stats;
+  stats.objective = network.running_cost();
+  auto value = terminal_value(loss, trajectory.output(), y, value_hessian_, exact_terminal_,
+                              &stats.loss);
+  stats.objective += stats.loss;
+  stats.accuracy = batch_accuracy(loss, trajectory.output(), y);
+
+  size_t first = 0, last = 0;
+  for (size_t t = stages_.size(); t-- > 0;)
+    if (stages_[t]) first = t;
+  for (size_t t = 0; t < stages_.size(); ++t)
+    if (stages_[t]) last = t;
+  auto layer_options = layer_options_;
+  layer_options.lr = lr_ * lr_scale_;
+
+  // Backward pass: curvature statistics, Q̄_u and the value model at every stage's output.
+  int64_t clamps = 0;
+  for (size_t t = network.size(); t-- > first;) {
+    auto& stage = network.stage(t);
+    const auto& x_t = states[t];
+    auto* trainable = stages_[t].get();
+    if (!trainable) {
+      value = stage_free_value(stage, x_t, states[t + 1], value, second_order_);
+      continue;
+    }
+    const auto running = stage.running_cost_gradients();
+    trainable->running_gradient =
+        running.empty() ? torch::Tensor() : to_layer_matrix(stage, running);
+    auto mean_gradient = layer_control_vjp(stage, x_t, value.gradient).div_(batch);
+    if (!running.empty()) mean_gradient += trainable->running_gradient;
+    trainable->mean_gradient = mean_gradient;
+    auto& curvature = *trainable->curvature;
+    if (auto* exact = dynamic_cast<ExactCurvature*>(&curvature))
+      exact->set_value_hessian(layer_inputs(stage, x_t).squeeze(1), value.hessian,
+                               stage.running_cost_weights().l2);
+    curvature.observe(
+        curvature.uses_rows() ? layer_rows(stage, x_t, value.gradient) : LayerRows{},
+        mean_gradient);
+    trainable->output_value = value;
+    if (t == first) break;  // V at x_0 is never used
+    auto next = layer_value(stage, x_t, value, curvature, trainable->running_gradient,
+                            mean_gradient, layer_options);
+    clamps += next.radicand_clamps;
+    value = std::move(next.value);
+  }
+  if (value_hessian_ == ValueHessian::kFactored) stats.extras["radicand_clamps"] = double(clamps);
+
+  // Forward pass with the feedback policy: each stage's update sees the new states x̂_t.
+  auto x_hat = states[first];
+  double feedback_total = 0.0;
+  for (size_t t = first; t <= last; ++t) {
+    auto& stage = network.stage(t);
+    if (auto* trainable = stages_[t].get()) {
+      auto direction = trainable->mean_gradient;
+      if (feedback_ && t != first) {
+        const auto feedback = feedback_gradient(stage, states[t], trainable->output_value,
+                                                x_hat - states[t], second_order_)
+                                  .div_(batch);
+        const double norm = feedback.norm().item<double>();
+        stats.extras[fmt::format("stage{}.feedback_norm", t)] = norm;
+        feedback_total += norm * norm;
+        direction = direction + feedback;
+      }
+      update(stage, *trainable, direction, stats, t);
+      trainable->output_value = {};
+    }
+    if (t < last) x_hat = stage.forward(x_hat);
+  }
+  if (feedback_) stats.extras["feedback_norm"] = std::sqrt(feedback_total);
+  return stats;
+}
+
+void Ddpnopt::update(control::Stage& stage, TrainableStage& trainable,
+                     const torch::Tensor& direction, StepStats& stats, size_t t) {
+  const double lr = lr_ * lr_scale_;
+  auto& curvature = *trainable.curvature;
+  torch::Tensor step;
+  if (curvature_ == "adam") {  // torch::optim::Adam's update with M = √v̂ + ε
+    if (!trainable.momentum.defined()) trainable.momentum = torch::zeros_like(direction);
+    trainable.momentum.mul_(beta1_).add_(direction, 1.0 - beta1_);
+    step = curvature.solve(trainable.momentum) * (lr / (1.0 - std::pow(beta1_, double(steps_))));
+  } else {
+    step = curvature.solve(direction);
+    if (momentum_ > 0) {
+      if (!trainable.momentum.defined()) trainable.momentum = torch::zeros_like(step);
+      step = trainable.momentum.mul_(momentum_).add_(step);
+    }
+    step = step * lr;
+  }
+  const auto deltas = from_layer_matrix(stage, step);
+  auto controls = stage.controls();
+  for (size_t i = 0; i < controls.size(); ++i) controls[i].sub_(deltas[i]);
+  stats.extras[fmt::format("stage{}.update_norm", t)] = step.norm().item<double>();
+}
+
+void Ddpnopt::save(torch::serialize::OutputArchive& archive) const {
+  archive.write("steps", torch::tensor(steps_));
+  for (size_t t = 0; t < stages_.size(); ++t) {
+    if (!stages_[t]) continue;
+    const auto prefix = fmt::format("stage{}.", t);
+    stages_[t]->curvature->save(archive, prefix);
+    if (stages_[t]->momentum.defined()) archive.write(prefix + "momentum", stages_[t]->momentum);
+  }
+}
+
+void Ddpnopt::load(torch::serialize::InputArchive& archive) {
+  torch::Tensor steps;
+  archive.read("steps", steps);
+  steps_ = steps.item<int64_t>();
+  for (size_t t = 0; t < stages_.size(); ++t) {
+    if (!stages_[t]) continue;
+    const auto prefix = fmt::format("stage{}.", t);
+    stages_[t]->curvature->load(archive, prefix);
+    torch::Tensor momentum;
+    if (archive.try_read(prefix + "momentum", momentum)) stages_[t]->momentum = momentum;
+  }
+}
+
+}  // namespace octrain::methods

@@ -1,0 +1,282 @@
+// DDPNOpt and DDP: the reductions to their base optimisers step for step, the cheap feedback
+// against autograd's Q_ux, FACTORED against FULL, and DDP on a linear-quadratic problem.
+#include <gtest/gtest.h>
+#include <torch/torch.h>
+
+#include <sstream>
+
+#include "octrain/control/conv2d.h"
+#include "octrain/control/dense.h"
+#include "octrain/control/model_builder.h"
+#include "octrain/control/network.h"
+#include "octrain/methods/registry.h"
+#include "octrain/methods/value_model.h"
+#include "octrain/util/error.h"
+
+namespace octrain::methods {
+namespace {
+
+struct Problem {
+  std::shared_ptr<control::Network> net;
+  torch::Tensor x, y;
+};
+
+Problem make_problem(const std::string& spec, std::vector<int64_t> input, int64_t classes,
+                     uint64_t seed, double weight_decay = 1e-3) {
+  torch::manual_seed(seed);
+  Problem p;
+  p.net = control::build_network(spec, input);
+  p.net->to(torch::kFloat64);
+  p.net->set_running_cost({weight_decay, 0});
+  input.insert(input.begin(), 8);
+  p.x = torch::randn(input, torch::kFloat64);
+  p.y = torch::randint(classes, {8}, torch::kLong);
+  return p;
+}
+
+void expect_same_steps(const std::string& spec, const std::string& ours_spec,
+                       const std::string& base_spec, int steps = 5) {
+  const std::vector<int64_t> input =
+      spec.rfind("cnn", 0) == 0 ? std::vector<int64_t>{1, 6, 6} : std::vector<int64_t>{5};
+  auto a = make_problem(spec, input, 3, 7), b = make_problem(spec, input, 3, 7);
+  control::CrossEntropyLoss loss;
+  auto ours = make_method(ours_spec, *a.net);
+  auto base = make_method(base_spec, *b.net);
+  for (int s = 0; s < steps; ++s) {
+    const auto sa = ours->step(*a.net, loss, a.x, a.y);
+    const auto sb = base->step(*b.net, loss, b.x, b.y);
+    EXPECT_NEAR(sa.objective, sb.objective, 1e-12) << ours_spec << " step " << s;
+    const auto ca = a.net->controls(), cb = b.net->controls();
+    for (size_t i = 0; i < ca.size(); ++i)
+      ASSERT_TRUE(torch::allclose(ca[i], cb[i], 1e-11, 1e-13))
+          << ours_spec << " vs " << base_spec << " step " << s << " control " << i << "\n"
+          << (ca[i] - cb[i]).abs().max().item<double>();
+  }
+}
+
+const char* kMlp = "mlp:5-7-6-3:tanh";
+const char* kCnn = "cnn:conv3x3-maxpool2-conv2x3-flatten-3:relu";
+
+TEST(Ddpnopt, WithoutFeedbackIdentityCurvatureIsSgd) {
+  expect_same_steps(kMlp, "ddpnopt:curvature=identity,feedback=false,lr=0.1", "sgd:lr=0.1");
+  expect_same_steps(kMlp, "ddpnopt:curvature=identity,feedback=false,lr=0.1,momentum=0.9",
+                    "sgd:lr=0.1,momentum=0.9");
+  expect_same_steps(kCnn, "ddpnopt:curvature=identity,feedback=false,lr=0.1", "sgd:lr=0.1");
+}
+
+TEST(Ddpnopt, WithoutFeedbackDiagonalCurvatureIsRmsprop) {
+  expect_same_steps(kMlp, "ddpnopt:curvature=diag,feedback=false,lr=0.01,alpha=0.9",
+                    "rmsprop:lr=0.01,alpha=0.9");
+  expect_same_steps(kCnn, "ddpnopt:curvature=diag,feedback=false,lr=0.01",
+                    "rmsprop:lr=0.01");
+}
+
+TEST(Ddpnopt, WithoutFeedbackAdamCurvatureIsAdam) {
+  expect_same_steps(kMlp, "ddpnopt:curvature=adam,feedback=false,lr=0.01,beta2=0.99",
+                    "adam:lr=0.01,beta2=0.99");
+}
+
+TEST(Ddpnopt, FeedbackChangesTheStepAndReportsItsNorm) {
+  auto a = make_problem(kMlp, {5}, 3, 3);
+  control::CrossEntropyLoss loss;
+  auto method = make_method("ddpnopt:curvature=identity,lr=0.5", *a.net);
+  method->step(*a.net, loss, a.x, a.y);  // δx = 0 needs a changed earlier stage: step twice
+  const auto stats = method->step(*a.net, loss, a.x, a.y);
+  EXPECT_GT(stats.extras.at("stage2.feedback_norm"), 0.0);
+  EXPECT_EQ(stats.extras.count("stage0.feedback_norm"), 0u);  // δx_0 = 0
+  EXPECT_GT(stats.extras.at("stage4.update_norm"), 0.0);
+}
+
+// Per-sample Hessians of the terminal cost against their closed forms.
+TEST(ValueModel, TerminalHessiansMatchClosedForms) {
+  torch::manual_seed(1);
+  const auto z = torch::randn({4, 3}, torch::kFloat64);
+  const auto y = torch::tensor({0, 2, 1, 2}, torch::kLong);
+  const auto p = torch::softmax(z, 1);
+  const auto ce = torch::diag_embed(p) - p.unsqueeze(2) * p.unsqueeze(1);
+  EXPECT_TRUE(torch::allclose(per_sample_hessian(control::CrossEntropyLoss(), z, y), ce, 1e-12));
+  const auto target = torch::randn({4, 3}, torch::kFloat64);
+  const auto mse = per_sample_hessian(control::MeanSquaredErrorLoss(), z, target);
+  EXPECT_TRUE(torch::allclose(mse, (2.0 / 3.0) * torch::eye(3, torch::kFloat64).expand({4, 3, 3})));
+}
+
+// Σ_s Q_ux^(s) δx_s from autograd: ∂/∂u Σ_s ∇_x q_s · δx_s with
+// q_s = ½ (h_s − h̄_s)ᵀ V_hh,s (h_s − h̄_s) (+ V_h,s · h_s for the second-order term).
+torch::Tensor autograd_feedback(control::Stage& stage, const torch::Tensor& x,
+                                const torch::Tensor& v_h, const torch::Tensor& v_hh,
+                                const torch::Tensor& delta_x, bool second_order) {
+  torch::AutoGradMode enable(true);
+  const auto xr = x.detach().requires_grad_(true);
+  const auto h = stage.forward(xr);
+  const auto nominal = h.detach();
+  const auto d = (h - nominal).reshape({x.size(0), -1});
+  auto q = 0.5 * (d.unsqueeze(1).bmm(v_hh).bmm(d.unsqueeze(2))).sum();
+  if (second_order) q = q + (h * v_h).sum();
+  const auto gx = torch::autograd::grad({q}, {xr}, {}, true, true)[0];
+  const auto controls = stage.controls();
+  auto grads = torch::autograd::grad({(gx * delta_x).sum()}, controls, {}, false, false, true);
+  auto weight = grads[0].reshape({grads[0].size(0), -1});
+  return controls.size() == 2 ? torch::cat({weight, grads[1].unsqueeze(1)}, 1) : weight;
+}
+
+void expect_cheap_feedback_matches(control::Stage& stage, std::vector<int64_t> input) {
+  torch::manual_seed(5);
+  stage.to(torch::kFloat64);
+  input.insert(input.begin(), 3);
+  const auto x = torch::randn(input, torch::kFloat64);
+  const auto delta_x = torch::randn(input, torch::kFloat64);
+  torch::Tensor h;
+  {
+    torch::NoGradGuard no_grad;
+    h = stage.forward(x);
+  }
+  const int64_t n = h[0].numel();
+  const auto v_h = torch::randn(h.sizes(), torch::kFloat64);
+  // FULL: an arbitrary symmetric V_hh per sample.
+  auto r = torch::randn({3, n, n}, torch::kFloat64);
+  ValueModel full{v_h, r + r.transpose(1, 2), {}, {}};
+  // FACTORED: z zᵀ + diag(e).
+  const auto z = torch::randn(h.sizes(), torch::kFloat64);
+  const auto e = torch::rand(h.sizes(), torch::kFloat64);
+  ValueModel factored{v_h, {}, z, e};
+  const auto zf = z.reshape({3, n});
+  const auto factored_hessian = zf.unsqueeze(2) * zf.unsqueeze(1) + torch::diag_embed(e.reshape({3, n}));
+  for (bool second_order : {false, true}) {
+    torch::NoGradGuard no_grad;
+    const auto cheap_full = feedback_gradient(stage, x, full, delta_x, second_order);
+    const auto cheap_fact = feedback_gradient(stage, x, factored, delta_x, second_order);
+    const auto truth_full = autograd_feedback(stage, x, v_h, full.hessian, delta_x, second_order);
+    const auto truth_fact = autograd_feedback(stage, x, v_h, factored_hessian, delta_x, second_order);
+    EXPECT_TRUE(torch::allclose(cheap_full, truth_full, 1e-10, 1e-12))
+        << stage.describe() << " full, second_order=" << second_order;
+    EXPECT_TRUE(torch::allclose(cheap_fact, truth_fact, 1e-10, 1e-12))
+        << stage.describe() << " factored, second_order=" << second_order;
+  }
+}
+
+TEST(ValueModel, CheapFeedbackEqualsAutogradQux) {
+  control::DenseStage dense(4, 3);
+  expect_cheap_feedback_matches(dense, {4});
+  control::Conv2dStage conv(2, 3, 3, 1, 1);
+  expect_cheap_feedback_matches(conv, {2, 4, 4});
+  control::Conv2dStage strided(2, 2, 3, 2, 0, /*bias=*/false);
+  expect_cheap_feedback_matches(strided, {2, 5, 5});
+}
+
+// With the Gauss-Newton outer product at x_T and no Tikhonov term, V_xx stays rank one through
+// the backward pass, so FULL and FACTORED (Proposition 3) must take identical steps.
+void expect_full_equals_factored(const std::string& options) {
+  auto a = make_problem(kMlp, {5}, 3, 9), b = make_problem(kMlp, {5}, 3, 9);
+  control::CrossEntropyLoss loss;
+  auto full = make_method("ddpnopt:value_hessian=full,terminal_hessian=outer,tikhonov=0," + options,
+                          *a.net);
+  auto factored = make_method("ddpnopt:value_hessian=factored,tikhonov=0," + options, *b.net);
+  for (int s = 0; s < 4; ++s) {
+    full->step(*a.net, loss, a.x, a.y);
+    const auto stats = factored->step(*b.net, loss, b.x, b.y);
+    ASSERT_EQ(stats.extras.at("radicand_clamps"), 0.0) << options;
+    const auto ca = a.net->controls(), cb = b.net->controls();
+    for (size_t i = 0; i < ca.size(); ++i)
+      ASSERT_TRUE(torch::allclose(ca[i], cb[i], 1e-10, 1e-12))
+          << options << " step " << s << " control " << i;
+  }
+}
+
+TEST(Ddpnopt, FactoredEqualsFullForARankOneTerminalHessian) {
+  expect_full_equals_factored("curvature=identity,lr=0.3");
+  expect_full_equals_factored("curvature=identity,lr=0.3,gain=batch");
+  expect_full_equals_factored("curvature=adam,lr=0.001");
+}
+
+// One dense stage, MSE and an L2 running cost: J is quadratic in u, so DDP with the exact Q_uu
+// and η = 1 lands on the ridge-regression optimum in one step.
+TEST(Ddp, ReachesTheLinearQuadraticOptimumInOneStep) {
+  torch::manual_seed(4);
+  auto net = control::build_network("mlp:4-3", {4});
+  net->to(torch::kFloat64);
+  const double l2 = 0.05;
+  net->set_running_cost({l2, 0});
+  const auto x = torch::randn({10, 4}, torch::kFloat64);
+  const auto y = torch::randn({10, 3}, torch::kFloat64);
+  control::MeanSquaredErrorLoss loss;
+  auto method = make_method("ddp:lr=1,damping=0", *net);
+  method->step(*net, loss, x, y);
+  // J = (1/(BK)) Σ‖θx̃ − y‖² + l2/2‖θ‖²  ⇒  θ* = Yᵀ X̃ (X̃ᵀX̃ + (BK·l2/2) I)⁻¹.
+  const auto xt = torch::cat({x, torch::ones({10, 1}, torch::kFloat64)}, 1);
+  const auto gram = xt.t().mm(xt) + (10 * 3 * l2 / 2) * torch::eye(5, torch::kFloat64);
+  const auto theta = y.t().mm(xt).mm(torch::inverse(gram));
+  auto& stage = static_cast<control::DenseStage&>(net->stage(0));
+  EXPECT_TRUE(torch::allclose(stage.weight, theta.narrow(1, 0, 4), 1e-10, 1e-12));
+  EXPECT_TRUE(torch::allclose(stage.bias, theta.select(1, 4), 1e-10, 1e-12));
+}
+
+TEST(Ddp, TrainsATinyTanhNet) {
+  auto p = make_problem("mlp:5-6-6-3:tanh", {5}, 3, 12);
+  control::CrossEntropyLoss loss;
+  auto method = make_method("ddp:tikhonov=1e-4", *p.net);
+  const double first = method->step(*p.net, loss, p.x, p.y).loss;
+  double last = first;
+  for (int s = 0; s < 20; ++s) last = method->step(*p.net, loss, p.x, p.y).loss;
+  EXPECT_LT(last, 0.5 * first);
+}
+
+TEST(Ddpnopt, SecondOrderDynamicsRunAndDifferFromGaussNewton) {
+  auto a = make_problem("mlp:5-6-6-3:sigmoid", {5}, 3, 2), b = make_problem("mlp:5-6-6-3:sigmoid", {5}, 3, 2);
+  control::MaxMahalanobisLoss loss(3, 3, 3.0);
+  auto plain = make_method("ddpnopt:curvature=identity,lr=0.5,value_hessian=full", *a.net);
+  auto second = make_method(
+      "ddpnopt:curvature=identity,lr=0.5,value_hessian=full,second_order=true", *b.net);
+  for (int s = 0; s < 3; ++s) {
+    plain->step(*a.net, loss, a.x, a.y);
+    second->step(*b.net, loss, b.x, b.y);
+  }
+  EXPECT_FALSE(torch::allclose(a.net->controls()[0], b.net->controls()[0], 1e-9, 1e-12));
+  for (const auto& c : b.net->controls()) EXPECT_TRUE(torch::isfinite(c).all().item<bool>());
+}
+
+TEST(Ddpnopt, StateSavesAndLoadsExactly) {
+  for (const char* spec : {"ddpnopt:curvature=adam,lr=0.01", "ddpnopt:curvature=diag,momentum=0.5"}) {
+    auto a = make_problem(kMlp, {5}, 3, 6), b = make_problem(kMlp, {5}, 3, 6);
+    control::CrossEntropyLoss loss;
+    auto ma = make_method(spec, *a.net), mb = make_method(spec, *b.net);
+    for (int s = 0; s < 2; ++s) {
+      ma->step(*a.net, loss, a.x, a.y);
+      mb->step(*b.net, loss, b.x, b.y);
+    }
+    std::stringstream buffer;
+    {
+      torch::serialize::OutputArchive archive;
+      ma->save(archive);
+      archive.save_to(buffer);
+    }
+    auto restored = make_method(spec, *a.net);
+    torch::serialize::InputArchive archive;
+    archive.load_from(buffer);
+    restored->load(archive);
+    restored->step(*a.net, loss, a.x, a.y);
+    mb->step(*b.net, loss, b.x, b.y);
+    const auto ca = a.net->controls(), cb = b.net->controls();
+    for (size_t i = 0; i < ca.size(); ++i) EXPECT_TRUE(torch::equal(ca[i], cb[i])) << spec;
+  }
+}
+
+TEST(Ddpnopt, RefusesWhatItCannotHandle) {
+  auto res = control::build_network("resmlp:3-4x2-2", {3});
+  EXPECT_THROW(make_method("ddpnopt", *res), UsageError);
+  auto cnn = control::build_network(kCnn, {1, 6, 6});
+  EXPECT_THROW(make_method("ddpnopt:value_hessian=full", *cnn), UsageError);
+  EXPECT_NO_THROW(make_method("ddpnopt", *cnn));
+  auto mlp = control::build_network(kMlp, {5});
+  EXPECT_THROW(make_method("ddpnopt:second_order=true", *mlp), UsageError);
+  EXPECT_THROW(make_method("ddpnopt:curvature=adam,momentum=0.9", *mlp), UsageError);
+  auto wide = control::build_network("mlp:100-50-3", {100});
+  try {
+    make_method("ddp", *wide);
+    FAIL() << "ddp accepted a 5050-control stage";
+  } catch (const UsageError& e) {
+    EXPECT_NE(std::string(e.what()).find("max_stage_controls"), std::string::npos) << e.what();
+  }
+}
+
+}  // namespace
+}  // namespace octrain::methods
