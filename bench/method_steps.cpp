@@ -48,6 +48,20 @@ const std::vector<MethodCase>& cases() {
        128,
        "cross-entropy",
        {"adam:lr=0.001", "sgd:lr=0.01", "emsa:rho=0.03,threads=1", "emsa:rho=0.03,threads=2"}},
+      {"ddpnopt_fc5",
+       "mlp:64-32-32-32-32-10:tanh",
+       {64},
+       32,
+       "cross-entropy",
+       {"adam:lr=0.001", "rmsprop:lr=0.001", "ddpnopt:lr=0.001", "ddpnopt:lr=0.001,feedback=false",
+        "ddpnopt:lr=0.001,value_hessian=full", "ddp"}},
+      {"ddpnopt_mlp784",
+       "mlp:784-256-256-10:relu",
+       {784},
+       128,
+       "cross-entropy",
+       {"adam:lr=0.001", "rmsprop:lr=0.001", "ddpnopt:lr=0.001",
+        "ddpnopt:lr=0.001,feedback=false"}},
   };
   return all;
 }

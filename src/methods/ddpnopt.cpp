@@ -79,7 +79,7 @@ OptionSchema Ddpnopt::schema_for(const std::string& name) {
               "non-quadratic losses)", 0, kInf, true)
         .real("damping", 1e-2, "added to the diagonal of the exact Q_uu", 0, kInf)
         .real("tikhonov", 0.0, "ε_V added to V_xx at each trainable stage's input", 0, kInf)
-        .choice("gain", "per-sample", {"per-sample", "batch"},
+        .choice("gain", "batch", {"batch", "per-sample"},
                 "k in V_x: per sample k^(s) = −ηM⁻¹Q_u^(s), or the batch step k̄")
         .flag("second_order", false, "the σ'' and g_ux dynamics terms in the value recursion")
         .integer("max_stage_controls", 4096,
@@ -100,8 +100,9 @@ OptionSchema Ddpnopt::schema_for(const std::string& name) {
               "full V_xx at x_T: ∇²φ, or the Gauss-Newton outer product ∇φ∇φᵀ")
       .real("tikhonov", 1e-5, "ε_V added to V_xx at each trainable stage's input", 0, kInf)
       .flag("feedback", true, "apply the feedback Q_ux δx (off: the base optimiser)")
-      .choice("gain", "per-sample", {"per-sample", "batch"},
-              "k in V_x: per sample k^(s) = −ηM⁻¹Q_u^(s), or the batch step k̄")
+      .choice("gain", "batch", {"batch", "per-sample"},
+              "k in V_x: the batch step k̄ = −ηM⁻¹Q̄_u, or per sample k^(s) = −ηM⁻¹Q_u^(s) "
+              "(the literal reading; with diag curvature it amplifies per-sample noise)")
       .flag("second_order", false,
             "the σ'' and g_ux dynamics terms in the value recursion (needs value_hessian=full)");
 }

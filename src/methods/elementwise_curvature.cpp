@@ -9,7 +9,7 @@ namespace octrain::methods {
 torch::Tensor IdentityCurvature::sample_form(const torch::Tensor& inputs, const torch::Tensor& u,
                                              const torch::Tensor& v) const {
   // ⟨u x̃ᵀ, v x̃ᵀ⟩ = (u·v)‖x̃‖².
-  return (u * v).sum(1) * inputs.square().sum(1);
+  return (u * v).sum(-1) * inputs.square().sum(1);
 }
 
 void DiagonalCurvature::observe(const LayerRows&, const torch::Tensor& mean_gradient) {
@@ -19,22 +19,26 @@ void DiagonalCurvature::observe(const LayerRows&, const torch::Tensor& mean_grad
   }
   second_moment_.mul_(beta2_).addcmul_(mean_gradient, mean_gradient, 1.0 - beta2_);
   steps_ += 1;
+  refresh_denominator();
 }
 
-torch::Tensor DiagonalCurvature::denominator() const {
-  if (!bias_correction_) return second_moment_.sqrt().add_(eps_);
+void DiagonalCurvature::refresh_denominator() {
+  if (!bias_correction_) {
+    denominator_ = second_moment_.sqrt().add_(eps_);
+    return;
+  }
   const double correction = 1.0 - std::pow(beta2_, double(steps_.item<int64_t>()));
-  return (second_moment_.sqrt() / std::sqrt(correction)).add_(eps_);
+  denominator_ = (second_moment_.sqrt() / std::sqrt(correction)).add_(eps_);
 }
 
 torch::Tensor DiagonalCurvature::solve(const torch::Tensor& gradient) const {
-  return gradient / denominator();
+  return gradient / denominator_;
 }
 
 torch::Tensor DiagonalCurvature::sample_form(const torch::Tensor& inputs, const torch::Tensor& u,
                                              const torch::Tensor& v) const {
   // Σ_jk u_j v_j x̃_k² / m_jk = Σ_j u_j v_j (x̃² m⁻¹ᵀ)_j.
-  return (u * v * inputs.square().mm(denominator().reciprocal().t())).sum(1);
+  return (u * v * inputs.square().mm(denominator_.reciprocal().t())).sum(-1);
 }
 
 void DiagonalCurvature::save(torch::serialize::OutputArchive& archive,
@@ -50,6 +54,7 @@ void DiagonalCurvature::load(torch::serialize::InputArchive& archive, const std:
   archive.read(prefix + "steps", steps);
   second_moment_ = moment;
   steps_ = steps;
+  refresh_denominator();
 }
 
 }  // namespace octrain::methods

@@ -12,12 +12,20 @@ bool has_bias(control::Stage& stage) { return stage.controls().size() == 2; }
 }  // namespace
 
 torch::Tensor layer_apply(control::Stage& stage, const torch::Tensor& x,
-                          const torch::Tensor& matrix, bool with_bias) {
+                          const torch::Tensor& matrix) {
   auto controls = from_layer_matrix(stage, matrix);
-  const auto bias = with_bias && controls.size() == 2 ? controls[1] : torch::Tensor();
+  const auto bias = controls.size() == 2 ? controls[1] : torch::Tensor();
   if (is_dense(stage)) return at::linear(x, controls[0], bias);
   auto& conv = static_cast<control::Conv2dStage&>(stage);
   return torch::conv2d(x, controls[0], bias, {conv.stride(), conv.stride()},
+                       {conv.padding(), conv.padding()});
+}
+
+torch::Tensor layer_state_jvp(control::Stage& stage, const torch::Tensor& delta_x) {
+  const auto weight = stage.controls()[0];
+  if (is_dense(stage)) return delta_x.mm(weight.t());
+  auto& conv = static_cast<control::Conv2dStage&>(stage);
+  return torch::conv2d(delta_x, weight, {}, {conv.stride(), conv.stride()},
                        {conv.padding(), conv.padding()});
 }
 

@@ -56,8 +56,9 @@ std::pair<torch::Tensor, torch::Tensor> sample_forms(control::Stage& stage, cons
                                                      const torch::Tensor& v) {
   if (stage.kind() == control::StageKind::kDense) {
     const auto inputs = layer_inputs(stage, x).squeeze(1);
-    return {curvature.sample_form(inputs, z, z),
-            v.defined() ? curvature.sample_form(inputs, z, v) : torch::Tensor()};
+    if (!v.defined()) return {curvature.sample_form(inputs, z, z), torch::Tensor()};
+    const auto forms = curvature.sample_form(inputs, z.expand({2, -1, -1}), torch::stack({z, v}));
+    return {forms[0], forms[1]};
   }
   std::vector<torch::Tensor> zz, zv;
   for (int64_t s = 0; s < x.size(0); s += kSampleChunk) {
@@ -218,7 +219,7 @@ LayerValue layer_value(control::Stage& stage, const torch::Tensor& x, const Valu
 torch::Tensor feedback_gradient(control::Stage& stage, const torch::Tensor& x,
                                 const ValueModel& next, const torch::Tensor& delta_x,
                                 bool second_order) {
-  const auto a = layer_apply(stage, delta_x, to_layer_matrix(stage, stage.controls()), false);
+  const auto a = layer_state_jvp(stage, delta_x);
   torch::Tensor r;  // V_hh a
   if (next.full()) {
     r = next.hessian.bmm(flat(a).unsqueeze(2)).squeeze(2).view(a.sizes());

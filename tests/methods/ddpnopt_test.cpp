@@ -183,9 +183,10 @@ void expect_full_equals_factored(const std::string& options) {
 }
 
 TEST(Ddpnopt, FactoredEqualsFullForARankOneTerminalHessian) {
-  expect_full_equals_factored("curvature=identity,lr=0.3");
+  expect_full_equals_factored("curvature=identity,lr=0.3,gain=per-sample");
   expect_full_equals_factored("curvature=identity,lr=0.3,gain=batch");
-  expect_full_equals_factored("curvature=adam,lr=0.001");
+  expect_full_equals_factored("curvature=adam,lr=0.001,gain=per-sample");
+  expect_full_equals_factored("curvature=diag,lr=1e-5,eps=1e-3,gain=batch");
 }
 
 // One dense stage, MSE and an L2 running cost: J is quadratic in u, so DDP with the exact Q_uu

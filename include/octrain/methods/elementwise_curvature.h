@@ -32,12 +32,13 @@ class DiagonalCurvature : public StageCurvature {
   void load(torch::serialize::InputArchive& archive, const std::string& prefix) override;
 
  private:
-  torch::Tensor denominator() const;  // √v̂ + ε, [out, fan(+1)]
+  void refresh_denominator();
 
   double beta2_, eps_;
   bool bias_correction_;
   torch::Tensor second_moment_;  // v
   torch::Tensor steps_;          // observations so far (a tensor so it saves with the state)
+  torch::Tensor denominator_;    // √v̂ + ε, [out, fan(+1)], refreshed by observe() and load()
 };
 
 }  // namespace octrain::methods

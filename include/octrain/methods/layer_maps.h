@@ -12,10 +12,12 @@ namespace octrain::methods {
 // composes (ALGORITHMS.md §4), without autograd. Layer matrices are [out, fan(+1)] as in
 // stage_curvature.h.
 
-// g(x; θ = matrix): the stage's pre-activation with the controls replaced by `matrix`. With
-// `with_bias` false the bias column is left out, giving the state derivative g_x·x = W x.
+// g(x; θ = matrix) = g_u·matrix: the stage's pre-activation with the controls replaced by
+// `matrix`, e.g. the change Δh a control step Δθ makes.
 torch::Tensor layer_apply(control::Stage& stage, const torch::Tensor& x,
-                          const torch::Tensor& matrix, bool with_bias = true);
+                          const torch::Tensor& matrix);
+// g_x δx = W δx (conv: W ⋆ δx) at the stage's own weights.
+torch::Tensor layer_state_jvp(control::Stage& stage, const torch::Tensor& delta_x);
 // g_xᵀ v at the stage's own weights: the state VJP (x gives the input shape).
 torch::Tensor layer_state_vjp(control::Stage& stage, const torch::Tensor& x,
                               const torch::Tensor& v);

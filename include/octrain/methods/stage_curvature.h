@@ -54,7 +54,8 @@ class StageCurvature {
   // M⁻¹ D for layer gradients D [..., out, fan(+1)]; may return D itself, so never write to it.
   virtual torch::Tensor solve(const torch::Tensor& gradient) const = 0;
   // For dense stages, per sample s: ⟨u_s x̃_sᵀ, M⁻¹ (v_s x̃_sᵀ)⟩ with x̃ [B, fan(+1)] and
-  // u, v [B, out] → [B], without forming per-sample gradients (DDPNOpt's value recursion).
+  // u, v [..., B, out] → [..., B], without forming per-sample gradients (DDPNOpt's value
+  // recursion). Leading dimensions of u and v evaluate several forms at the cost of one.
   virtual torch::Tensor sample_form(const torch::Tensor& inputs, const torch::Tensor& u,
                                     const torch::Tensor& v) const = 0;
   // State for exact resume, under keys starting with `prefix`.

@@ -45,7 +45,7 @@ ValueModel stage_free_value(control::Stage& stage, const torch::Tensor& x,
 
 struct LayerValueOptions {
   double lr = 1.0;                 // η: Q_uu ≈ M/η
-  bool per_sample_gain = true;     // k^(s) = −η M⁻¹ Q_u^(s) in V_x (else the batch step k̄)
+  bool per_sample_gain = false;    // k^(s) = −η M⁻¹ Q_u^(s) in V_x (else the batch step k̄)
   bool second_order = false;       // the g_ux term of the dense stage (FULL only)
   double tikhonov = 0.0;           // ε_V added to V_xx at the stage's input
 };
