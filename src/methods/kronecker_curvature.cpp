@@ -117,40 +117,39 @@ torch::Tensor KroneckerCurvature::sample_form(const torch::Tensor& inputs, const
   return (u.mm(U_G_) * v.mm(U_G_) * per_output).sum(1);
 }
 
+// The state tensors by key: the factors, then what the last refresh computed from them.
+template <typename Self>
+auto KroneckerCurvature::state_tensors(Self& self) {
+  using Entry = std::pair<const char*, decltype(&self.A_)>;
+  if (self.options_.eigenbasis)
+    return std::vector<Entry>{{"A", &self.A_},
+                              {"G", &self.G_},
+                              {"U_A", &self.U_A_},
+                              {"U_G", &self.U_G_},
+                              {"S", &self.S_}};
+  return std::vector<Entry>{{"A", &self.A_},
+                            {"G", &self.G_},
+                            {"A_inverse", &self.A_inverse_},
+                            {"G_inverse", &self.G_inverse_}};
+}
+
 void KroneckerCurvature::save(torch::serialize::OutputArchive& archive,
                               const std::string& prefix) const {
   archive.write(prefix + "steps", torch::tensor(steps_, torch::kInt64));
   archive.write(prefix + "refreshes", torch::tensor(refreshes_, torch::kInt64));
   if (steps_ == 0) return;
-  archive.write(prefix + "A", A_);
-  archive.write(prefix + "G", G_);
-  if (options_.eigenbasis) {
-    archive.write(prefix + "U_A", U_A_);
-    archive.write(prefix + "U_G", U_G_);
-    archive.write(prefix + "S", S_);
-  } else {
-    archive.write(prefix + "A_inverse", A_inverse_);
-    archive.write(prefix + "G_inverse", G_inverse_);
-  }
+  for (const auto& [key, tensor] : state_tensors(*this)) archive.write(prefix + key, *tensor);
 }
 
 void KroneckerCurvature::load(torch::serialize::InputArchive& archive, const std::string& prefix) {
   read_scalar(archive, prefix + "steps", steps_);
   read_scalar(archive, prefix + "refreshes", refreshes_);
-  // Fresh tensors: the saved state is taken as it is, not copied into this one's.
-  A_ = G_ = A_inverse_ = G_inverse_ = U_A_ = U_G_ = S_ = torch::Tensor();
-  if (steps_ == 0) return;
-  archive.read(prefix + "A", A_);
-  archive.read(prefix + "G", G_);
-  if (options_.eigenbasis) {
-    archive.read(prefix + "U_A", U_A_);
-    archive.read(prefix + "U_G", U_G_);
-    archive.read(prefix + "S", S_);
-  } else {
-    archive.read(prefix + "A_inverse", A_inverse_);
-    archive.read(prefix + "G_inverse", G_inverse_);
+  for (const auto& [key, tensor] : state_tensors(*this)) {
+    // Fresh tensors: the saved state is taken as it is, not copied into this one's.
+    *tensor = torch::Tensor();
+    if (steps_ > 0) archive.read(prefix + key, *tensor);
   }
-  if (A_.size(0) != fan_ || G_.size(0) != out_)
+  if (steps_ > 0 && (A_.size(0) != fan_ || G_.size(0) != out_))
     throw DataError(
         fmt::format("kronecker curvature '{}': saved factors are [{}], [{}], expected [{}], [{}]",
                     prefix, A_.size(0), G_.size(0), fan_, out_));

@@ -62,6 +62,8 @@ class KroneckerCurvature : public StageCurvature {
   bool due(int64_t every) const { return steps_ % every == 0; }
   void refresh();
   void fold_in_scaling(const LayerRows& rows);
+  template <typename Self>
+  static auto state_tensors(Self& self);
 
   int64_t out_, fan_;
   KroneckerOptions options_;
