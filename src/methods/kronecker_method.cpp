@@ -21,7 +21,7 @@ OptionSchema KroneckerMethod::schema_for(const std::string& name) {
   return OptionSchema(name)
       .real("lr", 0.01, "learning rate of the step θ ← θ − lr·M⁻¹∂J/∂θ", 0, kInf, true)
       .real("momentum", 0.0, "heavy-ball momentum on the preconditioned direction", 0, 1)
-      .real("kl_clip", 0.0, "KL clipping κ: scales the step to lr²·Σ⟨M⁻¹∇J, ∇J⟩ ≤ κ (0: off)", 0,
+      .real("kl_clip", 1e-3, "KL clipping κ: scales the step to lr²·Σ⟨M⁻¹∇J, ∇J⟩ ≤ κ (0: off)", 0,
             kInf)
       .real("decay", 0.95, "EMA rate of the Kronecker factors (ekfac: and of the scaling)", 0, 1)
       .real("damping", 1e-3,
@@ -32,7 +32,7 @@ OptionSchema KroneckerMethod::schema_for(const std::string& name) {
           "refresh_every", 10,
           name == "kfac" ? "steps between inverse refreshes" : "steps between eigenbasis refreshes",
           1, kMaxInterval)
-      .integer("stats_every", 1, "steps between factor updates (the rows are built only then)", 1,
+      .integer("stats_every", 10, "steps between factor updates (the rows are built only then)", 1,
                kMaxInterval);
 }
 

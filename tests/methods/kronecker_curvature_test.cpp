@@ -267,8 +267,9 @@ TEST(KroneckerMethod, KfacMatchesHandWrittenLoop) {
   auto ours = make_problem("mlp:5-7-6-3:tanh", {5}, 12);
   auto ref = make_problem("mlp:5-7-6-3:tanh", {5}, 12);
   ours.net->set_running_cost({weight_decay, 0});
-  auto method =
-      make_method("kfac:lr=0.2,momentum=0.5,decay=0.9,damping=0.01,refresh_every=2", *ours.net);
+  auto method = make_method(
+      "kfac:lr=0.2,momentum=0.5,decay=0.9,damping=0.01,refresh_every=2,stats_every=1,kl_clip=0",
+      *ours.net);
   auto& net = *ref.net;
   std::vector<size_t> dense;
   for (size_t t = 0; t < net.size(); ++t)
@@ -355,7 +356,8 @@ TEST(KroneckerMethod, SaveLoadResumesExactly) {
 // (K-FAC with a stale inverse overshoots on one fixed batch of 8 once the fit sharpens; EKFAC's
 // scaling follows every step, so it keeps the default refresh interval.)
 TEST(KroneckerMethod, ConvNetLearnsAFixedBatch) {
-  for (const std::string spec : {"kfac:lr=0.02,refresh_every=1", "ekfac:lr=0.02"}) {
+  for (const std::string spec :
+       {"kfac:lr=0.02,refresh_every=1,stats_every=1", "ekfac:lr=0.02,stats_every=1"}) {
     auto p = make_problem("cnn:conv3x3-maxpool2-conv3x3s2-flatten-3:relu", {1, 8, 8}, 14);
     auto method = make_method(spec, *p.net);
     const double first = method->step(*p.net, p.loss, p.x, p.y).loss;
@@ -369,7 +371,7 @@ TEST(KroneckerMethod, KlClippingScalesTheStep) {
   auto a = make_problem("mlp:5-7-3:tanh", {5}, 15);
   auto b = make_problem("mlp:5-7-3:tanh", {5}, 15);
   const auto before = a.net->controls()[0].clone();
-  auto plain = make_method("ekfac:lr=0.5", *a.net);
+  auto plain = make_method("ekfac:lr=0.5,kl_clip=0", *a.net);
   auto clipped = make_method("ekfac:lr=0.5,kl_clip=1e-6", *b.net);
   plain->step(*a.net, a.loss, a.x, a.y);
   const auto stats = clipped->step(*b.net, b.loss, b.x, b.y);

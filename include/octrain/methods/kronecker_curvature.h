@@ -10,7 +10,10 @@ struct KroneckerOptions {
   double decay = 0.95;         // EMA rate of A, G (and of EKFAC's scaling S)
   double damping = 1e-3;       // λ: Tikhonov damping of M = A ⊗ G
   int64_t refresh_every = 10;  // N: inverses / eigenbases recomputed on step 1, N+1, 2N+1, …
-  int64_t stats_every = 1;  // factors (and S) folded in on step 1, k+1, 2k+1, … (K-FAC's T_cov)
+  // Factors (and S) folded in on steps 1, k+1, 2k+1, … (K-FAC's T_cov). 1 is the plain
+  // algorithm; the kfac/ekfac methods default to 10 because on a conv stage E[x̃x̃ᵀ] costs about
+  // fan/out forward passes (measured: cnn4 K-FAC step 6.6× Adam's at 1, 1.2× at 10).
+  int64_t stats_every = 1;
   bool eigenbasis = false;  // false: K-FAC; true: EKFAC
 };
 
