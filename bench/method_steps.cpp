@@ -48,6 +48,18 @@ const std::vector<MethodCase>& cases() {
        128,
        "cross-entropy",
        {"adam:lr=0.001", "sgd:lr=0.01", "emsa:rho=0.03,threads=1", "emsa:rho=0.03,threads=2"}},
+      {"mlp784",
+       "mlp:784-256-256-10",
+       {784},
+       128,
+       "cross-entropy",
+       {"adam:lr=0.001", "kfac", "ekfac", "kfac:stats_every=1", "ekfac:stats_every=1"}},
+      {"cnn4",
+       "cnn:conv32x3-conv32x3-maxpool2-conv32x3-conv32x3-maxpool2-flatten-fc128-10",
+       {1, 28, 28},
+       128,
+       "cross-entropy",
+       {"adam:lr=0.001", "kfac", "ekfac", "kfac:stats_every=1", "ekfac:stats_every=1"}},
   };
   return all;
 }
