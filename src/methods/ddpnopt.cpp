@@ -9,6 +9,8 @@
 #include "octrain/control/network.h"
 #include "octrain/control/pool.h"
 #include "octrain/methods/elementwise_curvature.h"
+#include "octrain/methods/kronecker_curvature.h"
+#include "octrain/methods/kronecker_method.h"
 #include "octrain/methods/layer_maps.h"
 #include "octrain/methods/stage_curvature.h"
 #include "octrain/util/error.h"
@@ -51,13 +53,21 @@ class ExactCurvature : public StageCurvature {
   torch::Tensor matrix_;
 };
 
-std::unique_ptr<StageCurvature> make_curvature(const std::string& kind, const OptionValues& o) {
+std::unique_ptr<StageCurvature> make_curvature(const std::string& kind, const OptionValues& o,
+                                               control::Stage& stage) {
   if (kind == "identity") return std::make_unique<IdentityCurvature>();
   if (kind == "diag")
     return std::make_unique<DiagonalCurvature>(o.real("alpha"), o.real("eps"), false);
   if (kind == "adam")
     return std::make_unique<DiagonalCurvature>(o.real("beta2"), o.real("eps"), true);
   if (kind == "exact") return std::make_unique<ExactCurvature>(o.real("damping"));
+  if (kind == "kfac" || kind == "ekfac") {
+    const auto controls = stage.controls();
+    const int64_t out = controls[0].size(0);
+    const int64_t fan = controls[0].numel() / out + (controls.size() == 2 ? 1 : 0);
+    return std::make_unique<KroneckerCurvature>(
+        out, fan, KroneckerMethod::curvature_options(o, kind == "ekfac"));
+  }
   throw std::logic_error("ddpnopt: no curvature " + kind);
 }
 
@@ -88,12 +98,17 @@ OptionSchema Ddpnopt::schema_for(const std::string& name) {
   }
   return schema.real("lr", 0.01, "η, with Q_uu ≈ M/η", 0, kInf, true)
       .real("momentum", 0.0, "heavy-ball momentum on M⁻¹d (not with curvature=adam)", 0, 1)
-      .choice("curvature", "diag", {"identity", "diag", "adam"},
-              "M_t: identity (SGD), diag (RMSprop), adam")
+      .choice("curvature", "diag", {"identity", "diag", "adam", "kfac", "ekfac"},
+              "M_t: identity (SGD), diag (RMSprop), adam, kfac or ekfac (Kronecker factors)")
       .real("alpha", 0.99, "diag: EMA rate of Q_u ⊙ Q_u", 0, 1)
       .real("beta1", 0.9, "adam: EMA rate of d", 0, 1)
       .real("beta2", 0.999, "adam: EMA rate of Q_u ⊙ Q_u", 0, 1)
       .real("eps", 1e-8, "diag, adam: denominator guard", 0, 1, true)
+      .real("decay", 0.95, "kfac, ekfac: EMA rate of the Kronecker factors", 0, 1)
+      .real("damping", 1e-3, "kfac, ekfac: damping λ", 0, kInf, true)
+      .integer("refresh_every", 10, "kfac, ekfac: steps between inverse/eigenbasis refreshes", 1,
+               1 << 20)
+      .integer("stats_every", 10, "kfac, ekfac: steps between factor updates", 1, 1 << 20)
       .choice("value_hessian", "factored", {"factored", "full"},
               "V_xx per sample: rank-one factor (any net) or full matrices (small dense nets)")
       .choice("terminal_hessian", "exact", {"exact", "outer"},
@@ -157,7 +172,7 @@ Ddpnopt::Ddpnopt(const std::string& name, OptionValues options, control::Network
                                    "limit is max_stage_controls={} (use ddpnopt)",
                                    stage.num_controls(), o.integer("max_stage_controls")));
     stages_[t] = std::make_unique<TrainableStage>();
-    stages_[t]->curvature = make_curvature(curvature_, o);
+    stages_[t]->curvature = make_curvature(curvature_, o, stage);
     seen_trainable = true;
   }
   if (!seen_trainable) throw UsageError(name + ": the network has no trainable stage");

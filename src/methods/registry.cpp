@@ -6,6 +6,7 @@
 #include "octrain/methods/ddpnopt.h"
 #include "octrain/methods/discrete_msa.h"
 #include "octrain/methods/gradient_method.h"
+#include "octrain/methods/kronecker_method.h"
 #include "octrain/methods/quantised_gradient.h"
 #include "octrain/methods/successive_approximation.h"
 #include "octrain/util/error.h"
@@ -19,6 +20,10 @@ const std::vector<MethodInfo>& method_catalogue() {
       {"adagrad", "Adagrad (Duchi et al. 2011)", GradientMethod::schema_for("adagrad")},
       {"rmsprop", "RMSprop (Tieleman & Hinton 2012)", GradientMethod::schema_for("rmsprop")},
       {"adam", "Adam (Kingma & Ba 2015)", GradientMethod::schema_for("adam")},
+      {"kfac", "K-FAC: Kronecker-factored natural gradient (Martens & Grosse 2015)",
+       KroneckerMethod::schema_for("kfac")},
+      {"ekfac", "EKFAC: K-FAC rescaled in the factors' eigenbasis (George et al. 2018)",
+       KroneckerMethod::schema_for("ekfac")},
       {"msa", "basic method of successive approximations: per-stage Hamiltonian maximisation",
        SuccessiveApproximation::schema_for("msa")},
       {"emsa", "extended MSA: per-stage augmented-Hamiltonian minimisation (Li et al. 2018)",
@@ -49,6 +54,8 @@ std::unique_ptr<Method> make_method(const std::string& name,
       return std::make_unique<SuccessiveApproximation>(name, std::move(values), network);
     if (name == "ddpnopt" || name == "ddp")
       return std::make_unique<Ddpnopt>(name, std::move(values), network);
+    if (name == "kfac" || name == "ekfac")
+      return std::make_unique<KroneckerMethod>(name, std::move(values), network);
     if (name == "msa-discrete") return std::make_unique<DiscreteMsa>(std::move(values), network);
     if (QuantisedGradient::is_quantised_baseline(name))
       return std::make_unique<QuantisedGradient>(name, std::move(values), network);

@@ -76,6 +76,18 @@ TEST(Ddpnopt, WithoutFeedbackAdamCurvatureIsAdam) {
                     "adam:lr=0.01,beta2=0.99");
 }
 
+TEST(Ddpnopt, WithoutFeedbackKroneckerCurvatureIsKfac) {
+  for (const char* every : {"1", "2"}) {
+    const std::string options = std::string("lr=0.05,damping=0.01,refresh_every=2,stats_every=") + every;
+    expect_same_steps(kMlp, "ddpnopt:curvature=kfac,feedback=false," + options,
+                      "kfac:kl_clip=0," + options);
+    expect_same_steps(kMlp, "ddpnopt:curvature=ekfac,feedback=false," + options,
+                      "ekfac:kl_clip=0," + options);
+    expect_same_steps(kCnn, "ddpnopt:curvature=kfac,feedback=false," + options,
+                      "kfac:kl_clip=0," + options);
+  }
+}
+
 TEST(Ddpnopt, FeedbackChangesTheStepAndReportsItsNorm) {
   auto a = make_problem(kMlp, {5}, 3, 3);
   control::CrossEntropyLoss loss;
@@ -187,6 +199,8 @@ TEST(Ddpnopt, FactoredEqualsFullForARankOneTerminalHessian) {
   expect_full_equals_factored("curvature=identity,lr=0.3,gain=batch");
   expect_full_equals_factored("curvature=adam,lr=0.001,gain=per-sample");
   expect_full_equals_factored("curvature=diag,lr=1e-5,eps=1e-3,gain=batch");
+  expect_full_equals_factored("curvature=kfac,lr=0.01,damping=0.1,stats_every=1");
+  expect_full_equals_factored("curvature=ekfac,lr=0.01,damping=0.1,gain=per-sample");
 }
 
 // One dense stage, MSE and an L2 running cost: J is quadratic in u, so DDP with the exact Q_uu

@@ -1,0 +1,42 @@
+#pragma once
+
+#include "octrain/methods/kronecker_curvature.h"
+#include "octrain/methods/method.h"
+
+namespace octrain::methods {
+
+// K-FAC (Martens & Grosse 2015; conv layers: Grosse & Martens 2016) and EKFAC (George et al.
+// 2018) as baselines (ALGORITHMS.md §5): from one sweep, every dense/conv2d stage folds its
+// rows x̃_t and per-sample pre-activation gradients g = ∂φ_s/∂h = −B·p_{t+1} into its
+// KroneckerCurvature M_t and steps θ_t ← θ_t − lr·M_t⁻¹ ∂J/∂θ_t (with optional heavy-ball
+// momentum on the preconditioned direction, and optional KL clipping of Ba, Grosse & Martens
+// 2017 that shrinks a step whose predicted change lr²·Σ_t⟨M_t⁻¹∇_t, ∇_t⟩ exceeds κ: K-FAC's
+// M⁻¹ is only as good as its stale factors, and small batches with small damping overshoot).
+// Every trainable stage must be real dense or conv2d.
+class KroneckerMethod : public Method {
+ public:
+  // `name` is kfac or ekfac; `options` parsed from schema_for(name).
+  KroneckerMethod(const std::string& name, OptionValues options, control::Network& network);
+  static OptionSchema schema_for(const std::string& name);
+  // The curvature options of `options` (for any method whose schema declares them).
+  static KroneckerOptions curvature_options(const OptionValues& options, bool eigenbasis);
+
+  std::string name() const override { return name_; }
+  StepStats step(control::Network& network, const control::TerminalLoss& loss,
+                 const torch::Tensor& x, const torch::Tensor& y) override;
+  void set_learning_rate_scale(double scale) override { lr_scale_ = scale; }
+  void save(torch::serialize::OutputArchive& archive) const override;
+  void load(torch::serialize::InputArchive& archive) override;
+
+ private:
+  struct Layer {
+    size_t t;                      // stage index
+    KroneckerCurvature curvature;  // M_t
+    torch::Tensor velocity;        // momentum buffer [out, fan(+1)]
+  };
+  std::string name_;
+  std::vector<Layer> layers_;
+  double lr_scale_ = 1.0;
+};
+
+}  // namespace octrain::methods

@@ -1,0 +1,126 @@
+#include "octrain/methods/kronecker_method.h"
+
+#include <fmt/format.h>
+#include <torch/serialize/archive.h>
+
+#include <algorithm>
+#include <cmath>
+#include <limits>
+
+#include "octrain/control/network.h"
+#include "octrain/methods/gradient_method.h"
+#include "octrain/util/error.h"
+
+namespace octrain::methods {
+namespace {
+constexpr double kInf = std::numeric_limits<double>::infinity();
+constexpr int64_t kMaxInterval = 1'000'000'000;
+}  // namespace
+
+OptionSchema KroneckerMethod::schema_for(const std::string& name) {
+  return OptionSchema(name)
+      .real("lr", 0.01, "learning rate of the step θ ← θ − lr·M⁻¹∂J/∂θ", 0, kInf, true)
+      .real("momentum", 0.0, "heavy-ball momentum on the preconditioned direction", 0, 1)
+      .real("kl_clip", 1e-3, "KL clipping κ: scales the step to lr²·Σ⟨M⁻¹∇J, ∇J⟩ ≤ κ (0: off)", 0,
+            kInf)
+      .real("decay", 0.95, "EMA rate of the Kronecker factors (ekfac: and of the scaling)", 0, 1)
+      .real("damping", 1e-3,
+            name == "kfac" ? "damping λ, split π-corrected between the factors"
+                           : "damping λ added to the eigenbasis scaling",
+            0, kInf, true)
+      .integer(
+          "refresh_every", 10,
+          name == "kfac" ? "steps between inverse refreshes" : "steps between eigenbasis refreshes",
+          1, kMaxInterval)
+      .integer("stats_every", 10, "steps between factor updates (the rows are built only then)", 1,
+               kMaxInterval);
+}
+
+KroneckerOptions KroneckerMethod::curvature_options(const OptionValues& options, bool eigenbasis) {
+  KroneckerOptions out;
+  out.decay = options.real("decay");
+  out.damping = options.real("damping");
+  out.refresh_every = options.integer("refresh_every");
+  out.stats_every = options.integer("stats_every");
+  out.eigenbasis = eigenbasis;
+  return out;
+}
+
+KroneckerMethod::KroneckerMethod(const std::string& name, OptionValues options,
+                                 control::Network& network)
+    : Method(std::move(options)), name_(name) {
+  const auto curvature = curvature_options(options_, name == "ekfac");
+  for (size_t t = 0; t < network.size(); ++t) {
+    auto& stage = network.stage(t);
+    if (!stage.trainable()) continue;
+    if (!has_layer_curvature(stage))
+      throw UsageError(fmt::format(
+          "{}: stage {} ({}) has no Kronecker curvature; kfac/ekfac support real dense and "
+          "conv2d stages",
+          name_, t, stage.describe()));
+    const auto zero = torch::zeros_like(to_layer_matrix(stage, stage.controls()));
+    layers_.push_back({t, KroneckerCurvature(zero.size(0), zero.size(1), curvature), zero});
+  }
+}
+
+StepStats KroneckerMethod::step(control::Network& network, const control::TerminalLoss& loss,
+                                const torch::Tensor& x, const torch::Tensor& y) {
+  control::Trajectory trajectory;
+  StepStats stats = sweep_batch(network, loss, x, y, trajectory);
+  torch::NoGradGuard no_grad;
+  // p_{t+1} = −∂J/∂x_{t+1} of the batch-mean J, so the per-sample ∂φ_s/∂h is −B·p_{t+1}.
+  const double batch = static_cast<double>(trajectory.batch_size());
+  const double lr = options_.real("lr") * lr_scale_;
+  const double momentum = options_.real("momentum");
+  const double kl_clip = options_.real("kl_clip");
+  std::vector<torch::Tensor> directions;
+  double predicted_change = 0.0;  // Σ_t ⟨M_t⁻¹∇_t, ∇_t⟩
+  int64_t refreshes = 0;
+  for (auto& layer : layers_) {
+    auto& stage = network.stage(layer.t);
+    const auto gradient = to_layer_matrix(stage, trajectory.hamiltonian_gradients[layer.t]).neg_();
+    LayerRows rows;
+    if (layer.curvature.uses_rows())
+      rows = layer_rows(stage, trajectory.states[layer.t],
+                        trajectory.costates[layer.t + 1] * (-batch));
+    layer.curvature.observe(rows, gradient);
+    directions.push_back(layer.curvature.solve(gradient));
+    if (kl_clip > 0) predicted_change += (directions.back() * gradient).sum().item<double>();
+    refreshes += layer.curvature.refreshes();
+  }
+  // KL clipping (Ba, Grosse & Martens 2017): shrink the step so that lr²·Σ⟨Δ, ∇⟩ ≤ κ.
+  const double clip = kl_clip > 0 && predicted_change > 0
+                          ? std::min(1.0, std::sqrt(kl_clip / (lr * lr * predicted_change)))
+                          : 1.0;
+  for (size_t l = 0; l < layers_.size(); ++l) {
+    auto& layer = layers_[l];
+    auto& stage = network.stage(layer.t);
+    auto direction = directions[l].mul_(clip);
+    if (momentum > 0) direction = layer.velocity.mul_(momentum).add_(direction);
+    auto controls = stage.controls();
+    const auto pieces = from_layer_matrix(stage, direction);
+    for (size_t i = 0; i < controls.size(); ++i) controls[i].sub_(pieces[i], lr);
+    stats.extras[fmt::format("update_norm_t{}", layer.t)] = lr * direction.norm().item<double>();
+  }
+  if (kl_clip > 0) stats.extras["kl_clip_scale"] = clip;
+  stats.extras["refreshes"] = static_cast<double>(refreshes);
+  return stats;
+}
+
+void KroneckerMethod::save(torch::serialize::OutputArchive& archive) const {
+  for (const auto& layer : layers_) {
+    const auto prefix = fmt::format("t{}_", layer.t);
+    layer.curvature.save(archive, prefix);
+    archive.write(prefix + "velocity", layer.velocity);
+  }
+}
+
+void KroneckerMethod::load(torch::serialize::InputArchive& archive) {
+  for (auto& layer : layers_) {
+    const auto prefix = fmt::format("t{}_", layer.t);
+    layer.curvature.load(archive, prefix);
+    load_state_tensor(archive, prefix + "velocity", layer.velocity, name_);
+  }
+}
+
+}  // namespace octrain::methods
