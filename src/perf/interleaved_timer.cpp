@@ -5,7 +5,7 @@
 
 namespace octrain::perf {
 
-std::vector<double> InterleavedTimer::median_ms(
+std::vector<std::vector<double>> InterleavedTimer::repetition_ms(
     const std::vector<std::function<void()>>& workloads) const {
   using Clock = std::chrono::steady_clock;
   const size_t n = workloads.size();
@@ -27,8 +27,13 @@ std::vector<double> InterleavedTimer::median_ms(
                          double(calls[i]));
     }
   }
+  return times;
+}
+
+std::vector<double> InterleavedTimer::median_ms(
+    const std::vector<std::function<void()>>& workloads) const {
   std::vector<double> medians;
-  for (auto& t : times) {
+  for (auto& t : repetition_ms(workloads)) {
     std::sort(t.begin(), t.end());
     medians.push_back(t[t.size() / 2]);
   }

@@ -15,7 +15,10 @@ class InterleavedTimer {
   InterleavedTimer(int repetitions, double min_seconds)
       : repetitions_(repetitions), min_seconds_(min_seconds) {}
 
-  // Returns milliseconds per call, in the order of `workloads`.
+  // Milliseconds per call of every repetition, per workload in the order of `workloads`.
+  std::vector<std::vector<double>> repetition_ms(
+      const std::vector<std::function<void()>>& workloads) const;
+  // The median over repetitions, per workload.
   std::vector<double> median_ms(const std::vector<std::function<void()>>& workloads) const;
 
  private:
