@@ -30,4 +30,11 @@ double forward_flops(control::Network& network, int64_t batch) {
   return per_sample * double(batch);
 }
 
+double gradient_step_flops(control::Network& network, int64_t batch) {
+  double first = 0;
+  for (size_t t = 0; t < network.size() && first == 0; ++t)
+    first = stage_flops(network.stage(t), network.stage_input_shape(t));
+  return 3 * forward_flops(network, batch) - first * double(batch);
+}
+
 }  // namespace octrain::perf

@@ -12,6 +12,8 @@ namespace {
 TEST(Perf, ForwardFlopsOfDenseAndConvStages) {
   auto mlp = control::build_network("mlp:64-32-10:tanh", {64});
   EXPECT_DOUBLE_EQ(forward_flops(*mlp, 2), 2.0 * (64 * 32 + 32 * 10) * 2);
+  // Three passes, less the first layer's input co-state.
+  EXPECT_DOUBLE_EQ(gradient_step_flops(*mlp, 2), 2.0 * (3 * (64 * 32 + 32 * 10) - 64 * 32) * 2);
   // conv 1→4, 3×3, same padding on 8×8: 2·1·9·4·64; then dense 256→10.
   auto cnn = control::build_network("cnn:conv4x3-flatten-10", {1, 8, 8});
   EXPECT_DOUBLE_EQ(forward_flops(*cnn, 1), 2.0 * 9 * 4 * 64 + 2.0 * 256 * 10);

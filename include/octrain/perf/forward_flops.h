@@ -14,4 +14,9 @@ namespace octrain::perf {
 // left out; on the standard nets they are well under 1 % of the total.
 double forward_flops(control::Network& network, int64_t batch);
 
+// The FLOPs of one gradient step on that batch: forward, co-state sweep and parameter gradients
+// cost one forward each per weight stage, except that the sweep skips the co-state of the input
+// (p_0), i.e. the first weight stage's input product: 3·F − F_first.
+double gradient_step_flops(control::Network& network, int64_t batch);
+
 }  // namespace octrain::perf
