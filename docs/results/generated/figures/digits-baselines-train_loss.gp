@@ -5,7 +5,7 @@ set output output
 set multiplot layout 1,2 title 'digits-baselines: training loss (per batch)' noenhanced
 set grid
 set key top right noenhanced
-unset logscale y
+set logscale y
 set style fill transparent solid 0.2 noborder
 set xlabel 'iteration'
 plot 'digits-baselines-train_loss-m0.dat' using 1:4:5 with filledcurves lc 1 notitle, 'digits-baselines-train_loss-m0.dat' using 1:3 with lines lw 2 lc 1 title 'sgd:lr=0.1,momentum=0.9', 'digits-baselines-train_loss-m1.dat' using 1:4:5 with filledcurves lc 2 notitle, 'digits-baselines-train_loss-m1.dat' using 1:3 with lines lw 2 lc 2 title 'rmsprop:lr=0.001', 'digits-baselines-train_loss-m2.dat' using 1:4:5 with filledcurves lc 3 notitle, 'digits-baselines-train_loss-m2.dat' using 1:3 with lines lw 2 lc 3 title 'adam:lr=0.001'

@@ -5,7 +5,7 @@ set output output
 set multiplot layout 1,2 title 'emsa-toy: training loss (per batch)' noenhanced
 set grid
 set key top right noenhanced
-unset logscale y
+set logscale y
 set style fill transparent solid 0.2 noborder
 set xlabel 'iteration'
 plot 'emsa-toy-train_loss-m0.dat' using 1:4:5 with filledcurves lc 1 notitle, 'emsa-toy-train_loss-m0.dat' using 1:3 with lines lw 2 lc 1 title 'emsa:perturbation=0.005,rho=1', 'emsa-toy-train_loss-m1.dat' using 1:4:5 with filledcurves lc 2 notitle, 'emsa-toy-train_loss-m1.dat' using 1:3 with lines lw 2 lc 2 title 'sgd:lr=0.1', 'emsa-toy-train_loss-m2.dat' using 1:4:5 with filledcurves lc 3 notitle, 'emsa-toy-train_loss-m2.dat' using 1:3 with lines lw 2 lc 3 title 'adagrad:lr=0.1', 'emsa-toy-train_loss-m3.dat' using 1:4:5 with filledcurves lc 4 notitle, 'emsa-toy-train_loss-m3.dat' using 1:3 with lines lw 2 lc 4 title 'adam:lr=0.005'
