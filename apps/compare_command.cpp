@@ -1,6 +1,7 @@
 #include <fmt/format.h>
 
 #include "commands.h"
+#include "octrain/plot/gnuplot_figure.h"
 #include "octrain/train/compare.h"
 #include "octrain/util/error.h"
 #include "run_flags.h"
@@ -14,19 +15,23 @@ void add_compare_command(CLI::App& app) {
       "Example:\n"
       "  octrain compare -d wine -m mlp:13-32-32-32-32-3:tanh -e 50 -b 16 --seeds 0,1,2 \\\n"
       "      --methods sgd:lr=0.1,momentum=0.9 rmsprop:lr=0.001 adam:lr=0.001 -o runs/wine\n"
-      "Writes each run to OUT/<method>/seed-<s>/ and OUT/summary.md, OUT/summary.csv.");
+      "Writes each run to OUT/<method>/seed-<s>/, OUT/summary.md, OUT/summary.csv and the\n"
+      "report OUT/report/index.html (see 'octrain report').");
   auto flags = std::make_shared<RunFlags>();
   flags->add_to(*command, false);
   auto methods = std::make_shared<std::vector<std::string>>();
   auto seeds = std::make_shared<std::vector<int64_t>>();
   auto quiet = std::make_shared<bool>(false);
+  auto no_report = std::make_shared<bool>(false);
   command->add_option("--methods", *methods,
                       "method specs NAME[:k=v,...] (or [[run]] tables in --config)");
   command->add_option("--seeds", *seeds, "seeds, e.g. 0,1,2 (default 0)")->delimiter(',');
   command->add_flag("--quiet,-q", *quiet, "only the summary table");
-  command->callback([flags, methods, seeds, quiet] {
+  command->add_flag("--no-report", *no_report, "skip the report (OUT/report/, needs gnuplot)");
+  command->callback([flags, methods, seeds, quiet, no_report] {
     train::CompareConfig config;
-    if (!flags->config_file().empty()) config.merge_toml_file(flags->config_file());
+    if (!flags->config_file().empty())
+      config.merge_toml_file(flags->config_file(), flags->profile());
     flags->apply(config.base);
     if (!methods->empty()) {
       config.entries.clear();
@@ -42,6 +47,11 @@ void add_compare_command(CLI::App& app) {
     const auto rows = train::run_compare(config, *quiet);
     fmt::print("\n{}\nsummary: {}/summary.md\n", train::summary_markdown(rows, config),
                config.base.out);
+    if (*no_report) return;
+    if (plot::find_gnuplot().empty())
+      fmt::print("no report: gnuplot is not installed (Debian: apt-get install gnuplot-nox)\n");
+    else
+      write_report_for({config.base.out}, config.base.out + "/report", "");
   });
 }
 

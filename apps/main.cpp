@@ -21,6 +21,8 @@ int main(int argc, char** argv) {
   octrain::app::add_info_commands(app);
   octrain::app::add_meanfield_command(app);
   octrain::app::add_plot_command(app);
+  octrain::app::add_report_command(app);
+  octrain::app::add_bench_command(app);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {

@@ -1,10 +1,14 @@
 #include "run_flags.h"
 
+#include "octrain/util/error.h"
+
 namespace octrain::app {
 
 void RunFlags::add_to(CLI::App& command, bool with_method) {
   command.add_option("--config", config_file_,
                      "TOML file with any of the keys below; flags override it");
+  command.add_option("--profile", profile_,
+                     "lay the config file's [profile.NAME] table over it, e.g. quick or full");
   struct Flag {
     const char* key;
     const char* flag;
@@ -59,6 +63,8 @@ std::vector<std::string> RunFlags::given() const {
 }
 
 void RunFlags::apply(train::RunConfig& config) const {
+  if (!profile_.empty() && config_file_.empty())
+    throw UsageError("--profile " + profile_ + " needs --config FILE (profiles live in the file)");
   for (const auto& [key, option] : options_) {
     if (option->count() == 0) continue;
     if (key == "method") config.method_options.clear();

@@ -17,11 +17,14 @@ class RunFlags {
   // Applies given flags to `config` (after the config file).
   void apply(train::RunConfig& config) const;
   const std::string& config_file() const { return config_file_; }
+  // The --profile NAME to lay over the config file (empty: its top-level values).
+  const std::string& profile() const { return profile_; }
   // The config keys whose flags were given.
   std::vector<std::string> given() const;
 
  private:
   std::string config_file_;
+  std::string profile_;
   std::map<std::string, std::string> values_;
   std::map<std::string, CLI::Option*> options_;
 };

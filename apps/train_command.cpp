@@ -77,7 +77,7 @@ void add_train_command(CLI::App& app) {
             *resume, flag));
       }
     } else if (!flags->config_file().empty()) {
-      config.merge_toml_file(flags->config_file());
+      config.merge_toml_file(flags->config_file(), flags->profile());
     }
     flags->apply(config);
     if (options.resume) config.out = *resume;

@@ -9,8 +9,10 @@
 #include <set>
 
 #include "octrain/methods/registry.h"
+#include "octrain/train/reference_table.h"
 #include "octrain/train/trainer.h"
 #include "octrain/util/atomic_file.h"
+#include "octrain/util/config_profile.h"
 #include "octrain/util/error.h"
 #include "octrain/util/file_name.h"
 #include "octrain/util/options.h"
@@ -36,8 +38,10 @@ void CompareConfig::add_method_spec(const std::string& spec) {
   entries.push_back({spec, named.name, named.options});
 }
 
-void CompareConfig::merge_toml_file(const std::string& path) {
-  const toml::table doc = read_toml_file(path, "config file");
+void CompareConfig::merge_toml_file(const std::string& path, const std::string& profile_name) {
+  const toml::table doc = read_config_profile(path, profile_name);
+  source = path;
+  profile = profile_name;
   for (const auto& [key, node] : doc) {
     const std::string name(key.str());
     if (name == "seeds") {
@@ -50,6 +54,10 @@ void CompareConfig::merge_toml_file(const std::string& path) {
         if (!v || *v < 0) throw UsageError(path + ": 'seeds' must hold non-negative integers");
         seeds.push_back(uint64_t(*v));
       }
+    } else if (name == "reference") {
+      auto value = node.value_exact<std::string>();
+      if (!value) throw UsageError(path + ": 'reference' must be a string \"TABLE:ROW\"");
+      reference = *value;
     } else if (name == "run") {
       auto* runs = node.as_array();
       if (!runs) throw UsageError(path + ": 'run' must be an array of tables ([[run]])");
@@ -76,6 +84,41 @@ void CompareConfig::merge_toml_file(const std::string& path) {
   }
 }
 
+std::string CompareConfig::reference_directory() const {
+  if (!references_dir.empty()) return references_dir;
+  if (!source.empty()) {
+    const auto beside = std::filesystem::path(source).parent_path() / "references";
+    if (std::filesystem::is_directory(beside)) return beside.string();
+  }
+  return "configs/references";
+}
+
+namespace {
+
+// The grid's description for `octrain report`: labels map to directories losslessly here,
+// whereas safe_file_name() is not invertible.
+nlohmann::json experiment_manifest(const CompareConfig& config) {
+  nlohmann::json entries = nlohmann::json::array();
+  for (const auto& entry : config.entries)
+    entries.push_back(
+        {{"label", entry.label}, {"method", entry.method}, {"dir", safe_file_name(entry.label)}});
+  nlohmann::json manifest = {{"config", config.source},
+                             {"profile", config.profile},
+                             {"dataset", config.base.dataset},
+                             {"model", config.base.model},
+                             {"epochs", config.base.epochs},
+                             {"batch_size", config.base.batch_size},
+                             {"train_limit", config.base.train_limit},
+                             {"seeds", config.seeds},
+                             {"entries", entries}};
+  if (!config.reference.empty())
+    manifest["reference"] =
+        find_reference(config.reference_directory(), config.reference).to_json();
+  return manifest;
+}
+
+}  // namespace
+
 std::vector<CompareRow> run_compare(const CompareConfig& config, bool quiet, std::FILE* out) {
   if (config.entries.empty())
     throw UsageError("compare: no methods given (--methods or [[run]] tables)");
@@ -95,6 +138,9 @@ std::vector<CompareRow> run_compare(const CompareConfig& config, bool quiet, std
       throw UsageError(fmt::format(
           "compare: two methods are labelled '{}'; give them distinct labels", entry.label));
   }
+  const auto manifest = experiment_manifest(config);  // resolves the reference before any run
+  std::filesystem::create_directories(config.base.out);
+  write_text_atomically(config.base.out + "/experiment.json", manifest.dump(2) + "\n");
   std::map<uint64_t, data::Dataset> datasets;  // one load per split seed
   std::vector<CompareRow> rows;
   for (const auto& entry : config.entries) {

@@ -8,6 +8,7 @@
 #include <cstdlib>
 #include <filesystem>
 
+#include "octrain/util/config_profile.h"
 #include "octrain/util/error.h"
 #include "octrain/util/options.h"
 #include "octrain/util/toml_options.h"
@@ -127,8 +128,8 @@ void RunConfig::set(const std::string& key, const std::string& v) {
         fmt::format("unknown config key '{}' (known: {})", key, fmt::join(keys(), ", ")));
 }
 
-void RunConfig::merge_toml_file(const std::string& path) {
-  const toml::table doc = read_toml_file(path, "config file");
+void RunConfig::merge_toml_file(const std::string& path, const std::string& profile) {
+  const toml::table doc = read_config_profile(path, profile);
   for (const auto& [key, node] : doc) {
     const std::string name(key.str());
     if (name == "method" && node.is_table()) {

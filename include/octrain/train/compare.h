@@ -22,10 +22,18 @@ struct CompareConfig {
   RunConfig base;  // dataset, model, epochs, batch size, ...; base.out is the grid's directory
   std::vector<CompareEntry> entries;
   std::vector<uint64_t> seeds = {0};
+  std::string source;          // the config file, if any, for the report
+  std::string profile;         // the [profile.NAME] laid over it, if any
+  std::string reference;       // "TABLE:ROW" of configs/references (reference_table.h), or empty
+  std::string references_dir;  // where TABLE.toml lives; empty: <config dir>/references
 
-  // Reads the base keys, `seeds = [...]` and one [[run]] table per method (`method` = name,
-  // optional `label`, the rest its options). Flags given afterwards override.
-  void merge_toml_file(const std::string& path);
+  // Reads the base keys, `seeds = [...]`, `reference = "TABLE:ROW"` and one [[run]] table per
+  // method (`method` = name, optional `label`, the rest its options), with [profile.NAME] laid
+  // over the top level when `profile` is given. Flags given afterwards override.
+  void merge_toml_file(const std::string& path, const std::string& profile = "");
+  // Where `reference` is looked up: references_dir, else the config file's references/ folder,
+  // else configs/references.
+  std::string reference_directory() const;
   void add_method_spec(const std::string& spec);
 };
 
@@ -39,7 +47,9 @@ struct CompareRow {
 };
 
 // Runs the grid: each run in <out>/<label>/seed-<s>/, then <out>/summary.md and summary.csv.
-// A diverged run is counted in its row; the grid goes on.
+// <out>/experiment.json, written first, lists the labels, methods, seeds and the resolved
+// reference row, so a report can be drawn from the directory alone. A diverged run is counted in
+// its row; the grid goes on. An unknown reference fails before the first run.
 std::vector<CompareRow> run_compare(const CompareConfig& config, bool quiet,
                                     std::FILE* out = stdout);
 

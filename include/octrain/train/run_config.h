@@ -42,8 +42,9 @@ struct RunConfig {
 
   // Sets one field from text ("epochs", "5"); throws UsageError naming the key.
   void set(const std::string& key, const std::string& value);
-  // Reads a TOML file: top-level keys as set(), a [method] table with `name` and its options.
-  void merge_toml_file(const std::string& path);
+  // Reads a TOML file: top-level keys as set(), a [method] table with `name` and its options;
+  // a non-empty `profile` lays [profile.NAME] over the top level (config_profile.h).
+  void merge_toml_file(const std::string& path, const std::string& profile = "");
   // Throws UsageError on inconsistent values.
   void validate() const;
   // The resolved configuration as TOML text (reads back to an identical RunConfig).

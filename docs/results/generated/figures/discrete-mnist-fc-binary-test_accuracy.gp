@@ -1,0 +1,14 @@
+# Re-render with: gnuplot discrete-mnist-fc-binary-test_accuracy.gp
+set terminal svg size 1100,440 dynamic enhanced font 'Helvetica,12' background rgb 'white'
+if (!exists("output")) output = 'discrete-mnist-fc-binary-test_accuracy.svg'
+set output output
+set multiplot layout 1,2 title 'discrete-mnist-fc-binary: test accuracy (%)' noenhanced
+set grid
+set key top right noenhanced
+unset logscale y
+set style fill transparent solid 0.2 noborder
+set xlabel 'iteration'
+plot 'discrete-mnist-fc-binary-test_accuracy-m0.dat' using 1:4:5 with filledcurves lc 1 notitle, 'discrete-mnist-fc-binary-test_accuracy-m0.dat' using 1:3 with lines lw 2 lc 1 title 'msa-discrete', 'discrete-mnist-fc-binary-test_accuracy-m1.dat' using 1:4:5 with filledcurves lc 2 notitle, 'discrete-mnist-fc-binary-test_accuracy-m1.dat' using 1:3 with lines lw 2 lc 2 title 'binaryconnect:lr=0.001'
+set xlabel 'training time (s)'
+plot 'discrete-mnist-fc-binary-test_accuracy-m0.dat' using 2:4:5 with filledcurves lc 1 notitle, 'discrete-mnist-fc-binary-test_accuracy-m0.dat' using 2:3 with lines lw 2 lc 1 title 'msa-discrete', 'discrete-mnist-fc-binary-test_accuracy-m1.dat' using 2:4:5 with filledcurves lc 2 notitle, 'discrete-mnist-fc-binary-test_accuracy-m1.dat' using 2:3 with lines lw 2 lc 2 title 'binaryconnect:lr=0.001'
+unset multiplot

@@ -1,0 +1,14 @@
+# Re-render with: gnuplot wine-baselines-train_loss.gp
+set terminal svg size 1100,440 dynamic enhanced font 'Helvetica,12' background rgb 'white'
+if (!exists("output")) output = 'wine-baselines-train_loss.svg'
+set output output
+set multiplot layout 1,2 title 'wine-baselines: training loss (per batch)' noenhanced
+set grid
+set key top right noenhanced
+set logscale y
+set style fill transparent solid 0.2 noborder
+set xlabel 'iteration'
+plot 'wine-baselines-train_loss-m0.dat' using 1:4:5 with filledcurves lc 1 notitle, 'wine-baselines-train_loss-m0.dat' using 1:3 with lines lw 2 lc 1 title 'sgd:lr=0.1,momentum=0.9', 'wine-baselines-train_loss-m1.dat' using 1:4:5 with filledcurves lc 2 notitle, 'wine-baselines-train_loss-m1.dat' using 1:3 with lines lw 2 lc 2 title 'rmsprop:lr=0.001', 'wine-baselines-train_loss-m2.dat' using 1:4:5 with filledcurves lc 3 notitle, 'wine-baselines-train_loss-m2.dat' using 1:3 with lines lw 2 lc 3 title 'adam:lr=0.001'
+set xlabel 'training time (s)'
+plot 'wine-baselines-train_loss-m0.dat' using 2:4:5 with filledcurves lc 1 notitle, 'wine-baselines-train_loss-m0.dat' using 2:3 with lines lw 2 lc 1 title 'sgd:lr=0.1,momentum=0.9', 'wine-baselines-train_loss-m1.dat' using 2:4:5 with filledcurves lc 2 notitle, 'wine-baselines-train_loss-m1.dat' using 2:3 with lines lw 2 lc 2 title 'rmsprop:lr=0.001', 'wine-baselines-train_loss-m2.dat' using 2:4:5 with filledcurves lc 3 notitle, 'wine-baselines-train_loss-m2.dat' using 2:3 with lines lw 2 lc 3 title 'adam:lr=0.001'
+unset multiplot

@@ -1,0 +1,225 @@
+#include "octrain/report/report.h"
+
+#include <fmt/format.h>
+
+#include <cmath>
+#include <filesystem>
+#include <set>
+
+#include "octrain/plot/gnuplot_figure.h"
+#include "octrain/report/report_document.h"
+#include "octrain/report/seed_statistics.h"
+#include "octrain/util/atomic_file.h"
+#include "octrain/util/build_info.h"
+#include "octrain/util/file_name.h"
+
+namespace octrain::report {
+namespace {
+
+struct MetricInfo {
+  const char* key;
+  const char* title;
+  bool percent;
+  bool log_scale;
+  SeedCurve SeedRun::*curve;
+};
+
+const MetricInfo kCurves[] = {
+    {"train_loss", "training loss (per batch)", false, true, &SeedRun::train_loss},
+    {"test_loss", "test loss", false, true, &SeedRun::test_loss},
+    {"test_accuracy", "test accuracy (%)", true, false, &SeedRun::test_accuracy},
+};
+
+std::string gnuplot_text(const std::string& text) {
+  std::string out;
+  for (char c : text) out += c == '\'' ? std::string("''") : std::string(1, c);
+  return out;
+}
+
+std::string formatted(const MeanStd& v, bool percent, int digits) {
+  if (v.n == 0) return "–";
+  const double scale = percent ? 100 : 1;
+  if (v.n == 1) return fmt::format("{:.{}f}", scale * v.mean, digits);
+  return fmt::format("{:.{}f} ± {:.{}f}", scale * v.mean, digits, scale * v.std, digits);
+}
+
+MeanStd final_metric(const MethodRuns& m, const std::string& key) {
+  std::vector<double> values;
+  for (const auto& run : m.seeds) {
+    if (run.diverged) continue;
+    auto it = run.final_metrics.find(key);
+    if (it != run.final_metrics.end()) values.push_back(it->second);
+  }
+  return mean_std(values);
+}
+
+// One figure per metric: against iteration (left) and training time (right).
+std::string metric_figure(const Experiment& e, const MetricInfo& metric, const std::string& stem,
+                          const std::string& dir, size_t max_points) {
+  plot::GnuplotFigure figure(stem, 1100, 440);
+  std::vector<std::pair<std::string, std::string>> tables;  // file, label
+  bool positive = true;  // every mean > 0: losses go on a log axis
+  for (size_t i = 0; i < e.methods.size(); ++i) {
+    std::vector<const SeedCurve*> curves;
+    for (const auto& run : e.methods[i].seeds) curves.push_back(&(run.*(metric.curve)));
+    const auto band = seed_band(curves, max_points);
+    if (band.empty()) continue;
+    const double scale = metric.percent ? 100 : 1;
+    std::vector<std::vector<double>> rows;
+    for (const auto& p : band) {
+      positive = positive && p.mean > 0;
+      // On a log axis a band reaching zero is drawn down to a tenth of the mean instead.
+      const double low = metric.log_scale && p.mean - p.std <= 0 ? p.mean / 10 : p.mean - p.std;
+      rows.push_back({p.step, p.seconds, scale * p.mean, scale * low, scale * (p.mean + p.std)});
+    }
+    tables.emplace_back(
+        figure.table(fmt::format("m{}", i), {"step", "seconds", "mean", "low", "high"}, rows),
+        e.methods[i].label);
+  }
+  if (tables.empty()) return "";
+  const bool log_scale = metric.log_scale && positive;
+  figure
+      .command(fmt::format("set multiplot layout 1,2 title '{}: {}' noenhanced",
+                           gnuplot_text(e.name), metric.title))
+      .command("set grid")
+      .command("set key top right noenhanced")
+      .command(log_scale ? "set logscale y" : "unset logscale y")
+      .command("set style fill transparent solid 0.2 noborder");
+  for (const auto& [column, label] :
+       {std::pair{1, "iteration"}, std::pair{2, "training time (s)"}}) {
+    figure.command(fmt::format("set xlabel '{}'", label));
+    std::string plot = "plot ";
+    for (size_t k = 0; k < tables.size(); ++k) {
+      const auto& [file, title] = tables[k];
+      plot += fmt::format(
+          "{}{} using {}:4:5 with filledcurves lc {} notitle, {} using {}:3 with lines lw 2 lc {} "
+          "title '{}'",
+          k ? ", " : "", file, column, k + 1, file, column, k + 1, gnuplot_text(title));
+    }
+    figure.command(plot);
+  }
+  figure.command("unset multiplot");
+  return figure.render(dir);
+}
+
+std::string facts_line(const Experiment& e) {
+  std::vector<std::string> parts;
+  for (const auto& [key, value] : e.facts.items()) {
+    if (value.is_null() || (value.is_string() && value.get<std::string>().empty())) continue;
+    if (key == "train_limit" && value == 0) continue;
+    parts.push_back(
+        fmt::format("{} `{}`", key, value.is_string() ? value.get<std::string>() : value.dump()));
+  }
+  return fmt::format("{}", fmt::join(parts, " · "));
+}
+
+void final_table(ReportDocument& doc, const Experiment& e) {
+  bool accuracy = false, nonzero = false;
+  for (const auto& m : e.methods) {
+    accuracy = accuracy || final_metric(m, "test_accuracy").n > 0;
+    nonzero = nonzero || final_metric(m, "nonzero").n > 0;
+  }
+  std::vector<std::string> header = {"method", "runs", "final train loss", "test loss"};
+  if (accuracy) header.push_back("test accuracy (%)");
+  if (nonzero) header.push_back("non-zero weights (%)");
+  header.push_back("step (ms)");
+  std::vector<std::vector<std::string>> rows = {header};
+  for (const auto& m : e.methods) {
+    size_t diverged = 0;
+    std::vector<double> step_ms;
+    for (const auto& run : m.seeds) {
+      diverged += run.diverged;
+      step_ms.push_back(run.mean_step_ms);
+    }
+    std::vector<std::string> row = {m.label,
+                                    diverged
+                                        ? fmt::format("{} ({} diverged)", m.seeds.size(), diverged)
+                                        : std::to_string(m.seeds.size()),
+                                    formatted(final_metric(m, "train_loss"), false, 4),
+                                    formatted(final_metric(m, "test_loss"), false, 4)};
+    if (accuracy) row.push_back(formatted(final_metric(m, "test_accuracy"), true, 2));
+    if (nonzero) row.push_back(formatted(final_metric(m, "nonzero"), true, 2));
+    row.push_back(formatted(mean_std(step_ms), false, 3));
+    rows.push_back(row);
+  }
+  doc.table(rows);
+}
+
+// The reference row beside octrain's values. A reference value belongs to the compare entry
+// whose label is its key, else to the entries running the method of that name.
+void reference_section(ReportDocument& doc, const Experiment& e) {
+  const auto& ref = *e.reference;
+  doc.heading(3, fmt::format("Reference: {} (`{}`)", ref.row.description, ref.name));
+  std::vector<std::string> facts = {"table: " + ref.title, "source: " + ref.source,
+                                    "certainty: " + ref.certainty};
+  if (!ref.row.setting.empty()) facts.push_back("published setting: " + ref.row.setting);
+  if (!ref.note.empty()) facts.push_back("note: " + ref.note);
+  doc.bullets(facts);
+  std::vector<std::vector<std::string>> rows = {{"metric", "method", "reference", "octrain"}};
+  for (const auto& metric : train::reference_metrics()) {
+    auto values = ref.row.values.find(metric);
+    if (values == ref.row.values.end()) continue;
+    const bool percent = train::is_percent_metric(metric);
+    for (const auto& [key, value] : values->second) {
+      std::vector<const MethodRuns*> matches;
+      for (const auto& m : e.methods)
+        if (m.label == key) matches.push_back(&m);
+      if (matches.empty())
+        for (const auto& m : e.methods)
+          if (m.method == key) matches.push_back(&m);
+      const std::string shown = percent ? fmt::format("{:g} %", value) : fmt::format("{:g}", value);
+      if (matches.empty()) rows.push_back({metric, key, shown, "not run here"});
+      for (const auto* m : matches) {
+        const auto ours = final_metric(*m, metric);
+        rows.push_back(
+            {metric, m->label == key ? key : fmt::format("{} ({})", key, m->label), shown,
+             ours.n ? formatted(ours, percent, percent ? 2 : 4) + (percent ? " %" : "") : "–"});
+      }
+    }
+  }
+  if (rows.size() > 1) doc.table(rows);
+  if (!ref.row.claims.empty()) {
+    doc.paragraph("Claims the paper makes, to check against the curves:");
+    doc.bullets(ref.row.claims);
+  }
+}
+
+}  // namespace
+
+ReportFiles write_report(const std::vector<Experiment>& experiments, const ReportOptions& options) {
+  namespace fs = std::filesystem;
+  fs::create_directories(options.out + "/figures");
+  ReportFiles files;
+  ReportDocument doc(options.title);
+  doc.paragraph(fmt::format(
+      "Drawn by `octrain report` (octrain {}, revision {}). Values are mean ± sample standard "
+      "deviation over seeds; diverged runs are counted but left out of the means. Curves show the "
+      "mean over seeds with a ± 1 std band; training losses are averaged over bins of iterations. "
+      "Training time excludes evaluation.",
+      version(), git_revision()));
+  std::set<std::string> stems;
+  for (const auto& e : experiments) {
+    std::string stem = safe_file_name(e.name);
+    for (int k = 2; !stems.insert(stem).second; ++k)
+      stem = fmt::format("{}-{}", safe_file_name(e.name), k);
+    doc.heading(2, e.name);
+    doc.paragraph(fmt::format("`{}` — {}", e.dir, facts_line(e)));
+    final_table(doc, e);
+    if (e.reference) reference_section(doc, e);
+    for (const auto& metric : kCurves) {
+      const auto svg = metric_figure(e, metric, stem + "-" + metric.key, options.out + "/figures",
+                                     options.max_points);
+      if (svg.empty()) continue;
+      files.figures.push_back(svg);
+      doc.figure("figures/" + fs::path(svg).filename().string(),
+                 fmt::format("{}: {} against iteration and training time", e.name, metric.title));
+    }
+  }
+  files.markdown = options.out + "/report.md";
+  files.html = options.out + "/index.html";
+  write_text_atomically(files.markdown, doc.markdown());
+  write_text_atomically(files.html, doc.html());
+  return files;
+}
+
+}  // namespace octrain::report

@@ -1,0 +1,176 @@
+#include "octrain/report/report.h"
+
+#include <gtest/gtest.h>
+
+#include <fstream>
+#include <sstream>
+
+#include "octrain/plot/gnuplot_figure.h"
+#include "octrain/report/seed_statistics.h"
+#include "octrain/train/compare.h"
+#include "octrain/train/reference_table.h"
+#include "octrain/util/error.h"
+#include "report_fixtures.h"
+#include "run_helpers.h"
+
+namespace octrain::report {
+namespace fs = std::filesystem;
+namespace {
+
+std::string text_of(const fs::path& path) {
+  std::stringstream s;
+  s << std::ifstream(path).rdbuf();
+  return s.str();
+}
+
+const char* kReferenceToml = R"(title = "Test table"
+source = "a test"
+certainty = "exact"
+[[row]]
+id = "digits"
+description = "FC DIGITS"
+claims = ["Adam wins"]
+[row.test_accuracy]
+sgd = 94.4
+adam = 95.0
+ekfac = 95.2
+)";
+
+TEST(Report, SeedStatistics) {
+  const auto v = mean_std({0.4, 0.6, std::nan("")});
+  EXPECT_EQ(v.n, 2u);
+  EXPECT_DOUBLE_EQ(v.mean, 0.5);
+  EXPECT_NEAR(v.std, 0.141421356, 1e-8);
+  // Two seeds over 4 iterations, binned into 2 points of 2 iterations each.
+  SeedCurve a{{1, 2, 3, 4}, {1, 2, 3, 4}, {1, 3, 5, 7}};
+  SeedCurve b{{1, 2, 3, 4}, {2, 4, 6, 8}, {3, 5, 7, 9}};
+  const auto band = seed_band({&a, &b}, 2);
+  ASSERT_EQ(band.size(), 2u);
+  EXPECT_DOUBLE_EQ(band[0].step, 1.5);
+  EXPECT_DOUBLE_EQ(band[0].seconds, 2.25);
+  EXPECT_DOUBLE_EQ(band[0].mean, 3.0);  // seed means 2 and 4
+  EXPECT_NEAR(band[0].std, std::sqrt(2.0), 1e-12);
+  EXPECT_DOUBLE_EQ(band[1].mean, 7.0);
+}
+
+TEST(Report, SyntheticGridGivesTableAndFigures) {
+  if (plot::find_gnuplot().empty()) GTEST_SKIP() << "gnuplot is not installed";
+  const auto dir = train::testing::fresh_dir();
+  fs::create_directories(dir / "refs");
+  std::ofstream(dir / "refs" / "test.toml") << kReferenceToml;
+  const auto reference = train::find_reference((dir / "refs").string(), "test:digits");
+  train::testing::write_synthetic_grid(dir / "grid", reference.to_json().dump());
+
+  const auto experiment = load_experiment((dir / "grid").string());
+  ASSERT_EQ(experiment.methods.size(), 2u);
+  EXPECT_EQ(experiment.methods[0].label, "sgd:lr=0.1");
+  EXPECT_EQ(experiment.methods[0].seeds[1].seed, 1u);
+  EXPECT_NEAR(experiment.methods[0].seeds[1].train_loss.seconds.back(), 0.040, 1e-12);
+  ASSERT_TRUE(experiment.reference);
+
+  ReportOptions options;
+  options.out = (dir / "report").string();
+  const auto files = write_report({experiment}, options);
+  const auto md = text_of(files.markdown);
+  // sgd: train loss 0.5 ± 0.1414, accuracy 85 ± 7.07 %, 2 ms per step; adam: one value, no std.
+  EXPECT_NE(md.find("| sgd:lr=0.1 | 2 | 0.5000 ± 0.1414 | 0.1500 ± 0.0707 | 85.00 ± 7.07 | "
+                    "2.000 ± 0.000 |"),
+            std::string::npos)
+      << md;
+  EXPECT_NE(md.find("| Adam | 2 | 0.2000 ± 0.0000 |"), std::string::npos) << md;
+  EXPECT_NE(md.find("| test_accuracy | sgd (sgd:lr=0.1) | 94.4 % | 85.00 ± 7.07 % |"),
+            std::string::npos)
+      << md;
+  EXPECT_NE(md.find("| test_accuracy | ekfac | 95.2 % | not run here |"), std::string::npos);
+  EXPECT_NE(md.find("certainty: exact"), std::string::npos);
+  EXPECT_NE(md.find("Adam wins"), std::string::npos);
+  ASSERT_EQ(files.figures.size(), 3u);
+  const auto html = text_of(files.html);
+  for (const auto& svg : files.figures) {
+    EXPECT_TRUE(fs::exists(svg)) << svg;
+    const auto relative = "figures/" + fs::path(svg).filename().string();
+    EXPECT_NE(md.find("(" + relative + ")"), std::string::npos) << relative;
+    EXPECT_NE(html.find("src=\"" + relative + "\""), std::string::npos) << relative;
+  }
+  EXPECT_NE(html.find("<td class=\"num\">85.00 ± 7.07</td>"), std::string::npos);
+}
+
+TEST(Report, MissingOrCorruptRunsAreClearErrors) {
+  const auto dir = train::testing::fresh_dir();
+  EXPECT_THROW(load_experiment((dir / "nothing").string()), UsageError);
+  fs::create_directories(dir / "empty");
+  try {
+    load_experiment((dir / "empty").string());
+    FAIL() << "an empty directory was accepted";
+  } catch (const UsageError& e) {
+    EXPECT_NE(std::string(e.what()).find("holds no runs"), std::string::npos) << e.what();
+  }
+  train::testing::write_synthetic_run(dir / "run", "sgd", 3, 0.5, 0.5);
+  std::ofstream(dir / "run" / "metrics.jsonl", std::ios::app) << "{\"kind\":\"step\",\n";
+  try {
+    load_experiment((dir / "run").string());
+    FAIL() << "a corrupt log was accepted";
+  } catch (const DataError& e) {
+    EXPECT_NE(std::string(e.what()).find("metrics.jsonl:5: not a metrics record"),
+              std::string::npos)
+        << e.what();
+  }
+}
+
+TEST(Report, ReferenceTablesAreValidated) {
+  const auto dir = train::testing::fresh_dir();
+  std::ofstream(dir / "test.toml") << kReferenceToml;
+  const auto ref = train::find_reference(dir.string(), "test:digits");
+  EXPECT_DOUBLE_EQ(ref.row.values.at("test_accuracy").at("sgd"), 94.4);
+  EXPECT_EQ(train::Reference::from_json(ref.to_json()).to_json(), ref.to_json());
+  for (const char* bad : {"test:wine", "nope:digits", "test"}) {
+    try {
+      train::find_reference(dir.string(), bad);
+      FAIL() << bad << " was accepted";
+    } catch (const UsageError& e) {
+      EXPECT_NE(std::string(e.what()).find(bad), std::string::npos) << e.what();
+    }
+  }
+  std::ofstream(dir / "broken.toml") << "title = \"t\"\nsource = \"s\"\n[[row]]\nid = \"r\"\n";
+  EXPECT_THROW(train::read_reference_table((dir / "broken.toml").string()), UsageError);
+  // Every table shipped in configs/references reads.
+  for (const auto& entry : fs::directory_iterator(OCTRAIN_SOURCE_DIR "/configs/references"))
+    EXPECT_NO_THROW(train::read_reference_table(entry.path().string())) << entry.path();
+}
+
+TEST(Report, ProfilesOverrideTopLevelKeys) {
+  const auto dir = train::testing::fresh_dir();
+  const auto path = (dir / "grid.toml").string();
+  std::ofstream(path) << "dataset = \"toy-sin\"\nmodel = \"mlp:1-4-1\"\nepochs = 50\n"
+                         "seeds = [0, 1, 2]\nreference = \"test:digits\"\n"
+                         "[[run]]\nmethod = \"sgd\"\n"
+                         "[profile.quick]\nepochs = 2\nseeds = [0]\ntrain_limit = 10\n"
+                         "[profile.full]\nepochs = 500\n";
+  train::CompareConfig top, quick;
+  top.merge_toml_file(path);
+  EXPECT_EQ(top.base.epochs, 50);
+  EXPECT_EQ(top.seeds.size(), 3u);
+  EXPECT_EQ(top.reference, "test:digits");
+  quick.merge_toml_file(path, "quick");
+  EXPECT_EQ(quick.base.epochs, 2);
+  EXPECT_EQ(quick.base.train_limit, 10);
+  EXPECT_EQ(quick.seeds, std::vector<uint64_t>{0});
+  EXPECT_EQ(quick.profile, "quick");
+  try {
+    train::CompareConfig unknown;
+    unknown.merge_toml_file(path, "medium");
+    FAIL() << "an unknown profile was accepted";
+  } catch (const UsageError& e) {
+    EXPECT_NE(std::string(e.what()).find("no profile 'medium' (profiles here: full, quick)"),
+              std::string::npos)
+        << e.what();
+  }
+  // A reference that names no table fails before any run.
+  quick.base.out = (dir / "out").string();
+  quick.references_dir = dir.string();
+  EXPECT_THROW(train::run_compare(quick, true), UsageError);
+  EXPECT_FALSE(fs::exists(dir / "out" / "sgd"));
+}
+
+}  // namespace
+}  // namespace octrain::report
