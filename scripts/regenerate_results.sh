@@ -25,6 +25,15 @@ CONFIGS=(
   configs/discrete-fmnist-fc-ternary.toml
   configs/discrete-fmnist-cnn-binary.toml
   configs/discrete-fmnist-cnn-ternary.toml
+  configs/ddpnopt-fc-wine.toml
+  configs/ddpnopt-ddp-wine.toml
+  configs/ddpnopt-fc-digits.toml
+  configs/ddpnopt-fc-mnist.toml
+  configs/ddpnopt-fc-fashion-mnist.toml
+  configs/ddpnopt-cnn-mnist.toml
+  configs/ddpnopt-cnn-fashion-mnist.toml
+  configs/ddpnopt-lr-sensitivity.toml
+  configs/ddpnopt-vanishing-gradients.toml
 )
 
 profile=quick
