@@ -111,6 +111,7 @@ Hand-written pages with longer runs, discussion and figures:
 |---|---|---|
 | MSA and E-MSA: the toy problem, the ρ sweep, the tiny residual CNN, cost per step | [EMSA] Li, Chen, Tai & E 2018 | [results/emsa.md](results/emsa.md) |
 | Discrete-weight MSA (binary/ternary), BinaryConnect, BWN, TWN, packed export sizes | [DMSA] Li & Hao 2018 | [results/discrete-msa.md](results/discrete-msa.md) |
+| DDPNOpt, vanilla DDP, K-FAC and EKFAC: FC nets, learning-rate sensitivity, vanishing gradients, step time | [DDPN] Liu, Chen & Theodorou 2021 | [results/ddpnopt.md](results/ddpnopt.md) |
 | Mean-field signal propagation, order/chaos phase diagram, dynamical isometry, co-state diagnostics, trainability | [REVIEW] Liu & Theodorou 2019 | [results/meanfield.md](results/meanfield.md) |
 | Gradient baselines on the foundation's datasets (main job, WINE, DIGITS) | — | [BENCHMARKS.md](BENCHMARKS.md) and the README |
 
