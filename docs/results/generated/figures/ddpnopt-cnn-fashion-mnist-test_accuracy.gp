@@ -1,0 +1,14 @@
+# Re-render with: gnuplot ddpnopt-cnn-fashion-mnist-test_accuracy.gp
+set terminal svg size 1100,440 dynamic enhanced font 'Helvetica,12' background rgb 'white'
+if (!exists("output")) output = 'ddpnopt-cnn-fashion-mnist-test_accuracy.svg'
+set output output
+set multiplot layout 1,2 title 'ddpnopt-cnn-fashion-mnist: test accuracy (%)' noenhanced
+set grid
+set key top right noenhanced
+unset logscale y
+set style fill transparent solid 0.2 noborder
+set xlabel 'iteration'
+plot 'ddpnopt-cnn-fashion-mnist-test_accuracy-m0.dat' using 1:4:5 with filledcurves lc 1 notitle, 'ddpnopt-cnn-fashion-mnist-test_accuracy-m0.dat' using 1:3 with lines lw 2 lc 1 title 'sgd:lr=0.05,momentum=0.9', 'ddpnopt-cnn-fashion-mnist-test_accuracy-m1.dat' using 1:4:5 with filledcurves lc 2 notitle, 'ddpnopt-cnn-fashion-mnist-test_accuracy-m1.dat' using 1:3 with lines lw 2 lc 2 title 'rmsprop:lr=0.001', 'ddpnopt-cnn-fashion-mnist-test_accuracy-m2.dat' using 1:4:5 with filledcurves lc 3 notitle, 'ddpnopt-cnn-fashion-mnist-test_accuracy-m2.dat' using 1:3 with lines lw 2 lc 3 title 'adam:lr=0.001', 'ddpnopt-cnn-fashion-mnist-test_accuracy-m3.dat' using 1:4:5 with filledcurves lc 4 notitle, 'ddpnopt-cnn-fashion-mnist-test_accuracy-m3.dat' using 1:3 with lines lw 2 lc 4 title 'ekfac:lr=0.01', 'ddpnopt-cnn-fashion-mnist-test_accuracy-m4.dat' using 1:4:5 with filledcurves lc 5 notitle, 'ddpnopt-cnn-fashion-mnist-test_accuracy-m4.dat' using 1:3 with lines lw 2 lc 5 title 'ddpnopt:curvature=kfac,damping=0.01,lr=0.01'
+set xlabel 'training time (s)'
+plot 'ddpnopt-cnn-fashion-mnist-test_accuracy-m0.dat' using 2:4:5 with filledcurves lc 1 notitle, 'ddpnopt-cnn-fashion-mnist-test_accuracy-m0.dat' using 2:3 with lines lw 2 lc 1 title 'sgd:lr=0.05,momentum=0.9', 'ddpnopt-cnn-fashion-mnist-test_accuracy-m1.dat' using 2:4:5 with filledcurves lc 2 notitle, 'ddpnopt-cnn-fashion-mnist-test_accuracy-m1.dat' using 2:3 with lines lw 2 lc 2 title 'rmsprop:lr=0.001', 'ddpnopt-cnn-fashion-mnist-test_accuracy-m2.dat' using 2:4:5 with filledcurves lc 3 notitle, 'ddpnopt-cnn-fashion-mnist-test_accuracy-m2.dat' using 2:3 with lines lw 2 lc 3 title 'adam:lr=0.001', 'ddpnopt-cnn-fashion-mnist-test_accuracy-m3.dat' using 2:4:5 with filledcurves lc 4 notitle, 'ddpnopt-cnn-fashion-mnist-test_accuracy-m3.dat' using 2:3 with lines lw 2 lc 4 title 'ekfac:lr=0.01', 'ddpnopt-cnn-fashion-mnist-test_accuracy-m4.dat' using 2:4:5 with filledcurves lc 5 notitle, 'ddpnopt-cnn-fashion-mnist-test_accuracy-m4.dat' using 2:3 with lines lw 2 lc 5 title 'ddpnopt:curvature=kfac,damping=0.01,lr=0.01'
+unset multiplot

@@ -1,0 +1,14 @@
+# Re-render with: gnuplot ddpnopt-ddp-wine-test_accuracy.gp
+set terminal svg size 1100,440 dynamic enhanced font 'Helvetica,12' background rgb 'white'
+if (!exists("output")) output = 'ddpnopt-ddp-wine-test_accuracy.svg'
+set output output
+set multiplot layout 1,2 title 'ddpnopt-ddp-wine: test accuracy (%)' noenhanced
+set grid
+set key top right noenhanced
+unset logscale y
+set style fill transparent solid 0.2 noborder
+set xlabel 'iteration'
+plot 'ddpnopt-ddp-wine-test_accuracy-m0.dat' using 1:4:5 with filledcurves lc 1 notitle, 'ddpnopt-ddp-wine-test_accuracy-m0.dat' using 1:3 with lines lw 2 lc 1 title 'sgd:lr=0.1,momentum=0.9', 'ddpnopt-ddp-wine-test_accuracy-m1.dat' using 1:4:5 with filledcurves lc 2 notitle, 'ddpnopt-ddp-wine-test_accuracy-m1.dat' using 1:3 with lines lw 2 lc 2 title 'rmsprop:lr=0.001', 'ddpnopt-ddp-wine-test_accuracy-m2.dat' using 1:4:5 with filledcurves lc 3 notitle, 'ddpnopt-ddp-wine-test_accuracy-m2.dat' using 1:3 with lines lw 2 lc 3 title 'ddpnopt:curvature=diag,lr=0.001', 'ddpnopt-ddp-wine-test_accuracy-m3.dat' using 1:4:5 with filledcurves lc 4 notitle, 'ddpnopt-ddp-wine-test_accuracy-m3.dat' using 1:3 with lines lw 2 lc 4 title 'ddp'
+set xlabel 'training time (s)'
+plot 'ddpnopt-ddp-wine-test_accuracy-m0.dat' using 2:4:5 with filledcurves lc 1 notitle, 'ddpnopt-ddp-wine-test_accuracy-m0.dat' using 2:3 with lines lw 2 lc 1 title 'sgd:lr=0.1,momentum=0.9', 'ddpnopt-ddp-wine-test_accuracy-m1.dat' using 2:4:5 with filledcurves lc 2 notitle, 'ddpnopt-ddp-wine-test_accuracy-m1.dat' using 2:3 with lines lw 2 lc 2 title 'rmsprop:lr=0.001', 'ddpnopt-ddp-wine-test_accuracy-m2.dat' using 2:4:5 with filledcurves lc 3 notitle, 'ddpnopt-ddp-wine-test_accuracy-m2.dat' using 2:3 with lines lw 2 lc 3 title 'ddpnopt:curvature=diag,lr=0.001', 'ddpnopt-ddp-wine-test_accuracy-m3.dat' using 2:4:5 with filledcurves lc 4 notitle, 'ddpnopt-ddp-wine-test_accuracy-m3.dat' using 2:3 with lines lw 2 lc 4 title 'ddp'
+unset multiplot
