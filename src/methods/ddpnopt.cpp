@@ -3,6 +3,7 @@
 #include <fmt/format.h>
 #include <torch/serialize/archive.h>
 
+#include <algorithm>
 #include <cmath>
 #include <limits>
 
@@ -78,7 +79,8 @@ struct Ddpnopt::TrainableStage {
   torch::Tensor momentum;  // heavy-ball buffer of M⁻¹d, or Adam's first moment of d
   // This step's backward-pass results, used by the feedback pass.
   ValueModel output_value;  // V at the stage's output
-  torch::Tensor mean_gradient, running_gradient;
+  torch::Tensor feedback_scale;  // per sample, with feedback_cap (else undefined)
+  torch::Tensor mean_gradient, mean_direction, running_gradient;  // Q̄_u, M⁻¹Q̄_u, ℓ_u
 };
 
 OptionSchema Ddpnopt::schema_for(const std::string& name) {
@@ -113,8 +115,18 @@ OptionSchema Ddpnopt::schema_for(const std::string& name) {
               "V_xx per sample: rank-one factor (any net) or full matrices (small dense nets)")
       .choice("terminal_hessian", "exact", {"exact", "outer"},
               "full V_xx at x_T: ∇²φ, or the Gauss-Newton outer product ∇φ∇φᵀ")
-      .real("tikhonov", 1e-5, "ε_V added to V_xx at each trainable stage's input", 0, kInf)
+      .real("tikhonov", 0.0,
+            "ε_V added to V_xx at each trainable stage's input (factored: costs one W δx product "
+            "per stage in the feedback pass)",
+            0, kInf)
+      .real("kl_clip", 1e-3,
+            "kfac, ekfac: KL clipping κ of the feedback-free step, as in the kfac method (0: off)",
+            0, kInf)
       .flag("feedback", true, "apply the feedback Q_ux δx (off: the base optimiser)")
+      .flag("feedback_cap", true,
+            "factored: scale each sample's feedback Q_ux δx and its Q_uxᵀk term in V_x by "
+            "1/max(1, η q_uᵀM⁻¹q_u), so neither goes beyond the Newton step of the sample's "
+            "rank-one Q_uu (off: the paper's uncapped policy, which diverges at large η)")
       .choice("gain", "batch", {"batch", "per-sample"},
               "k in V_x: the batch step k̄ = −ηM⁻¹Q̄_u, or per sample k^(s) = −ηM⁻¹Q_u^(s) "
               "(the literal reading; with diag curvature it amplifies per-sample noise)")
@@ -134,6 +146,9 @@ Ddpnopt::Ddpnopt(const std::string& name, OptionValues options, control::Network
                                                        : ValueHessian::kFactored;
   exact_terminal_ = ddp || o.text("terminal_hessian") == "exact";
   second_order_ = o.flag("second_order");
+  feedback_cap_ = !ddp && o.flag("feedback_cap");
+  kl_clip_ = curvature_ == "kfac" || curvature_ == "ekfac" ? o.real("kl_clip") : 0.0;
+  layer_options_.newton_cap = feedback_cap_;
   lr_ = o.real("lr");
   momentum_ = ddp ? 0.0 : o.real("momentum");
   beta1_ = ddp ? 0.0 : o.real("beta1");
@@ -202,8 +217,9 @@ StepStats Ddpnopt::step(control::Network& network, const control::TerminalLoss& 
   auto layer_options = layer_options_;
   layer_options.lr = lr_ * lr_scale_;
 
-  // Backward pass: curvature statistics, Q̄_u and the value model at every stage's output.
+  // Backward pass: curvature statistics, Q̄_u, M⁻¹Q̄_u and the value model at every stage's output.
   int64_t clamps = 0;
+  double predicted_change = 0.0;  // Σ_t ⟨M_t⁻¹Q̄_u, Q̄_u⟩, for KL clipping
   for (size_t t = network.size(); t-- > first;) {
     auto& stage = network.stage(t);
     const auto& x_t = states[t];
@@ -225,14 +241,27 @@ StepStats Ddpnopt::step(control::Network& network, const control::TerminalLoss& 
     curvature.observe(
         curvature.uses_rows() ? layer_rows(stage, x_t, value.gradient) : LayerRows{},
         mean_gradient);
+    trainable->mean_direction = curvature.solve(mean_gradient);
+    if (kl_clip_ > 0)
+      predicted_change += (trainable->mean_direction * mean_gradient).sum().item<double>();
     trainable->output_value = value;
     if (t == first) break;  // V at x_0 is never used
     auto next = layer_value(stage, x_t, value, curvature, trainable->running_gradient,
-                            mean_gradient, layer_options);
+                            trainable->mean_direction, layer_options);
     clamps += next.radicand_clamps;
+    if (feedback_cap_) trainable->feedback_scale = next.feedback_scale;
     value = std::move(next.value);
   }
   if (value_hessian_ == ValueHessian::kFactored) stats.extras["radicand_clamps"] = double(clamps);
+  // KL clipping as in the kfac method, from the feedback-free step (the feedback's is not known
+  // before the forward pass), so that without feedback this is exactly `kfac`.
+  double clip = 1.0;
+  if (kl_clip_ > 0) {
+    if (predicted_change > 0)
+      clip = std::min(1.0, std::sqrt(kl_clip_ / (layer_options.lr * layer_options.lr *
+                                                 predicted_change)));
+    stats.extras["kl_clip_scale"] = clip;
+  }
 
   // Forward pass with the feedback policy: each stage's update sees the new states x̂_t.
   auto x_hat = states[first];
@@ -240,18 +269,18 @@ StepStats Ddpnopt::step(control::Network& network, const control::TerminalLoss& 
   for (size_t t = first; t <= last; ++t) {
     auto& stage = network.stage(t);
     if (auto* trainable = stages_[t].get()) {
-      auto direction = trainable->mean_gradient;
+      torch::Tensor feedback;
       if (feedback_ && t != first) {
-        const auto feedback = feedback_gradient(stage, states[t], trainable->output_value,
-                                                x_hat - states[t], second_order_)
-                                  .div_(batch);
+        feedback = feedback_gradient(stage, states[t], trainable->output_value, x_hat - states[t],
+                                     second_order_, trainable->feedback_scale)
+                       .div_(batch);
         const double norm = feedback.norm().item<double>();
         stats.extras[fmt::format("stage{}.feedback_norm", t)] = norm;
         feedback_total += norm * norm;
-        direction = direction + feedback;
       }
-      update(stage, *trainable, direction, stats, t);
+      update(stage, *trainable, feedback, clip, stats, t);
       trainable->output_value = {};
+      trainable->feedback_scale = torch::Tensor();
     }
     if (t < last) x_hat = stage.forward(x_hat);
   }
@@ -260,16 +289,21 @@ StepStats Ddpnopt::step(control::Network& network, const control::TerminalLoss& 
 }
 
 void Ddpnopt::update(control::Stage& stage, TrainableStage& trainable,
-                     const torch::Tensor& direction, StepStats& stats, size_t t) {
+                     const torch::Tensor& feedback, double clip, StepStats& stats, size_t t) {
   const double lr = lr_ * lr_scale_;
   auto& curvature = *trainable.curvature;
   torch::Tensor step;
   if (curvature_ == "adam") {  // torch::optim::Adam's update with M = √v̂ + ε
+    const auto direction =
+        feedback.defined() ? trainable.mean_gradient + feedback : trainable.mean_gradient;
     if (!trainable.momentum.defined()) trainable.momentum = torch::zeros_like(direction);
     trainable.momentum.mul_(beta1_).add_(direction, 1.0 - beta1_);
     step = curvature.solve(trainable.momentum) * (lr / (1.0 - std::pow(beta1_, double(steps_))));
   } else {
-    step = curvature.solve(direction);
+    // M⁻¹ is linear: M⁻¹(Q̄_u + feedback) reuses the backward pass's M⁻¹Q̄_u.
+    step = feedback.defined() ? trainable.mean_direction + curvature.solve(feedback)
+                              : trainable.mean_direction;
+    if (clip < 1.0) step = step * clip;
     if (momentum_ > 0) {
       if (!trainable.momentum.defined()) trainable.momentum = torch::zeros_like(step);
       step = trainable.momentum.mul_(momentum_).add_(step);

@@ -75,7 +75,7 @@ std::pair<torch::Tensor, torch::Tensor> sample_forms(control::Stage& stage, cons
 
 LayerValue full_layer_value(control::Stage& stage, const torch::Tensor& x, const ValueModel& next,
                             const StageCurvature& curvature, const torch::Tensor& running_gradient,
-                            const torch::Tensor& mean_gradient, const LayerValueOptions& o) {
+                            const torch::Tensor& mean_direction, const LayerValueOptions& o) {
   if (stage.kind() != control::StageKind::kDense)
     throw UsageError(fmt::format(
         "{}: value_hessian=full supports dense stages only; use value_hessian=factored",
@@ -100,7 +100,7 @@ LayerValue full_layer_value(control::Stage& stage, const torch::Tensor& x, const
     if (running_gradient.defined()) q_u = q_u + running_gradient;
     gain = curvature.solve(q_u).mul(-o.lr);
   } else {
-    gain = curvature.solve(mean_gradient).mul(-o.lr).expand({batch, out, fan});
+    gain = mean_direction.mul(-o.lr).expand({batch, out, fan});
   }
   LayerValue result{};
   result.value.gradient =
@@ -115,7 +115,7 @@ LayerValue full_layer_value(control::Stage& stage, const torch::Tensor& x, const
 LayerValue factored_layer_value(control::Stage& stage, const torch::Tensor& x,
                                 const ValueModel& next, const StageCurvature& curvature,
                                 const torch::Tensor& running_gradient,
-                                const torch::Tensor& mean_gradient, const LayerValueOptions& o) {
+                                const torch::Tensor& mean_direction, const LayerValueOptions& o) {
   const auto& v_h = next.gradient;
   const auto& z = next.factor;
   auto [zz, zv] = sample_forms(stage, x, curvature, z, o.per_sample_gain ? v_h : torch::Tensor());
@@ -125,11 +125,13 @@ LayerValue factored_layer_value(control::Stage& stage, const torch::Tensor& x,
       zv = zv + sample_dot(z, layer_apply(stage, x, curvature.solve(running_gradient)));
     k_dot = zv.mul(-o.lr);
   } else {
-    k_dot = sample_dot(z, layer_apply(stage, x, curvature.solve(mean_gradient).mul(-o.lr)));
+    k_dot = sample_dot(z, layer_apply(stage, x, mean_direction * -o.lr));
   }
   auto radicand = 1.0 - o.lr * zz;
   LayerValue result{};
   result.radicand_clamps = radicand.lt(0).sum().item<int64_t>();
+  result.feedback_scale = (o.lr * zz).clamp_min(1.0).reciprocal();
+  if (o.newton_cap) k_dot = k_dot * result.feedback_scale;
   result.value.gradient = layer_state_vjp(stage, x, v_h + z * per_sample(k_dot, z));
   const auto q_x = layer_state_vjp(stage, x, z);
   result.value.factor = q_x * per_sample(radicand.clamp_min(0).sqrt(), q_x);
@@ -205,11 +207,11 @@ ValueModel stage_free_value(control::Stage& stage, const torch::Tensor& x, const
 
 LayerValue layer_value(control::Stage& stage, const torch::Tensor& x, const ValueModel& next,
                        const StageCurvature& curvature, const torch::Tensor& running_gradient,
-                       const torch::Tensor& mean_gradient, const LayerValueOptions& options) {
+                       const torch::Tensor& mean_direction, const LayerValueOptions& options) {
   if (next.full())
-    return full_layer_value(stage, x, next, curvature, running_gradient, mean_gradient, options);
+    return full_layer_value(stage, x, next, curvature, running_gradient, mean_direction, options);
   if (next.factored())
-    return factored_layer_value(stage, x, next, curvature, running_gradient, mean_gradient,
+    return factored_layer_value(stage, x, next, curvature, running_gradient, mean_direction,
                                 options);
   LayerValue result{};
   result.value.gradient = layer_state_vjp(stage, x, next.gradient);
@@ -218,7 +220,7 @@ LayerValue layer_value(control::Stage& stage, const torch::Tensor& x, const Valu
 
 torch::Tensor feedback_gradient(control::Stage& stage, const torch::Tensor& x,
                                 const ValueModel& next, const torch::Tensor& delta_x,
-                                bool second_order) {
+                                bool second_order, const torch::Tensor& sample_scale) {
   const auto a = layer_state_jvp(stage, delta_x);
   torch::Tensor r;  // V_hh a
   if (next.full()) {
@@ -227,6 +229,7 @@ torch::Tensor feedback_gradient(control::Stage& stage, const torch::Tensor& x,
     r = next.factor * per_sample(sample_dot(next.factor, a), a);
     if (next.tikhonov.defined()) r = r + next.tikhonov * a;
   }
+  if (sample_scale.defined()) r = r * per_sample(sample_scale, r);
   auto feedback = layer_control_vjp(stage, x, r);
   if (second_order) {
     auto g_ux = layer_control_vjp(stage, delta_x, next.gradient);

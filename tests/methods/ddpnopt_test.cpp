@@ -9,6 +9,7 @@
 #include "octrain/control/dense.h"
 #include "octrain/control/model_builder.h"
 #include "octrain/control/network.h"
+#include "octrain/methods/elementwise_curvature.h"
 #include "octrain/methods/registry.h"
 #include "octrain/methods/value_model.h"
 #include "octrain/util/error.h"
@@ -78,14 +79,23 @@ TEST(Ddpnopt, WithoutFeedbackAdamCurvatureIsAdam) {
 
 TEST(Ddpnopt, WithoutFeedbackKroneckerCurvatureIsKfac) {
   for (const char* every : {"1", "2"}) {
-    const std::string options = std::string("lr=0.05,damping=0.01,refresh_every=2,stats_every=") + every;
-    expect_same_steps(kMlp, "ddpnopt:curvature=kfac,feedback=false," + options,
-                      "kfac:kl_clip=0," + options);
-    expect_same_steps(kMlp, "ddpnopt:curvature=ekfac,feedback=false," + options,
-                      "ekfac:kl_clip=0," + options);
-    expect_same_steps(kCnn, "ddpnopt:curvature=kfac,feedback=false," + options,
-                      "kfac:kl_clip=0," + options);
+    const std::string options =
+        std::string("lr=0.05,damping=0.01,refresh_every=2,kl_clip=0,stats_every=") + every;
+    expect_same_steps(kMlp, "ddpnopt:curvature=kfac,feedback=false," + options, "kfac:" + options);
+    expect_same_steps(kMlp, "ddpnopt:curvature=ekfac,feedback=false," + options, "ekfac:" + options);
+    expect_same_steps(kCnn, "ddpnopt:curvature=kfac,feedback=false," + options, "kfac:" + options);
   }
+}
+
+// KL clipping scales DDPNOpt's feedback-free step exactly as the kfac method scales its own.
+TEST(Ddpnopt, WithoutFeedbackKroneckerCurvatureIsKfacWithKlClipping) {
+  const std::string options = "lr=0.5,damping=0.01,refresh_every=2,stats_every=1,kl_clip=1e-3";
+  expect_same_steps(kMlp, "ddpnopt:curvature=kfac,feedback=false," + options, "kfac:" + options);
+  expect_same_steps(kCnn, "ddpnopt:curvature=ekfac,feedback=false," + options, "ekfac:" + options);
+  auto a = make_problem(kMlp, {5}, 3, 7);
+  control::CrossEntropyLoss loss;
+  auto method = make_method("ddpnopt:curvature=kfac," + options, *a.net);
+  EXPECT_LT(method->step(*a.net, loss, a.x, a.y).extras.at("kl_clip_scale"), 1.0);
 }
 
 TEST(Ddpnopt, FeedbackChangesTheStepAndReportsItsNorm) {
@@ -164,6 +174,45 @@ void expect_cheap_feedback_matches(control::Stage& stage, std::vector<int64_t> i
     EXPECT_TRUE(torch::allclose(cheap_fact, truth_fact, 1e-10, 1e-12))
         << stage.describe() << " factored, second_order=" << second_order;
   }
+}
+
+// The Newton cap against per-sample quantities built by hand on one dense stage with identity
+// curvature: λ_s = η‖z_s‖²‖x̃_s‖², scale_s = 1/max(1, λ_s), and both the feedback and the Q_uxᵀk
+// term of V_x shrink by scale_s while z_new = √max(0, 1 − λ_s) Wᵀz_s.
+TEST(ValueModel, NewtonCapScalesEachSamplesFeedbackAndGain) {
+  torch::manual_seed(8);
+  control::DenseStage dense(4, 3);
+  dense.to(torch::kFloat64);
+  const auto x = torch::randn({6, 4}, torch::kFloat64);
+  const auto delta_x = torch::randn({6, 4}, torch::kFloat64);
+  const auto v_h = torch::randn({6, 3}, torch::kFloat64);
+  const auto z = torch::randn({6, 3}, torch::kFloat64) * torch::linspace(0.1, 2.0, 6, torch::kFloat64).unsqueeze(1);
+  const ValueModel next{v_h, {}, z, {}};
+  const auto direction = torch::randn({3, 5}, torch::kFloat64);  // M⁻¹Q̄_u = Q̄_u for M = I
+  const double lr = 0.2;
+  LayerValueOptions options;
+  options.lr = lr;
+  options.newton_cap = true;
+  IdentityCurvature identity;
+  torch::NoGradGuard no_grad;
+  const auto result = layer_value(dense, x, next, identity, {}, direction, options);
+
+  const auto xt = torch::cat({x, torch::ones({6, 1}, torch::kFloat64)}, 1);
+  const auto& w = dense.weight;
+  const auto lambda = lr * z.square().sum(1) * xt.square().sum(1);
+  ASSERT_GT(lambda.max().item<double>(), 2.0);  // some samples would over-correct
+  ASSERT_LT(lambda.min().item<double>(), 1.0);  // and some would not
+  const auto scale = 1.0 / lambda.clamp_min(1.0);
+  EXPECT_TRUE(torch::allclose(result.feedback_scale, scale, 1e-12));
+  EXPECT_EQ(result.radicand_clamps, lambda.gt(1.0).sum().item<int64_t>());
+  const auto k_dot = (z * xt.mm(direction.t() * -lr)).sum(1) * scale;
+  EXPECT_TRUE(torch::allclose(result.value.gradient, (v_h + z * k_dot.unsqueeze(1)).mm(w), 1e-12));
+  const auto root = (1.0 - lambda).clamp_min(0.0).sqrt().unsqueeze(1);
+  EXPECT_TRUE(torch::allclose(result.value.factor, z.mm(w) * root, 1e-12));
+
+  const auto capped = feedback_gradient(dense, x, next, delta_x, false, result.feedback_scale);
+  const auto r = z * ((z * delta_x.mm(w.t())).sum(1) * scale).unsqueeze(1);
+  EXPECT_TRUE(torch::allclose(capped, r.t().mm(xt), 1e-12));
 }
 
 TEST(ValueModel, CheapFeedbackEqualsAutogradQux) {

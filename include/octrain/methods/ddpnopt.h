@@ -40,15 +40,16 @@ class Ddpnopt : public Method {
  private:
   struct TrainableStage;
 
-  void update(control::Stage& stage, TrainableStage& trainable, const torch::Tensor& direction,
-              StepStats& stats, size_t t);
+  // u_t ← u_t − η·clip·M⁻¹(Q̄_u + feedback), with momentum, or Adam's update of Q̄_u + feedback.
+  void update(control::Stage& stage, TrainableStage& trainable, const torch::Tensor& feedback,
+              double clip, StepStats& stats, size_t t);
 
   std::string name_;
   std::string curvature_;
   ValueHessian value_hessian_;
-  bool feedback_, second_order_, exact_terminal_;
+  bool feedback_, feedback_cap_, second_order_, exact_terminal_;
   LayerValueOptions layer_options_;
-  double lr_, momentum_, beta1_;
+  double lr_, momentum_, beta1_, kl_clip_;
   double lr_scale_ = 1.0;
   int64_t steps_ = 0;
   std::vector<std::unique_ptr<TrainableStage>> stages_;  // indexed by stage; null if no controls

@@ -48,24 +48,32 @@ struct LayerValueOptions {
   bool per_sample_gain = false;    // k^(s) = −η M⁻¹ Q_u^(s) in V_x (else the batch step k̄)
   bool second_order = false;       // the g_ux term of the dense stage (FULL only)
   double tikhonov = 0.0;           // ε_V added to V_xx at the stage's input
+  bool newton_cap = false;         // FACTORED: scale Q_uxᵀk by LayerValue::feedback_scale
 };
 struct LayerValue {
   ValueModel value;          // V_t at the stage's input
   int64_t radicand_clamps;   // FACTORED: samples whose 1 − η q_uᵀM⁻¹q_u was negative
+  // FACTORED: 1/max(1, η q_uᵀM⁻¹q_u) per sample [B]. Along z_h the feedback moves a sample's
+  // pre-activation by −η q_uᵀM⁻¹q_u (z_h·a): beyond 1 it over-corrects, and beyond 2 it amplifies
+  // δx from stage to stage. Scaling that sample's feedback by this caps the correction at the
+  // Newton step, where the clamped radicand already puts its V_xx.
+  torch::Tensor feedback_scale;
 };
 // V_t from V_{t+1} through a real dense or conv2d stage h = g(x, u) with curvature M (already
-// updated for this step), running-cost gradient ℓ_u and batch step gradient Q̄_u (layer matrices):
+// updated for this step), running-cost gradient ℓ_u and batch step direction M⁻¹Q̄_u (layer
+// matrices):
 //   V_x = Q_x + Q_uxᵀ k,   V_xx = Q_xx − η Q_uxᵀ M⁻¹ Q_ux   (+ ε_V I),
 // FULL with Q_ux formed per sample (dense stages only), FACTORED in closed form (Proposition 3).
 LayerValue layer_value(control::Stage& stage, const torch::Tensor& x, const ValueModel& next,
                        const StageCurvature& curvature, const torch::Tensor& running_gradient,
-                       const torch::Tensor& mean_gradient, const LayerValueOptions& options);
+                       const torch::Tensor& mean_direction, const LayerValueOptions& options);
 
 // Σ_s Q_ux^(s) δx_s as a layer matrix, never forming Q_ux: with a = g_x δx the feedback is the
 // weight gradient of the output gradient r = V_hh a (FULL: V_xx a; FACTORED: (z·a) z + e ⊙ a),
-// plus, with `second_order`, the g_ux term Σ_s V_h,s δx_sᵀ. `next` is V at the stage's output.
+// plus, with `second_order`, the g_ux term Σ_s V_h,s δx_sᵀ. `next` is V at the stage's output;
+// `sample_scale` [B], if defined, multiplies each sample's r (LayerValue::feedback_scale).
 torch::Tensor feedback_gradient(control::Stage& stage, const torch::Tensor& x,
                                 const ValueModel& next, const torch::Tensor& delta_x,
-                                bool second_order);
+                                bool second_order, const torch::Tensor& sample_scale = {});
 
 }  // namespace octrain::methods
