@@ -2,9 +2,11 @@
 #include <fmt/format.h>
 
 #include "commands.h"
+#include "octrain/util/allocator.h"
 #include "octrain/util/error.h"
 
 int main(int argc, char** argv) {
+  octrain::retain_freed_memory();
   CLI::App app{
       "octrain — neural-network training as optimal control (MSA, E-MSA, DDPNOpt, baselines)"};
   app.footer(

@@ -22,6 +22,7 @@
 #include <vector>
 
 #include "octrain/train/compute_threads.h"
+#include "octrain/util/allocator.h"
 #include "workloads.h"
 
 namespace {
@@ -111,6 +112,7 @@ std::string fmt_ms(double ms) {
 }  // namespace
 
 int main(int argc, char** argv) {
+  octrain::retain_freed_memory();
   const int threads = threads_from_env();
   const auto compute =
       octrain::train::set_compute_threads(threads);  // as `octrain train --threads`

@@ -21,6 +21,7 @@
 #include "octrain/control/terminal_loss.h"
 #include "octrain/methods/registry.h"
 #include "octrain/train/compute_threads.h"
+#include "octrain/util/allocator.h"
 
 namespace {
 
@@ -119,6 +120,7 @@ class CollectingReporter : public benchmark::ConsoleReporter {
 }  // namespace
 
 int main(int argc, char** argv) {
+  octrain::retain_freed_memory();
   const char* env = std::getenv("OCTRAIN_BENCH_THREADS");
   const int threads = env && std::atoi(env) > 0 ? std::atoi(env) : 1;
   const auto compute = octrain::train::set_compute_threads(threads);

@@ -80,6 +80,7 @@ struct Ddpnopt::TrainableStage {
   // This step's backward-pass results, used by the feedback pass.
   ValueModel output_value;  // V at the stage's output
   torch::Tensor feedback_scale;  // per sample, with feedback_cap (else undefined)
+  torch::Tensor state_factor;    // q_x = g_xᵀz_h, factored (else undefined)
   torch::Tensor mean_gradient, mean_direction, running_gradient;  // Q̄_u, M⁻¹Q̄_u, ℓ_u
 };
 
@@ -246,10 +247,14 @@ StepStats Ddpnopt::step(control::Network& network, const control::TerminalLoss& 
       predicted_change += (trainable->mean_direction * mean_gradient).sum().item<double>();
     trainable->output_value = value;
     if (t == first) break;  // V at x_0 is never used
+    // The factor at this stage's input serves only trainable stages after the first.
+    layer_options.need_factor = false;
+    for (size_t s = first + 1; s < t; ++s) layer_options.need_factor |= stages_[s] != nullptr;
     auto next = layer_value(stage, x_t, value, curvature, trainable->running_gradient,
                             trainable->mean_direction, layer_options);
     clamps += next.radicand_clamps;
     if (feedback_cap_) trainable->feedback_scale = next.feedback_scale;
+    trainable->state_factor = next.state_factor;
     value = std::move(next.value);
   }
   if (value_hessian_ == ValueHessian::kFactored) stats.extras["radicand_clamps"] = double(clamps);
@@ -272,7 +277,8 @@ StepStats Ddpnopt::step(control::Network& network, const control::TerminalLoss& 
       torch::Tensor feedback;
       if (feedback_ && t != first) {
         feedback = feedback_gradient(stage, states[t], trainable->output_value, x_hat - states[t],
-                                     second_order_, trainable->feedback_scale)
+                                     second_order_, trainable->feedback_scale,
+                                     trainable->state_factor)
                        .div_(batch);
         const double norm = feedback.norm().item<double>();
         stats.extras[fmt::format("stage{}.feedback_norm", t)] = norm;
@@ -280,9 +286,9 @@ StepStats Ddpnopt::step(control::Network& network, const control::TerminalLoss& 
       }
       update(stage, *trainable, feedback, clip, stats, t);
       trainable->output_value = {};
-      trainable->feedback_scale = torch::Tensor();
+      trainable->feedback_scale = trainable->state_factor = torch::Tensor();
     }
-    if (t < last) x_hat = stage.forward(x_hat);
+    if (feedback_ && t < last) x_hat = stage.forward(x_hat);
   }
   if (feedback_) stats.extras["feedback_norm"] = std::sqrt(feedback_total);
   return stats;

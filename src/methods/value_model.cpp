@@ -133,8 +133,10 @@ LayerValue factored_layer_value(control::Stage& stage, const torch::Tensor& x,
   result.feedback_scale = (o.lr * zz).clamp_min(1.0).reciprocal();
   if (o.newton_cap) k_dot = k_dot * result.feedback_scale;
   result.value.gradient = layer_state_vjp(stage, x, v_h + z * per_sample(k_dot, z));
-  const auto q_x = layer_state_vjp(stage, x, z);
-  result.value.factor = q_x * per_sample(radicand.clamp_min(0).sqrt(), q_x);
+  if (!o.need_factor) return result;
+  result.state_factor = layer_state_vjp(stage, x, z);
+  result.value.factor =
+      result.state_factor * per_sample(radicand.clamp_min(0).sqrt(), result.state_factor);
   if (o.tikhonov > 0) result.value.tikhonov = torch::full_like(x, o.tikhonov);
   return result;
 }
@@ -220,14 +222,19 @@ LayerValue layer_value(control::Stage& stage, const torch::Tensor& x, const Valu
 
 torch::Tensor feedback_gradient(control::Stage& stage, const torch::Tensor& x,
                                 const ValueModel& next, const torch::Tensor& delta_x,
-                                bool second_order, const torch::Tensor& sample_scale) {
-  const auto a = layer_state_jvp(stage, delta_x);
-  torch::Tensor r;  // V_hh a
-  if (next.full()) {
-    r = next.hessian.bmm(flat(a).unsqueeze(2)).squeeze(2).view(a.sizes());
+                                bool second_order, const torch::Tensor& sample_scale,
+                                const torch::Tensor& state_factor) {
+  torch::Tensor r;  // V_hh a with a = g_x δx
+  if (next.factored() && !next.tikhonov.defined() && state_factor.defined()) {
+    r = next.factor * per_sample(sample_dot(state_factor, delta_x), next.factor);  // z·a = q_x·δx
   } else {
-    r = next.factor * per_sample(sample_dot(next.factor, a), a);
-    if (next.tikhonov.defined()) r = r + next.tikhonov * a;
+    const auto a = layer_state_jvp(stage, delta_x);
+    if (next.full()) {
+      r = next.hessian.bmm(flat(a).unsqueeze(2)).squeeze(2).view(a.sizes());
+    } else {
+      r = next.factor * per_sample(sample_dot(next.factor, a), a);
+      if (next.tikhonov.defined()) r = r + next.tikhonov * a;
+    }
   }
   if (sample_scale.defined()) r = r * per_sample(sample_scale, r);
   auto feedback = layer_control_vjp(stage, x, r);

@@ -10,6 +10,7 @@
 #include "octrain/control/model_builder.h"
 #include "octrain/control/network.h"
 #include "octrain/methods/elementwise_curvature.h"
+#include "octrain/methods/layer_maps.h"
 #include "octrain/methods/registry.h"
 #include "octrain/methods/value_model.h"
 #include "octrain/util/error.h"
@@ -173,6 +174,17 @@ void expect_cheap_feedback_matches(control::Stage& stage, std::vector<int64_t> i
         << stage.describe() << " full, second_order=" << second_order;
     EXPECT_TRUE(torch::allclose(cheap_fact, truth_fact, 1e-10, 1e-12))
         << stage.describe() << " factored, second_order=" << second_order;
+    // Without the Tikhonov diagonal the feedback may use q_x = g_xᵀz: z·(g_x δx) = q_x·δx.
+    const ValueModel rank_one{v_h, {}, z, {}};
+    const auto q_x = layer_value(stage, x, rank_one, IdentityCurvature(), {},
+                                 torch::zeros_like(to_layer_matrix(stage, stage.controls())),
+                                 LayerValueOptions{})
+                         .state_factor;
+    const auto shortcut = feedback_gradient(stage, x, rank_one, delta_x, second_order, {}, q_x);
+    const auto truth_rank_one = autograd_feedback(stage, x, v_h, zf.unsqueeze(2) * zf.unsqueeze(1),
+                                                  delta_x, second_order);
+    EXPECT_TRUE(torch::allclose(shortcut, truth_rank_one, 1e-10, 1e-12))
+        << stage.describe() << " q_x shortcut, second_order=" << second_order;
   }
 }
 
@@ -210,9 +222,17 @@ TEST(ValueModel, NewtonCapScalesEachSamplesFeedbackAndGain) {
   const auto root = (1.0 - lambda).clamp_min(0.0).sqrt().unsqueeze(1);
   EXPECT_TRUE(torch::allclose(result.value.factor, z.mm(w) * root, 1e-12));
 
-  const auto capped = feedback_gradient(dense, x, next, delta_x, false, result.feedback_scale);
+  EXPECT_TRUE(torch::allclose(result.state_factor, z.mm(w), 1e-12));
   const auto r = z * ((z * delta_x.mm(w.t())).sum(1) * scale).unsqueeze(1);
-  EXPECT_TRUE(torch::allclose(capped, r.t().mm(xt), 1e-12));
+  for (const auto& state_factor : {torch::Tensor(), result.state_factor}) {
+    const auto capped =
+        feedback_gradient(dense, x, next, delta_x, false, result.feedback_scale, state_factor);
+    EXPECT_TRUE(torch::allclose(capped, r.t().mm(xt), 1e-12)) << state_factor.defined();
+  }
+  options.need_factor = false;
+  const auto bare = layer_value(dense, x, next, identity, {}, direction, options);
+  EXPECT_FALSE(bare.value.factored());
+  EXPECT_TRUE(torch::allclose(bare.value.gradient, result.value.gradient, 1e-14));
 }
 
 TEST(ValueModel, CheapFeedbackEqualsAutogradQux) {

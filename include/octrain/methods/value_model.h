@@ -49,6 +49,8 @@ struct LayerValueOptions {
   bool second_order = false;       // the g_ux term of the dense stage (FULL only)
   double tikhonov = 0.0;           // ε_V added to V_xx at the stage's input
   bool newton_cap = false;         // FACTORED: scale Q_uxᵀk by LayerValue::feedback_scale
+  bool need_factor = true;         // FACTORED: false leaves the factor at the input undefined
+                                   // (no trainable stage before this one uses it)
 };
 struct LayerValue {
   ValueModel value;          // V_t at the stage's input
@@ -58,6 +60,9 @@ struct LayerValue {
   // δx from stage to stage. Scaling that sample's feedback by this caps the correction at the
   // Newton step, where the clamped radicand already puts its V_xx.
   torch::Tensor feedback_scale;
+  // FACTORED with need_factor: q_x = g_xᵀz_h [B, …], so that the feedback's z_h·(g_x δx) is the
+  // per-sample dot product q_x·δx instead of another pass through the stage.
+  torch::Tensor state_factor;
 };
 // V_t from V_{t+1} through a real dense or conv2d stage h = g(x, u) with curvature M (already
 // updated for this step), running-cost gradient ℓ_u and batch step direction M⁻¹Q̄_u (layer
@@ -71,9 +76,11 @@ LayerValue layer_value(control::Stage& stage, const torch::Tensor& x, const Valu
 // Σ_s Q_ux^(s) δx_s as a layer matrix, never forming Q_ux: with a = g_x δx the feedback is the
 // weight gradient of the output gradient r = V_hh a (FULL: V_xx a; FACTORED: (z·a) z + e ⊙ a),
 // plus, with `second_order`, the g_ux term Σ_s V_h,s δx_sᵀ. `next` is V at the stage's output;
-// `sample_scale` [B], if defined, multiplies each sample's r (LayerValue::feedback_scale).
+// `sample_scale` [B], if defined, multiplies each sample's r (LayerValue::feedback_scale);
+// `state_factor`, if defined, is LayerValue::state_factor (used when `next` has no Tikhonov term).
 torch::Tensor feedback_gradient(control::Stage& stage, const torch::Tensor& x,
                                 const ValueModel& next, const torch::Tensor& delta_x,
-                                bool second_order, const torch::Tensor& sample_scale = {});
+                                bool second_order, const torch::Tensor& sample_scale = {},
+                                const torch::Tensor& state_factor = {});
 
 }  // namespace octrain::methods
