@@ -34,6 +34,12 @@ TerminalLoss::Evaluation CrossEntropyLoss::evaluate(const torch::Tensor& z, cons
   return out;
 }
 
+torch::Tensor CrossEntropyLoss::sample_hessian_factor(const torch::Tensor& z) const {
+  const auto p = torch::softmax(z, 1);
+  const auto drawn = torch::multinomial(p, 1).squeeze(1);
+  return p - one_hot(drawn, z.size(1), z);
+}
+
 TerminalLoss::Evaluation MeanSquaredErrorLoss::evaluate(const torch::Tensor& z,
                                                         const torch::Tensor& y,
                                                         bool need_costate) const {

@@ -10,6 +10,7 @@
 #include "octrain/control/network.h"
 #include "octrain/control/pool.h"
 #include "octrain/methods/elementwise_curvature.h"
+#include "octrain/methods/exact_curvature.h"
 #include "octrain/methods/kronecker_curvature.h"
 #include "octrain/methods/kronecker_method.h"
 #include "octrain/methods/layer_maps.h"
@@ -20,39 +21,6 @@ namespace octrain::methods {
 namespace {
 
 constexpr double kInf = std::numeric_limits<double>::infinity();
-
-// Vanilla DDP's M_t: the exact Gauss-Newton Q_uu = ℓ_uu + (1/B) Σ_s g_uᵀ V_hh^(s) g_u of a dense
-// stage (+ damping·I), rebuilt every step from the value Hessian at the stage's output.
-class ExactCurvature : public StageCurvature {
- public:
-  explicit ExactCurvature(double damping) : damping_(damping) {}
-
-  void set_value_hessian(const torch::Tensor& inputs, const torch::Tensor& v_hh, double l2) {
-    // g_u^(s) = x̃_sᵀ ⊗ I, so g_uᵀ V_hh g_u [(j,a),(k,b)] = V_hh[j,k] x̃_a x̃_b.
-    auto m = torch::einsum("sjk,sa,sb->jakb", {v_hh, inputs, inputs}) / double(inputs.size(0));
-    const int64_t n = v_hh.size(1) * inputs.size(1);
-    matrix_ = m.reshape({n, n});
-    matrix_.diagonal().add_(l2 + damping_);
-  }
-  void observe(const LayerRows&, const torch::Tensor&) override {}
-  bool uses_rows() const override { return false; }
-  torch::Tensor solve(const torch::Tensor& gradient) const override {
-    const int64_t n = matrix_.size(0);
-    const auto rhs = gradient.reshape({-1, n}).t();
-    return at::linalg_solve(matrix_, rhs).t().reshape(gradient.sizes());
-  }
-  torch::Tensor sample_form(const torch::Tensor& inputs, const torch::Tensor& u,
-                            const torch::Tensor& v) const override {
-    const auto gu = u.unsqueeze(2) * inputs.unsqueeze(1);
-    return (gu * solve(v.unsqueeze(2) * inputs.unsqueeze(1))).sum({1, 2});
-  }
-  void save(torch::serialize::OutputArchive&, const std::string&) const override {}
-  void load(torch::serialize::InputArchive&, const std::string&) override {}
-
- private:
-  double damping_;
-  torch::Tensor matrix_;
-};
 
 std::unique_ptr<StageCurvature> make_curvature(const std::string& kind, const OptionValues& o,
                                                control::Stage& stage) {
@@ -78,7 +46,7 @@ struct Ddpnopt::TrainableStage {
   std::unique_ptr<StageCurvature> curvature;
   torch::Tensor momentum;  // heavy-ball buffer of M⁻¹d, or Adam's first moment of d
   // This step's backward-pass results, used by the feedback pass.
-  ValueModel output_value;  // V at the stage's output
+  ValueModel output_value;       // V at the stage's output
   torch::Tensor feedback_scale;  // per sample, with feedback_cap (else undefined)
   torch::Tensor state_factor;    // q_x = g_xᵀz_h, factored (else undefined)
   torch::Tensor mean_gradient, mean_direction, running_gradient;  // Q̄_u, M⁻¹Q̄_u, ℓ_u
@@ -86,18 +54,31 @@ struct Ddpnopt::TrainableStage {
 
 OptionSchema Ddpnopt::schema_for(const std::string& name) {
   OptionSchema schema(name);
+  schema.choice("value_scale", "batch", {"batch", "literal"},
+                "weight of each sample's V_xx correction −η Q_xu M⁻¹ Q_ux: 1/B (exact DDP on the "
+                "batch-mean loss) or 1 (the literal per-sample reading, over-reduced B-fold)");
   if (name == "ddp") {
     return schema
-        .real("lr", 0.1, "η, with Q_uu ≈ M/η (1 is the full DDP step, which overshoots on "
-              "non-quadratic losses)", 0, kInf, true)
+        .real("lr", 0.1,
+              "η, with Q_uu ≈ M/η (1 is the full DDP step, which overshoots on "
+              "non-quadratic losses)",
+              0, kInf, true)
         .real("damping", 1e-2, "added to the diagonal of the exact Q_uu", 0, kInf)
         .real("tikhonov", 0.0, "ε_V added to V_xx at each trainable stage's input", 0, kInf)
+        .choice("blocks", "augmented", {"augmented", "diagonal"},
+                "V_xx of the batch as one augmented state with every cross-sample block, or "
+                "its per-sample diagonal blocks only (as DDPNOpt)")
+        .integer("max_augmented_state", 2048,
+                 "blocks=augmented: refuse a batch × widest-state size above this (V_xx is its "
+                 "square)",
+                 1, 1 << 16)
         .choice("gain", "batch", {"batch", "per-sample"},
                 "k in V_x: per sample k^(s) = −ηM⁻¹Q_u^(s), or the batch step k̄")
         .flag("second_order", false, "the σ'' and g_ux dynamics terms in the value recursion")
+        .integer("diagnostics_every", 10,
+                 "steps between V_xx eigenvalue diagnostics per stage (0: never)", 0, 1 << 30)
         .integer("max_stage_controls", 4096,
-                 "refuse stages with more controls (the exact Q_uu is cubic in them)", 1,
-                 1 << 20);
+                 "refuse stages with more controls (the exact Q_uu is cubic in them)", 1, 1 << 20);
   }
   return schema.real("lr", 0.01, "η, with Q_uu ≈ M/η", 0, kInf, true)
       .real("momentum", 0.0, "heavy-ball momentum on M⁻¹d (not with curvature=adam)", 0, 1)
@@ -116,18 +97,28 @@ OptionSchema Ddpnopt::schema_for(const std::string& name) {
               "V_xx per sample: rank-one factor (any net) or full matrices (small dense nets)")
       .choice("terminal_hessian", "exact", {"exact", "outer"},
               "full V_xx at x_T: ∇²φ, or the Gauss-Newton outer product ∇φ∇φᵀ")
+      .choice("terminal_factor", "sampled", {"sampled", "outer"},
+              "factored V_xx at x_T: z with E[zzᵀ] = ∇²φ (cross-entropy: p − e_ŷ, ŷ drawn from "
+              "the model), or z = ∇φ (empirical Fisher, too large for confidently wrong samples)")
       .real("tikhonov", 0.0,
-            "ε_V added to V_xx at each trainable stage's input (factored: costs one W δx product "
-            "per stage in the feedback pass)",
+            "ε_V added to V_xx at each trainable stage's input, accumulated through the "
+            "backward pass (factored: its diagonal; costs one W δx product per stage in the "
+            "feedback pass)",
             0, kInf)
       .real("kl_clip", 1e-3,
             "kfac, ekfac: KL clipping κ of the feedback-free step, as in the kfac method (0: off)",
             0, kInf)
       .flag("feedback", true, "apply the feedback Q_ux δx (off: the base optimiser)")
-      .flag("feedback_cap", true,
-            "factored: scale each sample's feedback Q_ux δx and its Q_uxᵀk term in V_x by "
-            "1/max(1, η q_uᵀM⁻¹q_u), so neither goes beyond the Newton step of the sample's "
-            "rank-one Q_uu (off: the paper's uncapped policy, which diverges at large η)")
+      .choice("feedback_cap", "none", {"none", "sample", "spectral"},
+              "factored, octrain's own stabilisers: none (the paper's policy), sample (each "
+              "sample's feedback and Q_uxᵀk by 1/max(1, λ_s), λ_s = (η/B) q_uᵀM⁻¹q_u), spectral "
+              "(the stage's feedback by 1/max(1, λ_max(Ĝ)), Ĝ the batch closed-loop gain)")
+      .flag("positive_part", false,
+            "full: replace each per-sample V_xx by its positive-semidefinite part")
+      .integer("diagnostics_every", 10,
+               "steps between per-stage diagnostics: λ_max(Ĝ) and clamped radicands (factored) "
+               "or negative V_xx eigenvalues (full); 0: never",
+               0, 1 << 30)
       .choice("gain", "batch", {"batch", "per-sample"},
               "k in V_x: the batch step k̄ = −ηM⁻¹Q̄_u, or per sample k^(s) = −ηM⁻¹Q_u^(s) "
               "(the literal reading; with diag curvature it amplifies per-sample noise)")
@@ -141,15 +132,29 @@ Ddpnopt::Ddpnopt(const std::string& name, OptionValues options, control::Network
   const bool ddp = name == "ddp";
   curvature_ = ddp ? "exact" : o.text("curvature");
   feedback_ = ddp || o.flag("feedback");
-  value_hessian_ = ddp ? ValueHessian::kFull
-                   : !feedback_ ? ValueHessian::kNone
-                   : o.text("value_hessian") == "full" ? ValueHessian::kFull
-                                                       : ValueHessian::kFactored;
+  value_hessian_ =
+      ddp ? (o.text("blocks") == "augmented" ? ValueHessian::kAugmented : ValueHessian::kFull)
+      : !feedback_                        ? ValueHessian::kNone
+      : o.text("value_hessian") == "full" ? ValueHessian::kFull
+                                          : ValueHessian::kFactored;
   exact_terminal_ = ddp || o.text("terminal_hessian") == "exact";
+  terminal_factor_ = !ddp && o.text("terminal_factor") == "sampled" ? TerminalFactor::kSampled
+                                                                    : TerminalFactor::kOuter;
   second_order_ = o.flag("second_order");
-  feedback_cap_ = !ddp && o.flag("feedback_cap");
   kl_clip_ = curvature_ == "kfac" || curvature_ == "ekfac" ? o.real("kl_clip") : 0.0;
-  layer_options_.newton_cap = feedback_cap_;
+  diagnostics_every_ = o.integer("diagnostics_every");
+  max_augmented_state_ = ddp ? o.integer("max_augmented_state") : 0;
+  layer_options_.value_scale =
+      o.text("value_scale") == "batch" ? ValueScale::kBatch : ValueScale::kLiteral;
+  const std::string cap = ddp ? "none" : o.text("feedback_cap");
+  layer_options_.cap = cap == "sample"     ? FeedbackCap::kSample
+                       : cap == "spectral" ? FeedbackCap::kSpectral
+                                           : FeedbackCap::kNone;
+  layer_options_.positive_part = !ddp && o.flag("positive_part");
+  if (layer_options_.cap != FeedbackCap::kNone && value_hessian_ != ValueHessian::kFactored)
+    throw UsageError(name + ": feedback_cap needs value_hessian=factored and feedback=true");
+  if (layer_options_.positive_part && value_hessian_ != ValueHessian::kFull)
+    throw UsageError(name + ": positive_part needs value_hessian=full and feedback=true");
   lr_ = o.real("lr");
   momentum_ = ddp ? 0.0 : o.real("momentum");
   beta1_ = ddp ? 0.0 : o.real("beta1");
@@ -169,9 +174,11 @@ Ddpnopt::Ddpnopt(const std::string& name, OptionValues options, control::Network
     if (!stage.trainable()) {
       const bool full_passes = stage.kind() == control::StageKind::kActivation ||
                                dynamic_cast<control::FlattenStage*>(&stage) != nullptr;
-      if (seen_trainable && value_hessian_ == ValueHessian::kFull && !full_passes)
-        throw UsageError(where + ": full value Hessians pass only activation and flatten stages; "
-                                 "use value_hessian=factored");
+      if (seen_trainable && value_hessian_ != ValueHessian::kFactored &&
+          value_hessian_ != ValueHessian::kNone && !full_passes)
+        throw UsageError(where +
+                         ": full value Hessians pass only activation and flatten stages; "
+                         "use value_hessian=factored");
       continue;
     }
     if (!has_layer_curvature(stage))
@@ -179,12 +186,14 @@ Ddpnopt::Ddpnopt(const std::string& name, OptionValues options, control::Network
                                            "stages with activation, pooling, flatten and "
                                            "channel-mean stages between them",
                                            name));
-    if (value_hessian_ == ValueHessian::kFull && stage.kind() != control::StageKind::kDense)
-      throw UsageError(where + ": full value Hessians need dense stages; use "
-                               "value_hessian=factored");
+    if ((value_hessian_ == ValueHessian::kFull || value_hessian_ == ValueHessian::kAugmented) &&
+        stage.kind() != control::StageKind::kDense)
+      throw UsageError(where +
+                       ": full value Hessians need dense stages; use "
+                       "value_hessian=factored");
     if (ddp && stage.num_controls() > o.integer("max_stage_controls"))
-      throw UsageError(where + fmt::format(
-                                   " has {} controls; the exact Q_uu is cubic in that and the "
+      throw UsageError(where +
+                       fmt::format(" has {} controls; the exact Q_uu is cubic in that and the "
                                    "limit is max_stage_controls={} (use ddpnopt)",
                                    stage.num_controls(), o.integer("max_stage_controls")));
     stages_[t] = std::make_unique<TrainableStage>();
@@ -196,6 +205,21 @@ Ddpnopt::Ddpnopt(const std::string& name, OptionValues options, control::Network
 
 Ddpnopt::~Ddpnopt() = default;
 
+void Ddpnopt::check_augmented_size(control::Network& network, const control::Trajectory& trajectory,
+                                   int64_t batch) const {
+  if (value_hessian_ != ValueHessian::kAugmented) return;
+  int64_t widest = 0;
+  for (size_t t = 0; t < network.size(); ++t)
+    if (stages_[t])
+      widest =
+          std::max({widest, trajectory.states[t][0].numel(), trajectory.states[t + 1][0].numel()});
+  if (batch * widest > max_augmented_state_)
+    throw UsageError(fmt::format(
+        "{}: blocks=augmented holds the batch as one state of {} × {} = {} values (V_xx is its "
+        "square), above max_augmented_state={}; use a smaller batch or blocks=diagonal",
+        name_, batch, widest, batch * widest, max_augmented_state_));
+}
+
 StepStats Ddpnopt::step(control::Network& network, const control::TerminalLoss& loss,
                         const torch::Tensor& x, const torch::Tensor& y) {
   torch::NoGradGuard no_grad;
@@ -203,10 +227,11 @@ StepStats Ddpnopt::step(control::Network& network, const control::TerminalLoss& 
   const auto trajectory = network.rollout(x, /*record_graphs=*/false);
   const auto& states = trajectory.states;
   const double batch = double(x.size(0));
+  check_augmented_size(network, trajectory, x.size(0));
   StepStats stats;
   stats.objective = network.running_cost();
   auto value = terminal_value(loss, trajectory.output(), y, value_hessian_, exact_terminal_,
-                              &stats.loss);
+                              &stats.loss, terminal_factor_);
   stats.objective += stats.loss;
   stats.accuracy = batch_accuracy(loss, trajectory.output(), y);
 
@@ -217,6 +242,8 @@ StepStats Ddpnopt::step(control::Network& network, const control::TerminalLoss& 
     if (stages_[t]) last = t;
   auto layer_options = layer_options_;
   layer_options.lr = lr_ * lr_scale_;
+  layer_options.diagnostics = diagnostics_every_ > 0 && steps_ % diagnostics_every_ == 0 &&
+                              value_hessian_ != ValueHessian::kNone;
 
   // Backward pass: curvature statistics, Q̄_u, M⁻¹Q̄_u and the value model at every stage's output.
   int64_t clamps = 0;
@@ -239,9 +266,8 @@ StepStats Ddpnopt::step(control::Network& network, const control::TerminalLoss& 
     if (auto* exact = dynamic_cast<ExactCurvature*>(&curvature))
       exact->set_value_hessian(layer_inputs(stage, x_t).squeeze(1), value.hessian,
                                stage.running_cost_weights().l2);
-    curvature.observe(
-        curvature.uses_rows() ? layer_rows(stage, x_t, value.gradient) : LayerRows{},
-        mean_gradient);
+    curvature.observe(curvature.uses_rows() ? layer_rows(stage, x_t, value.gradient) : LayerRows{},
+                      mean_gradient);
     trainable->mean_direction = curvature.solve(mean_gradient);
     if (kl_clip_ > 0)
       predicted_change += (trainable->mean_direction * mean_gradient).sum().item<double>();
@@ -253,7 +279,12 @@ StepStats Ddpnopt::step(control::Network& network, const control::TerminalLoss& 
     auto next = layer_value(stage, x_t, value, curvature, trainable->running_gradient,
                             trainable->mean_direction, layer_options);
     clamps += next.radicand_clamps;
-    if (feedback_cap_) trainable->feedback_scale = next.feedback_scale;
+    if (layer_options.diagnostics) {
+      stats.extras[fmt::format("stage{}.negative_fraction", t)] = next.negative_fraction;
+      if (value_hessian_ == ValueHessian::kFactored)
+        stats.extras[fmt::format("stage{}.closed_loop_gain", t)] = next.gain;
+    }
+    trainable->feedback_scale = next.feedback_scale;
     trainable->state_factor = next.state_factor;
     value = std::move(next.value);
   }
@@ -263,8 +294,8 @@ StepStats Ddpnopt::step(control::Network& network, const control::TerminalLoss& 
   double clip = 1.0;
   if (kl_clip_ > 0) {
     if (predicted_change > 0)
-      clip = std::min(1.0, std::sqrt(kl_clip_ / (layer_options.lr * layer_options.lr *
-                                                 predicted_change)));
+      clip = std::min(
+          1.0, std::sqrt(kl_clip_ / (layer_options.lr * layer_options.lr * predicted_change)));
     stats.extras["kl_clip_scale"] = clip;
   }
 
@@ -276,10 +307,10 @@ StepStats Ddpnopt::step(control::Network& network, const control::TerminalLoss& 
     if (auto* trainable = stages_[t].get()) {
       torch::Tensor feedback;
       if (feedback_ && t != first) {
-        feedback = feedback_gradient(stage, states[t], trainable->output_value, x_hat - states[t],
-                                     second_order_, trainable->feedback_scale,
-                                     trainable->state_factor)
-                       .div_(batch);
+        feedback =
+            feedback_gradient(stage, states[t], trainable->output_value, x_hat - states[t],
+                              second_order_, trainable->feedback_scale, trainable->state_factor)
+                .div_(batch);
         const double norm = feedback.norm().item<double>();
         stats.extras[fmt::format("stage{}.feedback_norm", t)] = norm;
         feedback_total += norm * norm;

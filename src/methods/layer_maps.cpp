@@ -6,8 +6,22 @@
 namespace octrain::methods {
 namespace {
 
-bool is_dense(control::Stage& stage) { return stage.kind() == control::StageKind::kDense; }
-bool has_bias(control::Stage& stage) { return stage.controls().size() == 2; }
+bool is_dense(control::Stage& stage) {
+  return stage.kind() == control::StageKind::kDense;
+}
+bool has_bias(control::Stage& stage) {
+  return stage.controls().size() == 2;
+}
+
+// g_xᵀ v with the stage's map but the given weight.
+torch::Tensor state_vjp_with(control::Stage& stage, const torch::Tensor& weight,
+                             const torch::Tensor& x, const torch::Tensor& v) {
+  if (is_dense(stage)) return v.mm(weight);
+  auto& conv = static_cast<control::Conv2dStage&>(stage);
+  const int64_t s = conv.stride(), p = conv.padding();
+  return std::get<0>(at::convolution_backward(v, x, weight, c10::nullopt, {s, s}, {p, p}, {1, 1},
+                                              false, {0, 0}, 1, {true, false, false}));
+}
 
 }  // namespace
 
@@ -31,12 +45,13 @@ torch::Tensor layer_state_jvp(control::Stage& stage, const torch::Tensor& delta_
 
 torch::Tensor layer_state_vjp(control::Stage& stage, const torch::Tensor& x,
                               const torch::Tensor& v) {
-  const auto weight = stage.controls()[0];
-  if (is_dense(stage)) return v.mm(weight);
-  auto& conv = static_cast<control::Conv2dStage&>(stage);
-  const int64_t s = conv.stride(), p = conv.padding();
-  return std::get<0>(at::convolution_backward(v, x, weight, c10::nullopt, {s, s}, {p, p}, {1, 1},
-                                              false, {0, 0}, 1, {true, false, false}));
+  return state_vjp_with(stage, stage.controls()[0], x, v);
+}
+
+torch::Tensor layer_state_diagonal_vjp(control::Stage& stage, const torch::Tensor& x,
+                                       const torch::Tensor& e) {
+  // (g_xᵀ diag(e) g_x)_mm = Σ_i e_i (∂h_i/∂x_m)², and ∂h_i/∂x_m is a weight entry.
+  return state_vjp_with(stage, stage.controls()[0].square(), x, e);
 }
 
 torch::Tensor layer_control_vjp(control::Stage& stage, const torch::Tensor& x,
@@ -56,8 +71,8 @@ torch::Tensor layer_control_vjp(control::Stage& stage, const torch::Tensor& x,
 
 torch::Tensor per_sample_control_vjp(control::Stage& stage, const torch::Tensor& x,
                                      const torch::Tensor& v) {
-  const auto inputs = layer_inputs(stage, x);                    // [B, L, fan]
-  const auto grads = v.reshape({v.size(0), v.size(1), -1});      // [B, out, L]
+  const auto inputs = layer_inputs(stage, x);                // [B, L, fan]
+  const auto grads = v.reshape({v.size(0), v.size(1), -1});  // [B, out, L]
   return grads.bmm(inputs);
 }
 

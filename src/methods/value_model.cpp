@@ -2,6 +2,10 @@
 
 #include <fmt/format.h>
 #include <torch/autograd.h>
+#include <torch/linalg.h>
+
+#include <algorithm>
+#include <cmath>
 
 #include "octrain/control/activation.h"
 #include "octrain/control/pool.h"
@@ -19,8 +23,14 @@ constexpr int64_t kMaxFullEntries = 50'000'000;
 // Conv stages form per-sample control gradients [B, out, fan] from patches [B, L, fan]; chunks
 // of samples bound the patches' memory.
 constexpr int64_t kSampleChunk = 16;
+// Power iteration for λ_max of the closed-loop gain: a diagnostic and a step-size cap, for which
+// three digits are plenty.
+constexpr int kPowerIterations = 50;
+constexpr double kPowerTolerance = 1e-3;
 
-torch::Tensor flat(const torch::Tensor& t) { return t.reshape({t.size(0), -1}); }
+torch::Tensor flat(const torch::Tensor& t) {
+  return t.reshape({t.size(0), -1});
+}
 
 // v [B] broadcast against a tensor shaped like `like` [B, …].
 torch::Tensor per_sample(const torch::Tensor& v, const torch::Tensor& like) {
@@ -41,6 +51,43 @@ const control::ActivationStage* as_activation(control::Stage& stage) {
 
 bool is_reshape(control::Stage& stage) {
   return dynamic_cast<control::FlattenStage*>(&stage) != nullptr;
+}
+
+// c in V_xx = Q_xx − c·η Q_xu M⁻¹ Q_ux (see ValueScale).
+double correction_weight(const LayerValueOptions& o, int64_t batch) {
+  return o.value_scale == ValueScale::kBatch ? 1.0 / double(batch) : 1.0;
+}
+
+// d [B, n] added to the diagonal of a FULL [B, n, n] or AUGMENTED [B, n, B, n] Hessian.
+void add_to_diagonal(torch::Tensor& hessian, const torch::Tensor& d) {
+  if (hessian.dim() == 3) {
+    hessian.diagonal(0, 1, 2).add_(d);
+  } else {
+    const int64_t n = d.numel();
+    hessian.view({n, n}).diagonal().add_(d.reshape({n}));
+  }
+}
+
+// The symmetric blocks of V_xx as a batch of matrices: [B, n, n] (FULL) or [1, Bn, Bn].
+torch::Tensor as_matrices(const torch::Tensor& hessian) {
+  if (hessian.dim() == 3) return hessian;
+  const int64_t n = hessian.size(0) * hessian.size(1);
+  return hessian.reshape({1, n, n});
+}
+
+// Fraction of negative eigenvalues (below −1e-10 of the largest magnitude) of the blocks.
+double negative_eigenvalue_fraction(const torch::Tensor& hessian) {
+  const auto eigenvalues = torch::linalg::eigvalsh(as_matrices(hessian), "L");
+  const double largest = eigenvalues.abs().max().item<double>();
+  return eigenvalues.lt(-1e-10 * largest).to(torch::kDouble).mean().item<double>();
+}
+
+// The positive-semidefinite part U max(Λ, 0) Uᵀ of each block.
+torch::Tensor positive_part(const torch::Tensor& hessian) {
+  const auto [eigenvalues, vectors] = torch::linalg::eigh(as_matrices(hessian), "L");
+  const auto projected =
+      vectors.matmul(eigenvalues.clamp_min(0).unsqueeze(2) * vectors.transpose(1, 2));
+  return projected.reshape(hessian.sizes());
 }
 
 torch::Tensor activation_slope(const control::ActivationStage& act, const torch::Tensor& x,
@@ -77,22 +124,24 @@ LayerValue full_layer_value(control::Stage& stage, const torch::Tensor& x, const
                             const StageCurvature& curvature, const torch::Tensor& running_gradient,
                             const torch::Tensor& mean_direction, const LayerValueOptions& o) {
   if (stage.kind() != control::StageKind::kDense)
-    throw UsageError(fmt::format(
-        "{}: value_hessian=full supports dense stages only; use value_hessian=factored",
-        stage.describe()));
+    throw UsageError(
+        fmt::format("{}: value_hessian=full supports dense stages only; use value_hessian=factored",
+                    stage.describe()));
   const auto inputs = layer_inputs(stage, x).squeeze(1);  // x̃ [B, fan]
-  const auto weight = stage.controls()[0];               // W [out, in]
-  const int64_t batch = x.size(0), in = weight.size(1), out = weight.size(0),
-                fan = inputs.size(1);
+  const auto weight = stage.controls()[0];                // W [out, in]
+  const int64_t batch = x.size(0), in = weight.size(1), out = weight.size(0), fan = inputs.size(1);
   if (batch * in * out * fan > kMaxFullEntries)
-    throw UsageError(fmt::format(
-        "{}: value_hessian=full would form {}×{}×{}×{} per-sample Q_ux entries; use "
-        "value_hessian=factored",
-        stage.describe(), batch, in, out, fan));
-  const auto& v_h = next.gradient;   // [B, out]
-  const auto& v_hh = next.hessian;   // [B, out, out]
-  // Q_ux^(s)[m] = (V_hh W e_m) x̃ᵀ, plus V_h e_mᵀ in the weight block with second-order dynamics.
-  auto q_ux = v_hh.matmul(weight).transpose(1, 2).unsqueeze(3) * inputs.unsqueeze(1).unsqueeze(2);
+    throw UsageError(
+        fmt::format("{}: value_hessian=full would form {}×{}×{}×{} per-sample Q_ux entries; use "
+                    "value_hessian=factored",
+                    stage.describe(), batch, in, out, fan));
+  const auto& v_h = next.gradient;  // [B, out]
+  const auto& v_hh = next.hessian;  // [B, out, out] or [B, out, B, out]
+  // Q_xu^(s)[m, (j,k)] = Σ_s' (Wᵀ V_hh^(s,s'))[m, j] x̃_s'[k] (only s' = s without cross blocks),
+  // plus V_h e_mᵀ in the weight block with second-order dynamics.
+  auto q_ux = next.augmented() ? torch::einsum("im,sitj,tk->smjk", {weight, v_hh, inputs})
+                               : v_hh.matmul(weight).transpose(1, 2).unsqueeze(3) *
+                                     inputs.unsqueeze(1).unsqueeze(2);
   if (o.second_order) q_ux.narrow(3, 0, in).diagonal(0, 1, 3).add_(v_h.unsqueeze(-1));
   torch::Tensor gain;  // k = −η M⁻¹ Q_u, per sample [B, out, fan] or the batch step [out, fan]
   if (o.per_sample_gain) {
@@ -105,9 +154,15 @@ LayerValue full_layer_value(control::Stage& stage, const torch::Tensor& x, const
   LayerValue result{};
   result.value.gradient =
       (v_h.mm(weight) + torch::einsum("bmjk,bjk->bm", {q_ux, gain})).reshape(x.sizes());
-  auto v_xx = weight.t().matmul(v_hh).matmul(weight) -
-              o.lr * torch::einsum("bmjk,bnjk->bmn", {q_ux, curvature.solve(q_ux)});
-  if (o.tikhonov > 0) v_xx.diagonal(0, 1, 2).add_(o.tikhonov);
+  const double correction = o.lr * correction_weight(o, batch);
+  const auto solved = curvature.solve(q_ux);
+  auto v_xx = next.augmented() ? torch::einsum("im,sitj,jn->smtn", {weight, v_hh, weight}) -
+                                     correction * torch::einsum("smjk,tnjk->smtn", {q_ux, solved})
+                               : weight.t().matmul(v_hh).matmul(weight) -
+                                     correction * torch::einsum("bmjk,bnjk->bmn", {q_ux, solved});
+  if (o.tikhonov > 0) add_to_diagonal(v_xx, torch::full({batch, in}, o.tikhonov, x.options()));
+  if (o.diagnostics) result.negative_fraction = negative_eigenvalue_fraction(v_xx);
+  if (o.positive_part) v_xx = positive_part(v_xx);
   result.value.hessian = v_xx;
   return result;
 }
@@ -118,6 +173,7 @@ LayerValue factored_layer_value(control::Stage& stage, const torch::Tensor& x,
                                 const torch::Tensor& mean_direction, const LayerValueOptions& o) {
   const auto& v_h = next.gradient;
   const auto& z = next.factor;
+  const int64_t batch = x.size(0);
   auto [zz, zv] = sample_forms(stage, x, curvature, z, o.per_sample_gain ? v_h : torch::Tensor());
   torch::Tensor k_dot;  // z_hᵀ g_u k per sample: the scalar by which Q_uxᵀ k = q_x (z_hᵀ g_u k)
   if (o.per_sample_gain) {
@@ -127,17 +183,34 @@ LayerValue factored_layer_value(control::Stage& stage, const torch::Tensor& x,
   } else {
     k_dot = sample_dot(z, layer_apply(stage, x, mean_direction * -o.lr));
   }
-  auto radicand = 1.0 - o.lr * zz;
+  const double weight = o.lr * correction_weight(o, batch);
+  const auto own_gain = zz * weight;  // λ_s = Ĝ_ss
   LayerValue result{};
+  if (o.diagnostics || o.cap == FeedbackCap::kSpectral)
+    result.gain = closed_loop_gain(stage, x, z, curvature, weight);
+  if (o.cap == FeedbackCap::kSample) {
+    result.feedback_scale = own_gain.clamp_min(1.0).reciprocal();
+    k_dot = k_dot * result.feedback_scale;
+  } else if (o.cap == FeedbackCap::kSpectral) {
+    result.feedback_scale = torch::full({batch}, 1.0 / std::max(1.0, result.gain), z.options());
+  }
+  // The policy δu = k + sK δx has V_xx = Q_xx − (2s − s²) Q_xu Q_uu⁻¹ Q_ux (s = 1 uncapped).
+  const auto& s = result.feedback_scale;
+  const auto radicand = 1.0 - (s.defined() ? own_gain * (2.0 * s - s.square()) : own_gain);
   result.radicand_clamps = radicand.lt(0).sum().item<int64_t>();
-  result.feedback_scale = (o.lr * zz).clamp_min(1.0).reciprocal();
-  if (o.newton_cap) k_dot = k_dot * result.feedback_scale;
+  if (o.diagnostics) result.negative_fraction = double(result.radicand_clamps) / double(batch);
   result.value.gradient = layer_state_vjp(stage, x, v_h + z * per_sample(k_dot, z));
   if (!o.need_factor) return result;
   result.state_factor = layer_state_vjp(stage, x, z);
   result.value.factor =
       result.state_factor * per_sample(radicand.clamp_min(0).sqrt(), result.state_factor);
-  if (o.tikhonov > 0) result.value.tikhonov = torch::full_like(x, o.tikhonov);
+  // ε_V accumulates stage to stage as in the paper's Algorithm 3; the factored form keeps the
+  // diagonal of its image g_xᵀ diag(e) g_x.
+  torch::Tensor tikhonov;
+  if (next.tikhonov.defined()) tikhonov = layer_state_diagonal_vjp(stage, x, next.tikhonov);
+  if (o.tikhonov > 0)
+    tikhonov = tikhonov.defined() ? tikhonov + o.tikhonov : torch::full_like(x, o.tikhonov);
+  result.value.tikhonov = tikhonov;
   return result;
 }
 
@@ -157,19 +230,35 @@ torch::Tensor per_sample_hessian(const control::TerminalLoss& loss, const torch:
   return torch::stack(rows, 1).detach();
 }
 
+torch::Tensor sampled_terminal_factor(const control::TerminalLoss& loss, const torch::Tensor& x_T,
+                                      const torch::Tensor& y) {
+  auto z = loss.sample_hessian_factor(x_T);
+  if (z.defined()) return z;
+  const auto [eigenvalues, vectors] = torch::linalg::eigh(per_sample_hessian(loss, x_T, y), "L");
+  const auto noise = torch::randn(eigenvalues.sizes(), eigenvalues.options());
+  return vectors.matmul((eigenvalues.clamp_min(0).sqrt() * noise).unsqueeze(2)).squeeze(2);
+}
+
 ValueModel terminal_value(const control::TerminalLoss& loss, const torch::Tensor& x_T,
                           const torch::Tensor& y, ValueHessian mode, bool exact_terminal,
-                          double* loss_value) {
+                          double* loss_value, TerminalFactor factor) {
   const auto evaluation = loss.evaluate(x_T, y, true);
   if (loss_value) *loss_value = evaluation.value.item<double>();
   ValueModel value;
   value.gradient = evaluation.costate * -double(x_T.size(0));  // p_T = −(1/B)∇φ
-  if (mode == ValueHessian::kFull) {
+  if (mode == ValueHessian::kFull || mode == ValueHessian::kAugmented) {
     const auto g = flat(value.gradient);
-    value.hessian = exact_terminal ? per_sample_hessian(loss, x_T, y)
-                                   : g.unsqueeze(2) * g.unsqueeze(1);
+    auto blocks =
+        exact_terminal ? per_sample_hessian(loss, x_T, y) : g.unsqueeze(2) * g.unsqueeze(1);
+    // The terminal cost is a sum over samples: no cross-sample blocks at x_T.
+    value.hessian =
+        mode == ValueHessian::kFull
+            ? blocks
+            : torch::einsum("sij,st->sitj", {blocks, torch::eye(x_T.size(0), blocks.options())});
   } else if (mode == ValueHessian::kFactored) {
-    value.factor = value.gradient;
+    value.factor = factor == TerminalFactor::kSampled
+                       ? sampled_terminal_factor(loss, flat(x_T), y).view(x_T.sizes())
+                       : value.gradient;
   }
   return value;
 }
@@ -190,18 +279,19 @@ ValueModel stage_free_value(control::Stage& stage, const torch::Tensor& x, const
   if (next.full()) {
     if (act) {
       const auto slope = flat(activation_slope(*act, x, y));
-      value.hessian = slope.unsqueeze(2) * next.hessian * slope.unsqueeze(1);
+      value.hessian = next.augmented() ? slope.unsqueeze(2).unsqueeze(3) * next.hessian * slope
+                                       : slope.unsqueeze(2) * next.hessian * slope.unsqueeze(1);
       if (second_order)
-        value.hessian.diagonal(0, 1, 2)
-            .add_(flat(next.gradient) *
-                  flat(control::activation_second_derivative(act->activation(), x, y)));
+        add_to_diagonal(value.hessian,
+                        flat(next.gradient) *
+                            flat(control::activation_second_derivative(act->activation(), x, y)));
     } else if (is_reshape(stage)) {
       value.hessian = next.hessian;
     } else {
-      throw UsageError(fmt::format(
-          "{}: value_hessian=full passes only activation and flatten stages; use "
-          "value_hessian=factored",
-          stage.describe()));
+      throw UsageError(
+          fmt::format("{}: value_hessian=full passes only activation and flatten stages; use "
+                      "value_hessian=factored",
+                      stage.describe()));
     }
   }
   return value;
@@ -220,6 +310,27 @@ LayerValue layer_value(control::Stage& stage, const torch::Tensor& x, const Valu
   return result;
 }
 
+double closed_loop_gain(control::Stage& stage, const torch::Tensor& x, const torch::Tensor& z,
+                        const StageCurvature& curvature, double weight) {
+  // Ĝ = w QᵀM⁻¹Q is positive semi-definite, so the Rayleigh quotient of the iterate converges to
+  // λ_max from below.
+  const int64_t batch = x.size(0);
+  auto v = torch::full({batch}, 1.0 / std::sqrt(double(batch)), z.options());
+  double lambda = 0.0;
+  for (int iteration = 0; iteration < kPowerIterations; ++iteration) {
+    const auto solved = curvature.solve(layer_control_vjp(stage, x, z * per_sample(v, z)));
+    const auto gv = sample_dot(z, layer_apply(stage, x, solved)) * weight;
+    const double quotient = (gv * v).sum().item<double>();
+    const double norm = gv.norm().item<double>();
+    if (norm == 0.0) return 0.0;
+    v = gv / norm;
+    const bool converged = std::abs(quotient - lambda) <= kPowerTolerance * std::abs(quotient);
+    lambda = quotient;
+    if (converged) break;
+  }
+  return lambda;
+}
+
 torch::Tensor feedback_gradient(control::Stage& stage, const torch::Tensor& x,
                                 const ValueModel& next, const torch::Tensor& delta_x,
                                 bool second_order, const torch::Tensor& sample_scale,
@@ -229,7 +340,10 @@ torch::Tensor feedback_gradient(control::Stage& stage, const torch::Tensor& x,
     r = next.factor * per_sample(sample_dot(state_factor, delta_x), next.factor);  // z·a = q_x·δx
   } else {
     const auto a = layer_state_jvp(stage, delta_x);
-    if (next.full()) {
+    if (next.augmented()) {
+      const int64_t n = a.numel();
+      r = next.hessian.reshape({n, n}).mv(a.reshape({n})).view(a.sizes());
+    } else if (next.full()) {
       r = next.hessian.bmm(flat(a).unsqueeze(2)).squeeze(2).view(a.sizes());
     } else {
       r = next.factor * per_sample(sample_dot(next.factor, a), a);

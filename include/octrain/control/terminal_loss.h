@@ -25,6 +25,10 @@ class TerminalLoss {
   virtual torch::Tensor predict_class(const torch::Tensor& x_T) const { return x_T.argmax(1); }
   // Throws UsageError when the network's output dimension cannot serve this loss.
   virtual void check_output(int64_t output_dim, int64_t num_classes) const;
+  // One random z_s [S, K] per sample with E[z zᵀ] = ∇²φ_s(x_T) (the per-sample cost, not the
+  // batch mean), where the loss has a closed-form sampler; undefined otherwise. Draws from torch's
+  // global generator.
+  virtual torch::Tensor sample_hessian_factor(const torch::Tensor& x_T) const { return {}; }
 };
 
 // Softmax cross-entropy.
@@ -33,6 +37,8 @@ class CrossEntropyLoss : public TerminalLoss {
   std::string name() const override { return "cross-entropy"; }
   Evaluation evaluate(const torch::Tensor& x_T, const torch::Tensor& y,
                       bool need_costate) const override;
+  // p − e_ŷ with ŷ drawn from p = softmax(x_T): E[(p − e_ŷ)(p − e_ŷ)ᵀ] = diag(p) − ppᵀ.
+  torch::Tensor sample_hessian_factor(const torch::Tensor& x_T) const override;
 };
 
 // Mean squared error over all output coordinates: mean_{s,k} (x_{s,T,k} − y_{s,k})².

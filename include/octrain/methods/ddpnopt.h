@@ -20,8 +20,9 @@ class StageCurvature;
 // Without feedback and with M = I, diag, Adam's or K-FAC's curvature this is exactly SGD,
 // RMSprop, Adam or K-FAC (the paper's Proposition 2).
 //
-// `ddp` is vanilla DDP: M_t the exact Gauss-Newton Q_uu = ℓ_uu + E_s[g_uᵀ V_hh g_u] of small dense
-// stages, FULL value Hessians, η = 1 by default.
+// `ddp` is vanilla DDP: the batch as one augmented state (every cross-sample block of V_xx, or
+// only the per-sample blocks with blocks=diagonal) and M_t the exact Gauss-Newton
+// Q_uu = ℓ_uu + (1/B) Σ_s,s' g_u^(s)ᵀ V_hh^(s,s') g_u^(s') of small dense stages.
 class Ddpnopt : public Method {
  public:
   // `name` is "ddpnopt" or "ddp"; options parsed from schema_for(name). Throws UsageError naming
@@ -40,6 +41,10 @@ class Ddpnopt : public Method {
  private:
   struct TrainableStage;
 
+  // UsageError when blocks=augmented would hold more than max_augmented_state values.
+  void check_augmented_size(control::Network& network, const control::Trajectory& trajectory,
+                            int64_t batch) const;
+
   // u_t ← u_t − η·clip·M⁻¹(Q̄_u + feedback), with momentum, or Adam's update of Q̄_u + feedback.
   void update(control::Stage& stage, TrainableStage& trainable, const torch::Tensor& feedback,
               double clip, StepStats& stats, size_t t);
@@ -47,7 +52,9 @@ class Ddpnopt : public Method {
   std::string name_;
   std::string curvature_;
   ValueHessian value_hessian_;
-  bool feedback_, feedback_cap_, second_order_, exact_terminal_;
+  TerminalFactor terminal_factor_;
+  bool feedback_, second_order_, exact_terminal_;
+  int64_t diagnostics_every_, max_augmented_state_;
   LayerValueOptions layer_options_;
   double lr_, momentum_, beta1_, kl_clip_;
   double lr_scale_ = 1.0;

@@ -21,6 +21,10 @@ torch::Tensor layer_state_jvp(control::Stage& stage, const torch::Tensor& delta_
 // g_xᵀ v at the stage's own weights: the state VJP (x gives the input shape).
 torch::Tensor layer_state_vjp(control::Stage& stage, const torch::Tensor& x,
                               const torch::Tensor& v);
+// diag(g_xᵀ diag(e) g_x) per sample: the state VJP with the weights squared, which carries a
+// diagonal Hessian term e at the output to the diagonal of its image at the input.
+torch::Tensor layer_state_diagonal_vjp(control::Stage& stage, const torch::Tensor& x,
+                                       const torch::Tensor& e);
 // g_uᵀ v summed over the batch (and positions): Σ_s v_s x̃_sᵀ as a layer matrix.
 torch::Tensor layer_control_vjp(control::Stage& stage, const torch::Tensor& x,
                                 const torch::Tensor& v);
