@@ -1,5 +1,6 @@
 // Per-stage co-state diagnostics: the co-states p_t and Hamiltonians H_t of the discrete PMP
-// ([EMSA] §2, [REVIEW] §3; ALGORITHMS.md §1) read as a picture of gradient flow across depth.
+// ([EMSA] §2, [REVIEW] §3; docs/methods/meanfield.md) read as a picture of gradient flow across
+// depth.
 #include "octrain/analysis/costate_diagnostics.h"
 
 #include <cmath>

@@ -1,5 +1,6 @@
 // Mean-field signal propagation: Poole et al. (2016) and Schoenholz et al. (2017), as summarised
-// in [REVIEW] (Liu & Theodorou 2019, §4); ALGORITHMS.md §6 (length/correlation maps, χ₁, ξ_q, ξ_c).
+// in [REVIEW] (Liu & Theodorou 2019, §4); docs/methods/meanfield.md (length/correlation maps,
+// χ₁, ξ_q, ξ_c).
 #include "octrain/analysis/mean_field.h"
 
 #include <fmt/format.h>

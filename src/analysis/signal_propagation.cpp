@@ -1,5 +1,5 @@
 // Empirical signal propagation in an initialised network against the mean-field maps of
-// Poole et al. (2016) / Schoenholz et al. (2017) ([REVIEW] §4, ALGORITHMS.md §6).
+// Poole et al. (2016) / Schoenholz et al. (2017) ([REVIEW] §4; docs/methods/meanfield.md).
 #include "octrain/analysis/signal_propagation.h"
 
 #include <fmt/format.h>

@@ -32,7 +32,8 @@ struct SpecOptions {
   Initialiser init;
 };
 
-// ALGORITHMS.md §3: ε = 1e-4 and running averages with TF momentum 0.9 (libtorch's 0.1).
+// docs/methods/discrete-msa.md: ε = 1e-4 and running averages with TF momentum 0.9 (libtorch's
+// 0.1).
 constexpr double kDiscreteBatchNormEps = 1e-4;
 
 int64_t flat_size(const Shape& shape) {
@@ -381,7 +382,8 @@ std::shared_ptr<Network> build_network(const std::string& spec, const Shape& inp
                     spec));
   const std::string body = segments[1];
   std::vector<std::string> rest(segments.begin() + 2, segments.end());
-  // bmlp/tmlp/bcnn/tcnn: the binary/ternary networks of ALGORITHMS.md §3 (ReLU by default).
+  // bmlp/tmlp/bcnn/tcnn: the binary/ternary networks of docs/methods/discrete-msa.md (ReLU by
+  // default).
   if (kind == "bmlp" || kind == "tmlp" || kind == "bcnn" || kind == "tcnn") {
     rest.insert(rest.begin(), kind[0] == 'b' ? "weights=binary" : "weights=ternary");
     const Activation act = Activation::kRelu;

@@ -28,9 +28,9 @@ struct NetCase {
   int64_t batch;
 };
 
-// The standard nets of ALGORITHMS.md: the DDPNOpt 5-layer FC net on DIGITS-shaped input, the
-// main job's MLP, the DDPNOpt 4-conv CNN, the E-MSA tiny residual CNN, and a binary MLP for the
-// discrete-weight methods.
+// The standard nets of the papers (docs/methods/): the DDPNOpt 5-layer FC net on DIGITS-shaped
+// input, the main job's MLP, the DDPNOpt 4-conv CNN, the E-MSA tiny residual CNN, and a binary MLP
+// for the discrete-weight methods.
 const std::vector<NetCase>& net_cases() {
   static const std::vector<NetCase> nets = {
       {"fc5", "mlp:64-32-32-32-32-10:tanh", {64}, 32},

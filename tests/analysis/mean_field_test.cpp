@@ -14,7 +14,7 @@ const GaussHermite& rule201() {
   return rule;
 }
 
-// ALGORITHMS.md §6, tanh, 201-point Gauss–Hermite.
+// The reference tables of docs/methods/meanfield.md: tanh, 201-point Gauss–Hermite.
 TEST(MeanField, TanhCriticalLineMatchesTheReferenceTable) {
   const auto& tanh = activation_functions("tanh");
   const double sb2[] = {0, 0.01, 0.05, 0.10, 0.20, 0.30, 0.50, 1.00, 2.00};

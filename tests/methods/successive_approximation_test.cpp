@@ -49,7 +49,7 @@ struct Toy {
   control::MeanSquaredErrorLoss loss;
 };
 
-// The E-MSA toy of ALGORITHMS.md §2 (flat start: all controls zero), 100 points of sin.
+// The E-MSA toy of docs/methods/msa.md (flat start: all controls zero), 100 points of sin.
 Toy make_toy() {
   torch::manual_seed(0);
   Toy toy;

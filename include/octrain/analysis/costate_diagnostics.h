@@ -9,10 +9,10 @@
 
 namespace octrain::analysis {
 
-// Per-stage figures of one training step in co-state language ([REVIEW]; ALGORITHMS.md §1):
-// how large the co-states p_t are across depth (vanishing/exploding gradients), how far each
-// stage's controls moved, and each stage's Hamiltonian. Method-agnostic: it runs its own rollout
-// and sweep before the method's step and compares the controls after it.
+// Per-stage figures of one training step in co-state language ([REVIEW];
+// docs/methods/meanfield.md): how large the co-states p_t are across depth (vanishing/exploding
+// gradients), how far each stage's controls moved, and each stage's Hamiltonian. Method-agnostic:
+// it runs its own rollout and sweep before the method's step and compares the controls after it.
 class CostateDiagnostics {
  public:
   // Rolls out and sweeps (x, y) at the current controls and snapshots them. Buffers such as

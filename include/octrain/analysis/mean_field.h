@@ -5,7 +5,7 @@
 
 namespace octrain::analysis {
 
-// The fixed-point picture of a random network at one (σ_w², σ_b²) (ALGORITHMS.md §6).
+// The fixed-point picture of a random network at one (σ_w², σ_b²) (docs/methods/meanfield.md).
 struct MeanFieldFixedPoint {
   double q_star;  // length-map fixed point; +inf when the length map diverges
   double chi1;    // σ_w² ∫Dz φ'(√q* z)²; < 1 ordered, > 1 chaotic

@@ -5,8 +5,9 @@
 namespace octrain::control {
 
 // x_{t+1} = W x_t + b with W ∈ R^{out×in}; controls (W, b). With a Binary or Ternary control
-// set (ALGORITHMS.md §3) W holds values of the set, there is no bias, and a non-trainable
-// per-output scale α (ones unless a BWN/TWN baseline sets it) gives x_{t+1} = α ⊙ (W x_t).
+// set (docs/methods/discrete-msa.md) W holds values of the set, there is no bias, and a
+// non-trainable per-output scale α (ones unless a BWN/TWN baseline sets it) gives
+// x_{t+1} = α ⊙ (W x_t).
 class DenseStage : public Stage {
  public:
   DenseStage(int64_t in_features, int64_t out_features, bool bias = true,

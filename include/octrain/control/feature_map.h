@@ -6,7 +6,7 @@ namespace octrain::control {
 
 // Parameter-free maps between feature widths, used to lift a low-dimensional input into a wider
 // state space and to read it out again (the E-MSA toy: the scalar x copied into 5 coordinates,
-// the output the sum of the 5 coordinates, ALGORITHMS.md §2).
+// the output the sum of the 5 coordinates, docs/methods/msa.md).
 
 // [F] → [F·copies]: the features repeated `copies` times.
 class TileStage : public Stage {

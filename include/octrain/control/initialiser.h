@@ -10,7 +10,7 @@ namespace octrain::control {
 // How Dense and Conv2d controls (also inside Residual stages) start.
 //   default:    libtorch's defaults (U(±1/√fan_in))
 //   zeros:      all zero (the E-MSA toy's flat start)
-//   normal:     W ~ N(0, σ_w²/fan_in), b ~ N(0, σ_b²)  (mean-field analysis, ALGORITHMS.md §6)
+//   normal:     W ~ N(0, σ_w²/fan_in), b ~ N(0, σ_b²)  (docs/methods/meanfield.md)
 //   orthogonal: W = σ_w·Q with Q orthogonal (conv: over [out, in·k·k]), b ~ N(0, σ_b²)
 struct Initialiser {
   enum class Kind { kDefault, kZeros, kNormal, kOrthogonal };

@@ -11,7 +11,7 @@ namespace octrain::control {
 //   mlp:784-256-256-10[:tanh][:init=normal,sw2=1.5,sb2=0.05,bn=true]   ("256x2" = "256-256")
 //   mlp:…:weights=binary|ternary   discrete Dense/Conv2d without bias, each followed by batch
 //       norm (ε 1e-4), the output layer too; bmlp:/tmlp:/bcnn:/tcnn: are the binary/ternary
-//       mlp/cnn with ReLU, e.g. tmlp:784-2048x3-10 (ALGORITHMS.md §3)
+//       mlp/cnn with ReLU, e.g. tmlp:784-2048x3-10 (docs/methods/discrete-msa.md)
 //   resmlp:13-32x4-3[:tanh][:delta=0.5]        Dense 13→32, 4 residual dense stages, Dense 32→3
 //   resmlp:1-5x20-1:tanh:delta=0.25:io=fixed:init=zeros   the E-MSA toy: x tiled into 5
 //       coordinates, 20 residual stages, output the sum of the coordinates

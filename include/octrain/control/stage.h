@@ -9,8 +9,8 @@
 
 namespace octrain::control {
 
-// Where a stage's controls θ_t may live (ARCHITECTURE.md). Binary/Ternary arrive with the
-// discrete-weight methods; every stage here is Real.
+// Where a stage's controls θ_t may live (docs/ARCHITECTURE.md). Dense and Conv2d stages may be
+// Binary or Ternary (docs/methods/discrete-msa.md); every other stage is Real.
 enum class ControlSet { kReal, kBinary, kTernary };
 
 // What a stage is, for methods that treat layer types differently (curvature factors).

@@ -7,7 +7,7 @@
 
 namespace octrain::control {
 
-// The terminal cost Φ(x_T, y) of ALGORITHMS.md §1, as a batch mean.
+// The terminal cost Φ(x_T, y) of docs/methods/README.md, as a batch mean.
 class TerminalLoss {
  public:
   virtual ~TerminalLoss() = default;

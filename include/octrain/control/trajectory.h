@@ -8,7 +8,7 @@
 
 namespace octrain::control {
 
-// States of one batch and, after the backward sweep, its co-states (ALGORITHMS.md §1):
+// States of one batch and, after the backward sweep, its co-states (docs/methods/README.md):
 //   x_{t+1} = f_t(x_t, θ_t),   p_T = −(1/S)∇Φ(x_T, y),   p_t = (∂f_t/∂x)ᵀ p_{t+1},
 //   ∂(Σ_s H_t)/∂θ_t = (∂f_t/∂θ)ᵀ p_{t+1} − ∂L_t/∂θ_t = −∂J/∂θ_t.
 struct Trajectory {

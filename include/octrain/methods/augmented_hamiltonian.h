@@ -10,7 +10,7 @@ class Stage;
 
 namespace octrain::methods {
 
-// Feasibility residuals of a stage at its current controls θ (ALGORITHMS.md §2):
+// Feasibility residuals of a stage at its current controls θ (docs/methods/msa.md):
 // how far the frozen trajectory is from satisfying the new dynamics and co-state equations.
 struct FeasibilityResiduals {
   double state = 0.0;    // Σ_s ‖x_{s,t+1} − f_t(x_{s,t}; θ)‖²

@@ -24,7 +24,7 @@ struct Trajectory;
 
 namespace octrain::methods {
 
-// What one training step reports (ARCHITECTURE.md, "Method").
+// What one training step reports (docs/ARCHITECTURE.md, "Method").
 struct StepStats {
   double loss = 0.0;       // batch-mean terminal loss before the update
   double objective = 0.0;  // loss + Σ_t L_t(θ_t)

@@ -11,7 +11,7 @@ namespace octrain::methods {
 // every trainable stage independently (and concurrently) minimises, by L-BFGS,
 //   msa:  −Σ_s H_t + L_t        (basic MSA: maximise the Hamiltonian; may oscillate)
 //   emsa: F_t = −Σ_s H_t + L_t + ρ/2 (state and co-state feasibility penalties)
-// See AugmentedHamiltonian and ALGORITHMS.md §2.
+// See AugmentedHamiltonian and docs/methods/msa.md.
 class SuccessiveApproximation : public Method {
  public:
   // `name` is msa or emsa; `options` parsed from schema_for(name).
