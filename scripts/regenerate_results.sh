@@ -32,7 +32,7 @@ CONFIGS=(
   configs/ddpnopt-fc-fashion-mnist.toml
   configs/ddpnopt-cnn-mnist.toml
   configs/ddpnopt-cnn-fashion-mnist.toml
-  configs/ddpnopt-lr-sensitivity.toml
+  configs/ddpnopt-lr-study-wine.toml
   configs/ddpnopt-vanishing-gradients.toml
 )
 

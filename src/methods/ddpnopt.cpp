@@ -88,6 +88,9 @@ OptionSchema Ddpnopt::schema_for(const std::string& name) {
       .real("beta1", 0.9, "adam: EMA rate of d", 0, 1)
       .real("beta2", 0.999, "adam: EMA rate of Q_u ⊙ Q_u", 0, 1)
       .real("eps", 1e-8, "diag, adam: denominator guard", 0, 1, true)
+      .choice("second_moment", "gradient", {"gradient", "direction"},
+              "diag, adam: the EMA of Q̄_u ⊙ Q̄_u (the base optimiser's), or of the applied "
+              "d ⊙ d, d = Q̄_u + feedback (octrain's: M then bounds the feedback as it bounds Q̄_u)")
       .real("decay", 0.95, "kfac, ekfac: EMA rate of the Kronecker factors", 0, 1)
       .real("damping", 1e-3, "kfac, ekfac: damping λ", 0, kInf, true)
       .integer("refresh_every", 10, "kfac, ekfac: steps between inverse/eigenbasis refreshes", 1,
@@ -109,10 +112,11 @@ OptionSchema Ddpnopt::schema_for(const std::string& name) {
             "kfac, ekfac: KL clipping κ of the feedback-free step, as in the kfac method (0: off)",
             0, kInf)
       .flag("feedback", true, "apply the feedback Q_ux δx (off: the base optimiser)")
-      .choice("feedback_cap", "none", {"none", "sample", "spectral"},
-              "factored, octrain's own stabilisers: none (the paper's policy), sample (each "
-              "sample's feedback and Q_uxᵀk by 1/max(1, λ_s), λ_s = (η/B) q_uᵀM⁻¹q_u), spectral "
-              "(the stage's feedback by 1/max(1, λ_max(Ĝ)), Ĝ the batch closed-loop gain)")
+      .choice("feedback_cap", "auto", {"auto", "none", "sample", "spectral"},
+              "octrain's stabilisers of the factored feedback: spectral (the stage's feedback by "
+              "1/max(1, λ_max(Ĝ)), Ĝ the batch closed-loop gain), sample (each sample's feedback "
+              "and Q_uxᵀk by 1/max(1, λ_s), λ_s = (η/B) q_uᵀM⁻¹q_u), none (the paper's policy); "
+              "auto: spectral when factored, none when full")
       .flag("positive_part", false,
             "full: replace each per-sample V_xx by its positive-semidefinite part")
       .integer("diagnostics_every", 10,
@@ -143,10 +147,13 @@ Ddpnopt::Ddpnopt(const std::string& name, OptionValues options, control::Network
   second_order_ = o.flag("second_order");
   kl_clip_ = curvature_ == "kfac" || curvature_ == "ekfac" ? o.real("kl_clip") : 0.0;
   diagnostics_every_ = o.integer("diagnostics_every");
+  direction_moments_ = !ddp && (curvature_ == "diag" || curvature_ == "adam") &&
+                       o.text("second_moment") == "direction";
   max_augmented_state_ = ddp ? o.integer("max_augmented_state") : 0;
   layer_options_.value_scale =
       o.text("value_scale") == "batch" ? ValueScale::kBatch : ValueScale::kLiteral;
-  const std::string cap = ddp ? "none" : o.text("feedback_cap");
+  std::string cap = ddp ? "none" : o.text("feedback_cap");
+  if (cap == "auto") cap = value_hessian_ == ValueHessian::kFactored ? "spectral" : "none";
   layer_options_.cap = cap == "sample"     ? FeedbackCap::kSample
                        : cap == "spectral" ? FeedbackCap::kSpectral
                                            : FeedbackCap::kNone;
@@ -330,16 +337,20 @@ void Ddpnopt::update(control::Stage& stage, TrainableStage& trainable,
   const double lr = lr_ * lr_scale_;
   auto& curvature = *trainable.curvature;
   torch::Tensor step;
+  const auto direction =
+      feedback.defined() ? trainable.mean_gradient + feedback : trainable.mean_gradient;
+  // With second_moment=direction the diagonal M sees the direction applied, not only Q̄_u.
+  const bool revised = direction_moments_ && feedback.defined();
+  if (revised) curvature.revise(trainable.mean_gradient, direction);
   if (curvature_ == "adam") {  // torch::optim::Adam's update with M = √v̂ + ε
-    const auto direction =
-        feedback.defined() ? trainable.mean_gradient + feedback : trainable.mean_gradient;
     if (!trainable.momentum.defined()) trainable.momentum = torch::zeros_like(direction);
     trainable.momentum.mul_(beta1_).add_(direction, 1.0 - beta1_);
     step = curvature.solve(trainable.momentum) * (lr / (1.0 - std::pow(beta1_, double(steps_))));
   } else {
-    // M⁻¹ is linear: M⁻¹(Q̄_u + feedback) reuses the backward pass's M⁻¹Q̄_u.
-    step = feedback.defined() ? trainable.mean_direction + curvature.solve(feedback)
-                              : trainable.mean_direction;
+    // M⁻¹ is linear: M⁻¹(Q̄_u + feedback) reuses the backward pass's M⁻¹Q̄_u (M unrevised).
+    step = revised              ? curvature.solve(direction)
+           : feedback.defined() ? trainable.mean_direction + curvature.solve(feedback)
+                                : trainable.mean_direction;
     if (clip < 1.0) step = step * clip;
     if (momentum_ > 0) {
       if (!trainable.momentum.defined()) trainable.momentum = torch::zeros_like(step);

@@ -22,6 +22,13 @@ void DiagonalCurvature::observe(const LayerRows&, const torch::Tensor& mean_grad
   refresh_denominator();
 }
 
+void DiagonalCurvature::revise(const torch::Tensor& observed, const torch::Tensor& applied) {
+  second_moment_.addcmul_(applied, applied, 1.0 - beta2_)
+      .addcmul_(observed, observed, -(1.0 - beta2_))
+      .clamp_min_(0.0);
+  refresh_denominator();
+}
+
 void DiagonalCurvature::refresh_denominator() {
   if (!bias_correction_) {
     denominator_ = second_moment_.sqrt().add_(eps_);

@@ -9,12 +9,14 @@
 namespace octrain::methods {
 namespace {
 
-bool has_bias(control::Stage& stage) { return stage.controls().size() == 2; }
+bool has_bias(control::Stage& stage) {
+  return stage.controls().size() == 2;
+}
 
 void require_layer(control::Stage& stage) {
   if (!has_layer_curvature(stage))
-    throw UsageError(fmt::format("{}: curvature needs a real dense or conv2d stage",
-                                 stage.describe()));
+    throw UsageError(
+        fmt::format("{}: curvature needs a real dense or conv2d stage", stage.describe()));
 }
 
 torch::Tensor append_ones(const torch::Tensor& rows) {
@@ -50,9 +52,10 @@ LayerRows layer_rows(control::Stage& stage, const torch::Tensor& x,
   rows.batch_size = x.size(0);
   const auto inputs = layer_inputs(stage, x);
   rows.inputs = inputs.reshape({-1, inputs.size(2)});
-  rows.output_grads = output_grad.dim() == 2
-                          ? output_grad
-                          : output_grad.flatten(2).transpose(1, 2).reshape({-1, output_grad.size(1)});
+  rows.output_grads =
+      output_grad.dim() == 2
+          ? output_grad
+          : output_grad.flatten(2).transpose(1, 2).reshape({-1, output_grad.size(1)});
   return rows;
 }
 

@@ -261,7 +261,9 @@ void expect_full_equals_factored(const std::string& options) {
   auto full = make_method("ddpnopt:value_hessian=full,terminal_hessian=outer,tikhonov=0," + options,
                           *a.net);
   auto factored = make_method(
-      "ddpnopt:value_hessian=factored,terminal_factor=outer,tikhonov=0," + options, *b.net);
+      "ddpnopt:value_hessian=factored,terminal_factor=outer,feedback_cap=none,tikhonov=0," +
+          options,
+      *b.net);
   for (int s = 0; s < 4; ++s) {
     full->step(*a.net, loss, a.x, a.y);
     const auto stats = factored->step(*b.net, loss, b.x, b.y);

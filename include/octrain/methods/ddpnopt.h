@@ -10,7 +10,7 @@ namespace octrain::methods {
 
 class StageCurvature;
 
-// DDPNOpt (Liu, Chen & Theodorou, ICLR 2021; ALGORITHMS.md §4) and vanilla DDP.
+// DDPNOpt (Liu, Chen & Theodorou, ICLR 2021; docs/methods/ddpnopt.md) and vanilla DDP.
 //
 // One step: the nominal rollout; a backward pass of the per-sample value model (V_x and V_xx,
 // FULL or FACTORED) through every stage, with one shared curvature M_t per trainable stage
@@ -53,7 +53,7 @@ class Ddpnopt : public Method {
   std::string curvature_;
   ValueHessian value_hessian_;
   TerminalFactor terminal_factor_;
-  bool feedback_, second_order_, exact_terminal_;
+  bool feedback_, second_order_, exact_terminal_, direction_moments_;
   int64_t diagnostics_every_, max_augmented_state_;
   LayerValueOptions layer_options_;
   double lr_, momentum_, beta1_, kl_clip_;

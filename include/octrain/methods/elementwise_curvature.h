@@ -4,7 +4,7 @@
 
 namespace octrain::methods {
 
-// M = I: with it and no feedback DDPNOpt is SGD (ALGORITHMS.md §4, Proposition 2).
+// M = I: with it and no feedback DDPNOpt is SGD (docs/methods/ddpnopt.md, Proposition 2).
 class IdentityCurvature : public StageCurvature {
  public:
   void observe(const LayerRows&, const torch::Tensor&) override {}
@@ -24,6 +24,8 @@ class DiagonalCurvature : public StageCurvature {
   DiagonalCurvature(double beta2, double eps, bool bias_correction)
       : beta2_(beta2), eps_(eps), bias_correction_(bias_correction) {}
   void observe(const LayerRows& rows, const torch::Tensor& mean_gradient) override;
+  // v ← v + (1 − β₂)(applied² − observed²): as if `applied` had been observed.
+  void revise(const torch::Tensor& observed, const torch::Tensor& applied) override;
   bool uses_rows() const override { return false; }
   torch::Tensor solve(const torch::Tensor& gradient) const override;
   torch::Tensor sample_form(const torch::Tensor& inputs, const torch::Tensor& u,

@@ -4,7 +4,7 @@
 
 namespace octrain::methods {
 
-// Options of the Kronecker-factored curvature (ALGORITHMS.md §5), in plain values so that
+// Options of the Kronecker-factored curvature (docs/methods/baselines.md), in plain values so that
 // every method that uses it (kfac, ekfac, DDPNOpt) fills them from its own option schema.
 struct KroneckerOptions {
   double decay = 0.95;         // EMA rate of A, G (and of EKFAC's scaling S)

@@ -6,8 +6,8 @@
 namespace octrain::methods {
 
 // K-FAC (Martens & Grosse 2015; conv layers: Grosse & Martens 2016) and EKFAC (George et al.
-// 2018) as baselines (ALGORITHMS.md §5): from one sweep, every dense/conv2d stage folds its
-// rows x̃_t and per-sample pre-activation gradients g = ∂φ_s/∂h = −B·p_{t+1} into its
+// 2018) as baselines (docs/methods/baselines.md): from one sweep, every dense/conv2d stage folds
+// its rows x̃_t and per-sample pre-activation gradients g = ∂φ_s/∂h = −B·p_{t+1} into its
 // KroneckerCurvature M_t and steps θ_t ← θ_t − lr·M_t⁻¹ ∂J/∂θ_t (with optional heavy-ball
 // momentum on the preconditioned direction, and optional KL clipping of Ba, Grosse & Martens
 // 2017 that shrinks a step whose predicted change lr²·Σ_t⟨M_t⁻¹∇_t, ∇_t⟩ exceeds κ: K-FAC's

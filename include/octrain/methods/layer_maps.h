@@ -9,7 +9,7 @@ class Stage;
 namespace octrain::methods {
 
 // The linear maps of a real dense or conv2d stage h = g(x, θ) that DDPNOpt's value recursion
-// composes (ALGORITHMS.md §4), without autograd. Layer matrices are [out, fan(+1)] as in
+// composes (docs/methods/ddpnopt.md), without autograd. Layer matrices are [out, fan(+1)] as in
 // stage_curvature.h.
 
 // g(x; θ = matrix) = g_u·matrix: the stage's pre-activation with the controls replaced by

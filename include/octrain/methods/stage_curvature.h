@@ -17,7 +17,7 @@ class Stage;
 namespace octrain::methods {
 
 // Curvature of one dense or conv2d stage, shared by the second-order baselines (K-FAC, EKFAC)
-// and DDPNOpt's M_t (ALGORITHMS.md §4, §5).
+// and DDPNOpt's M_t (docs/methods/ddpnopt.md, docs/methods/baselines.md).
 //
 // Layer gradients are one matrix per stage, [out, fan + 1] with a bias and [out, fan] without:
 // the weight flattened per output unit (conv: in·k·k in unfold order), the bias as the last
@@ -49,6 +49,9 @@ class StageCurvature {
   // Folds one step's statistics in: its rows and the batch-mean layer gradient [out, fan(+1)]
   // (the gradient of the batch-mean objective, running cost included).
   virtual void observe(const LayerRows& rows, const torch::Tensor& mean_gradient) = 0;
+  // Replaces the batch-mean gradient of the last observe() by `applied`, the direction the step
+  // actually takes (DDPNOpt's Q̄_u + feedback), for curvatures built from it; others ignore it.
+  virtual void revise(const torch::Tensor& observed, const torch::Tensor& applied) {}
   // False when observe() ignores the rows, so callers can skip forming them (conv patches).
   virtual bool uses_rows() const { return true; }
   // M⁻¹ D for layer gradients D [..., out, fan(+1)]; may return D itself, so never write to it.

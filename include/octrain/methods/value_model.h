@@ -101,10 +101,11 @@ LayerValue layer_value(control::Stage& stage, const torch::Tensor& x, const Valu
                        const StageCurvature& curvature, const torch::Tensor& running_gradient,
                        const torch::Tensor& mean_direction, const LayerValueOptions& options);
 
-// λ_max of Ĝ_ss' = (η/B) q_u^sᵀ M⁻¹ q_u^s' with q_u^s = g_uᵀ z_s (z at the stage's output), by
-// power iteration on Ĝv = (η/B) Qᵀ M⁻¹ (Q v) without forming the B×B matrix.
+// λ_max of Ĝ_ss' = w q_u^sᵀ M⁻¹ q_u^s' (w = η/B) with q_u^s = g_uᵀ z_s (z at the stage's
+// output): from the explicit B×B matrix for dense stages, by power iteration on
+// Ĝv = w Qᵀ M⁻¹ (Q v) for conv stages (to 1 %).
 double closed_loop_gain(control::Stage& stage, const torch::Tensor& x, const torch::Tensor& z,
-                        const StageCurvature& curvature, double lr);
+                        const StageCurvature& curvature, double weight);
 
 // Σ_s Q_ux^(s) δx_s as a layer matrix, never forming Q_ux: with a = g_x δx the feedback is the
 // weight gradient of the output gradient r = V_hh a (FULL: V_xx a; FACTORED: (z·a) z + e ⊙ a),
