@@ -120,6 +120,14 @@ std::pair<torch::Tensor, torch::Tensor> sample_forms(control::Stage& stage, cons
   return {torch::cat(zz), v.defined() ? torch::cat(zv) : torch::Tensor()};
 }
 
+// Q_xu^(s)[m, j, k] = Σ_t (Wᵀ V_hh^(s,t))[m, j] x̃_t[k] for an AUGMENTED V_hh [s, i, t, j]: the
+// per-sample Q_xu with every cross-sample block folded in, [B, in, out, fan].
+torch::Tensor cross_state_products(const torch::Tensor& v_hh, const torch::Tensor& weight,
+                                   const torch::Tensor& inputs) {
+  const auto wv = v_hh.permute({0, 2, 3, 1}).matmul(weight);  // [s, t, j, m]
+  return wv.permute({0, 3, 2, 1}).matmul(inputs);             // [s, m, j, k]
+}
+
 LayerValue full_layer_value(control::Stage& stage, const torch::Tensor& x, const ValueModel& next,
                             const StageCurvature& curvature, const torch::Tensor& running_gradient,
                             const torch::Tensor& mean_direction, const LayerValueOptions& o) {
@@ -139,9 +147,10 @@ LayerValue full_layer_value(control::Stage& stage, const torch::Tensor& x, const
   const auto& v_hh = next.hessian;  // [B, out, out] or [B, out, B, out]
   // Q_xu^(s)[m, (j,k)] = Σ_s' (Wᵀ V_hh^(s,s'))[m, j] x̃_s'[k] (only s' = s without cross blocks),
   // plus V_h e_mᵀ in the weight block with second-order dynamics.
-  auto q_ux = next.augmented() ? torch::einsum("im,sitj,tk->smjk", {weight, v_hh, inputs})
-                               : v_hh.matmul(weight).transpose(1, 2).unsqueeze(3) *
-                                     inputs.unsqueeze(1).unsqueeze(2);
+  auto q_ux = (next.augmented() ? cross_state_products(v_hh, weight, inputs)
+                                : v_hh.matmul(weight).transpose(1, 2).unsqueeze(3) *
+                                      inputs.unsqueeze(1).unsqueeze(2))
+                  .contiguous();
   if (o.second_order) q_ux.narrow(3, 0, in).diagonal(0, 1, 3).add_(v_h.unsqueeze(-1));
   torch::Tensor gain;  // k = −η M⁻¹ Q_u, per sample [B, out, fan] or the batch step [out, fan]
   if (o.per_sample_gain) {
@@ -152,14 +161,27 @@ LayerValue full_layer_value(control::Stage& stage, const torch::Tensor& x, const
     gain = mean_direction.mul(-o.lr).expand({batch, out, fan});
   }
   LayerValue result{};
+  // Flattened control index (j,k): the products over it are batched matrix products.
+  const auto q_flat = q_ux.view({batch, in, out * fan});
   result.value.gradient =
-      (v_h.mm(weight) + torch::einsum("bmjk,bjk->bm", {q_ux, gain})).reshape(x.sizes());
+      (v_h.mm(weight) + q_flat.bmm(gain.reshape({batch, out * fan, 1})).squeeze(2))
+          .reshape(x.sizes());
   const double correction = o.lr * correction_weight(o, batch);
   const auto solved = curvature.solve(q_ux);
-  auto v_xx = next.augmented() ? torch::einsum("im,sitj,jn->smtn", {weight, v_hh, weight}) -
-                                     correction * torch::einsum("smjk,tnjk->smtn", {q_ux, solved})
-                               : weight.t().matmul(v_hh).matmul(weight) -
-                                     correction * torch::einsum("bmjk,bnjk->bmn", {q_ux, solved});
+  const auto solved_flat = solved.reshape({batch, in, out * fan});
+  torch::Tensor v_xx;
+  if (next.augmented()) {
+    // [s,m,t,n] = Σ_ij W[i,m] V_hh[s,i,t,j] W[j,n] − c·η Σ_jk Q_xu^(s)[m,jk] (M⁻¹Q_ux^(t))[n,jk]
+    const auto wvw = v_hh.matmul(weight).permute({0, 2, 3, 1}).matmul(weight);  // [s,t,n,m]
+    v_xx = wvw.permute({0, 3, 1, 2}) -
+           correction * q_flat.reshape({batch * in, out * fan})
+                            .mm(solved_flat.reshape({batch * in, out * fan}).t())
+                            .view({batch, in, batch, in});
+    v_xx = v_xx.contiguous();  // the activation stage and the diagonal views need it
+  } else {
+    v_xx = weight.t().matmul(v_hh).matmul(weight) -
+           correction * q_flat.bmm(solved_flat.transpose(1, 2));
+  }
   if (o.tikhonov > 0) add_to_diagonal(v_xx, torch::full({batch, in}, o.tikhonov, x.options()));
   if (o.diagnostics) result.negative_fraction = negative_eigenvalue_fraction(v_xx);
   if (o.positive_part) v_xx = positive_part(v_xx);
