@@ -6,8 +6,8 @@
 
 namespace octrain::methods {
 
-// Discrete-weight MSA (ALGORITHMS.md §3): from one shared sweep, every Binary/Ternary stage
-// updates its EMA E ← αE + (1−α)M of M = ∂(Σ_s p_{t+1}·f_t)/∂θ_t and applies the closed-form
+// Discrete-weight MSA (docs/methods/discrete-msa.md): from one shared sweep, every Binary/Ternary
+// stage updates its EMA E ← αE + (1−α)M of M = ∂(Σ_s p_{t+1}·f_t)/∂θ_t and applies the closed-form
 // rule of discrete_msa_rule.h; real stages (batch norm) take an Adam step on −H. Once every
 // `decay_every` steps (or after each epoch) (1−α) ← d·(1−α). Ternary stages carry the running
 // cost λ‖θ‖₁.
