@@ -144,8 +144,8 @@ void DiscreteMsa::load(torch::serialize::InputArchive& archive) {
     steps_ = steps.cpu().item<int64_t>();
   else if (decay_every_ > 0)
     throw DataError(
-        "msa-discrete state: the checkpoint predates the step schedule (no step count); resume "
-        "it with decay_every=epoch");
+        "msa-discrete state: the checkpoint predates the step schedule (no step count); to resume "
+        "it as it was trained, set decay_every = \"epoch\" under [method] in its config.toml");
   else
     steps_ = 0;
   for (auto& d : discrete_) load_state_tensor(archive, fmt::format("E_t{}", d.t), d.E, name());

@@ -162,6 +162,23 @@ TEST(DiscreteMsa, AlphaDecaysPerEpochAndFloat32Stalls) {
   EXPECT_EQ(reference.alpha(), 1.0 - 10 * std::ldexp(1.0, -24));
 }
 
+TEST(DiscreteMsa, StateWithoutAStepCountNeedsTheEpochSchedule) {
+  auto net = control::build_network("bmlp:4-4-2", {4});
+  torch::serialize::OutputArchive old;  // what checkpoints before decay_every held first
+  old.write("alpha", torch::tensor(0.9995, torch::kFloat64));
+  std::stringstream bytes;
+  old.save_to(bytes);
+  torch::serialize::InputArchive in;
+  in.load_from(bytes);
+  auto method = make_method("msa-discrete", *net);
+  try {
+    method->load(in);
+    FAIL() << "a step count was invented";
+  } catch (const DataError& e) {
+    EXPECT_NE(std::string(e.what()).find("decay_every = \"epoch\""), std::string::npos) << e.what();
+  }
+}
+
 TEST(DiscreteMsa, BadModelsAndOptionsAreUsageErrors) {
   auto real = control::build_network("mlp:4-4-2", {4});
   EXPECT_THROW(make_method("msa-discrete", *real), UsageError);
