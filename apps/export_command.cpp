@@ -16,7 +16,9 @@ void add_export_command(CLI::App& app) {
   auto format = std::make_shared<std::string>("packed");
   auto out = std::make_shared<std::string>();
   command->add_option("CHECKPOINT", *target, "a run directory or its checkpoint.pt")->required();
-  command->add_option("--format", *format, "packed (2 bits or sparse indices per weight)")
+  command
+      ->add_option("--format", *format,
+                   "packed (1 bit per binary weight; 2 bits or sparse indices per ternary weight)")
       ->check(CLI::IsMember({"packed"}));
   command->add_option("-o,--out", *out, "output file")->required();
   command->callback([target, format, out] {
@@ -37,18 +39,24 @@ void add_export_command(CLI::App& app) {
         {"train_limit", std::to_string(c.train_limit)},
         {"test_limit", std::to_string(c.test_limit)}};
     const auto sizes = train::write_packed_model(*out, *model.network, settings);
-    const auto kib = [](int64_t bytes) { return double(bytes) / 1024.0; };
     fmt::print("wrote {} ({}): {} discrete weights, {:.2f}% non-zero\n", *out, *format,
                sizes.discrete_weights,
                100.0 * double(sizes.nonzero_weights) / double(sizes.discrete_weights));
-    fmt::print("| format | bytes | KiB | × smaller than float32 |\n|---|---:|---:|---:|\n");
-    const std::vector<std::pair<std::string, int64_t>> rows = {
-        {"float32", sizes.float32_bytes},
-        {"packed (2 bits/weight)", sizes.packed_bytes},
-        {"packed, sparse where smaller (written)", sizes.file_bytes}};
-    for (const auto& [name, bytes] : rows)
-      fmt::print("| {} | {} | {:.1f} | {:.1f} |\n", name, bytes, kib(bytes),
-                 double(sizes.float32_bytes) / double(bytes));
+    fmt::print(
+        "| format | file bytes | × smaller than float32 | discrete weight bytes | × smaller |\n"
+        "|---|---:|---:|---:|---:|\n");
+    const std::vector<std::pair<std::string, train::PackedSize>> rows = {
+        {"float32", sizes.float32},
+        {"2 bits/weight", sizes.two_bit},
+        {"1 bit/binary weight, 2 bits/ternary", sizes.one_bit},
+        {"1 bit binary, 2 bits or sparse ternary (written)", sizes.written}};
+    const auto ratio = [](int64_t float32, int64_t bytes) {
+      return bytes > 0 ? double(float32) / double(bytes) : 0.0;
+    };
+    for (const auto& [name, size] : rows)
+      fmt::print("| {} | {} | {:.1f} | {} | {:.1f} |\n", name, size.file,
+                 ratio(sizes.float32.file, size.file), size.weights,
+                 ratio(sizes.float32.weights, size.weights));
   });
 }
 

@@ -1,5 +1,5 @@
 // One training step of msa-discrete against the quantised baselines on the same discrete FC
-// nets (ALGORITHMS.md §3; acceptance: msa-discrete step / BinaryConnect step ≤ 1.2).
+// nets (docs/methods/discrete-msa.md; acceptance: msa-discrete step / BinaryConnect step ≤ 1.2).
 #include <benchmark/benchmark.h>
 #include <fmt/format.h>
 

@@ -19,7 +19,10 @@ OptionSchema DiscreteMsa::schema() {
       .real("rho_ternary", 0.25, "relative threshold ρ of ternary stages", 0, 1)
       .real("lambda", 1e-7, "λ of the ternary running cost λ‖θ‖₁", 0, 1e3)
       .real("alpha", 0.999, "initial EMA rate α₀ of E", 0, 1)
-      .real("decay", 0.95, "per-epoch factor d of (1 − α)", 0, 1)
+      .real("decay", 0.95, "factor d of (1 − α) once per decay period (decay_every)", 0, 1)
+      .text("decay_every", "550",
+            "decay period: N steps (1 … 10⁹; 550 = the reference's epoch, 55k MNIST / batch 100, "
+            "so the schedule does not depend on the dataset's size) or 'epoch'")
       .flag("alpha_float32", false,
             "keep α in float32 like the reference (stalls near 0.9999994 for d = 0.95)")
       .real("lr", 1e-3, "Adam learning rate of real stages (batch norm)", 0, 1e3, true)
@@ -39,11 +42,28 @@ double as_alpha(double alpha, bool float32) {
   return float32 ? double(float(alpha)) : alpha;
 }
 
+// decay_every as a step count, 0 for "epoch".
+int64_t parse_decay_every(const std::string& text) {
+  if (text == "epoch") return 0;
+  const auto bad = [&] {
+    return UsageError(
+        "msa-discrete: decay_every must be 'epoch' or a whole number of steps in "
+        "[1, 1e9], got '" +
+        text + "'");
+  };
+  if (text.empty() || text.size() > 10 || text.find_first_not_of("0123456789") != std::string::npos)
+    throw bad();
+  const int64_t n = std::stoll(text);
+  if (n < 1 || n > 1000000000) throw bad();
+  return n;
+}
+
 }  // namespace
 
 DiscreteMsa::DiscreteMsa(OptionValues options, control::Network& network)
     : Method(std::move(options)),
-      alpha_(as_alpha(options_.real("alpha"), options_.flag("alpha_float32"))) {
+      alpha_(as_alpha(options_.real("alpha"), options_.flag("alpha_float32"))),
+      decay_every_(parse_decay_every(options_.text("decay_every"))) {
   const auto stages = stages_by_control_set(network);
   real_stages_ = stages.real;
   for (size_t t : stages.discrete) {
@@ -87,12 +107,20 @@ StepStats DiscreteMsa::step(control::Network& network, const control::TerminalLo
     flips += stage_flips;
   }
   stats.extras["flips"] = flips;
-  stats.extras["alpha"] = alpha_;
+  stats.extras["alpha"] = alpha_;  // the rate this step used
+  ++steps_;
+  if (decay_every_ > 0 && steps_ % decay_every_ == 0)
+    alpha_ = decayed_alpha(alpha_, options_.real("decay"), options_.flag("alpha_float32"));
   return stats;
 }
 
 void DiscreteMsa::end_epoch(int64_t) {
-  alpha_ = decayed_alpha(alpha_, options_.real("decay"), options_.flag("alpha_float32"));
+  if (decay_every_ == 0)
+    alpha_ = decayed_alpha(alpha_, options_.real("decay"), options_.flag("alpha_float32"));
+}
+
+std::map<std::string, double> DiscreteMsa::epoch_extras() const {
+  return {{"alpha", alpha_}};
 }
 
 void DiscreteMsa::set_learning_rate_scale(double scale) {
@@ -101,6 +129,7 @@ void DiscreteMsa::set_learning_rate_scale(double scale) {
 
 void DiscreteMsa::save(torch::serialize::OutputArchive& archive) const {
   archive.write("alpha", torch::tensor(alpha_, torch::kFloat64));
+  archive.write("steps", torch::tensor(steps_, torch::kInt64));
   for (const auto& d : discrete_) archive.write(fmt::format("E_t{}", d.t), d.E);
   save_optimizer(archive, "real_optimizer", *real_optimizer_);
 }
@@ -109,6 +138,16 @@ void DiscreteMsa::load(torch::serialize::InputArchive& archive) {
   torch::Tensor alpha;
   archive.read("alpha", alpha);
   alpha_ = alpha.cpu().item<double>();
+  // Checkpoints from before the step schedule hold no step count; they decayed per epoch.
+  torch::Tensor steps;
+  if (archive.try_read("steps", steps))
+    steps_ = steps.cpu().item<int64_t>();
+  else if (decay_every_ > 0)
+    throw DataError(
+        "msa-discrete state: the checkpoint predates the step schedule (no step count); to resume "
+        "it as it was trained, set decay_every = \"epoch\" under [method] in its config.toml");
+  else
+    steps_ = 0;
   for (auto& d : discrete_) load_state_tensor(archive, fmt::format("E_t{}", d.t), d.E, name());
   load_optimizer(archive, "real_optimizer", *real_optimizer_);
 }

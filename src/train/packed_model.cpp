@@ -16,6 +16,8 @@ namespace octrain::train {
 namespace {
 
 constexpr char kMagic[8] = {'O', 'C', 'T', 'P', 'A', 'C', 'K', '1'};
+// Header "format": 1 knew float32, two-bit and sparse; 2 adds one-bit. Readers take 1 and 2.
+constexpr int kFormat = 2;
 
 using Bytes = std::string;
 
@@ -26,6 +28,15 @@ Bytes encode_two_bit(const float* w, int64_t n) {
     const unsigned code = w[i] > 0 ? 1u : w[i] < 0 ? 2u : 0u;
     out[size_t(i / 4)] = char(uint8_t(out[size_t(i / 4)]) | (code << (2 * (i % 4))));
   }
+  return out;
+}
+
+// 1-bit codes for tensors without zeros: bit set → −1, clear → +1; eight weights per byte, first
+// weight in the low bit, unused high bits of the last byte clear.
+Bytes encode_one_bit(const float* w, int64_t n) {
+  Bytes out(size_t((n + 7) / 8), '\0');
+  for (int64_t i = 0; i < n; ++i)
+    if (w[i] < 0) out[size_t(i / 8)] = char(uint8_t(out[size_t(i / 8)]) | (1u << (i % 8)));
   return out;
 }
 
@@ -57,6 +68,15 @@ void decode_two_bit(const Bytes& in, float* w, int64_t n, const std::string& whe
     if (code == 3) throw DataError(where + ": invalid 2-bit weight code");
     w[i] = code == 1 ? 1.0f : code == 2 ? -1.0f : 0.0f;
   }
+}
+
+void decode_one_bit(const Bytes& in, float* w, int64_t n, const std::string& where) {
+  if (int64_t(in.size()) != (n + 7) / 8)
+    throw DataError(where + ": 1-bit tensor has the wrong size");
+  if (n % 8 != 0 && (uint8_t(in.back()) >> (n % 8)) != 0)
+    throw DataError(where + ": 1-bit tensor has bits set past its last weight");
+  for (int64_t i = 0; i < n; ++i)
+    w[i] = (uint8_t(in[size_t(i / 8)]) >> (i % 8)) & 1u ? -1.0f : 1.0f;
 }
 
 void decode_sparse(const Bytes& in, float* w, int64_t n, int64_t count, const std::string& where) {
@@ -119,34 +139,45 @@ PackedSizes write_packed_model(const std::string& path, control::Network& networ
   PackedSizes sizes;
   nlohmann::json entries = nlohmann::json::array();
   Bytes payload;
-  int64_t two_bit_payload = 0;
+  // Payload bytes of the hypothetical files beside the one written (framing added below).
+  PackedSize two_bit_payload, one_bit_payload;
   for (const auto& [name, tensor] : network_tensors(network)) {
     const auto w = tensor.detach().to(torch::kCPU, torch::kFloat32).contiguous();
     const int64_t n = w.numel();
     const float* data = w.data_ptr<float>();
     nlohmann::json entry = {{"name", name}, {"shape", w.sizes().vec()}, {"offset", payload.size()}};
     Bytes encoded;
-    sizes.float32_bytes += 4 * n;
+    sizes.float32.file += 4 * n;
     if (discrete.count(name)) {
-      const Bytes two_bit = encode_two_bit(data, n), sparse = encode_sparse(data, n);
       const int64_t nonzero = w.count_nonzero().item<int64_t>();
+      sizes.float32.weights += 4 * n;
       sizes.discrete_weights += n, sizes.nonzero_weights += nonzero;
-      two_bit_payload += int64_t(two_bit.size());
-      const bool use_sparse = sparse.size() < two_bit.size();
-      encoded = use_sparse ? sparse : two_bit;
-      entry["encoding"] = use_sparse ? "sparse" : "two-bit";
+      // Binary weights (no zeros) take 1 bit; otherwise the smaller of 2 bits and sparse.
+      const Bytes two_bit = encode_two_bit(data, n);
+      two_bit_payload.weights += int64_t(two_bit.size());
+      if (nonzero == n) {
+        encoded = encode_one_bit(data, n);
+        entry["encoding"] = "one-bit";
+      } else {
+        const Bytes sparse = encode_sparse(data, n);
+        const bool use_sparse = sparse.size() < two_bit.size();
+        encoded = use_sparse ? sparse : two_bit;
+        entry["encoding"] = use_sparse ? "sparse" : "two-bit";
+      }
+      one_bit_payload.weights += nonzero == n ? int64_t(encoded.size()) : int64_t(two_bit.size());
+      sizes.written.weights += int64_t(encoded.size());
       entry["nonzero"] = nonzero;
     } else {
       encoded.assign(reinterpret_cast<const char*>(data), size_t(4 * n));
       entry["encoding"] = "float32";
-      two_bit_payload += 4 * n;
+      two_bit_payload.file += 4 * n, one_bit_payload.file += 4 * n;
     }
     entry["bytes"] = encoded.size();
     payload += encoded;
     entries.push_back(entry);
   }
   const Bytes header =
-      nlohmann::json{{"format", 1}, {"settings", settings}, {"tensors", entries}}.dump();
+      nlohmann::json{{"format", kFormat}, {"settings", settings}, {"tensors", entries}}.dump();
   Bytes file(kMagic, sizeof kMagic);
   append_raw(file, uint64_t(header.size()));
   file += header;
@@ -154,8 +185,11 @@ PackedSizes write_packed_model(const std::string& path, control::Network& networ
   file += payload;
   append_raw(file, crc_of(file));
   write_text_atomically(path, file);
-  sizes.file_bytes = int64_t(file.size());
-  sizes.packed_bytes = framing + two_bit_payload;
+  sizes.written.file = int64_t(file.size());
+  sizes.two_bit = {framing + two_bit_payload.file + two_bit_payload.weights,
+                   two_bit_payload.weights};
+  sizes.one_bit = {framing + one_bit_payload.file + one_bit_payload.weights,
+                   one_bit_payload.weights};
   return sizes;
 }
 
@@ -190,6 +224,11 @@ PackedModel read_packed_model(const std::string& path) {
   const Bytes payload = body.substr(prefix + header_size);
   PackedModel model;
   try {
+    const int format = header.at("format").get<int>();
+    if (format < 1 || format > kFormat)
+      throw DataError(fmt::format(
+          "{}: packed model format {} is not readable by this octrain (it reads formats 1–{})",
+          path, format, kFormat));
     model.settings = header.at("settings").get<RunSettings>();
     for (const auto& entry : header.at("tensors")) {
       const std::string name = entry.at("name").get<std::string>();
@@ -205,13 +244,16 @@ PackedModel read_packed_model(const std::string& path) {
       if (encoding == "float32") {
         if (int64_t(bytes) != 4 * tensor.numel()) throw DataError(where + ": wrong size");
         std::memcpy(tensor.data_ptr<float>(), data.data(), bytes);
+      } else if (encoding == "one-bit" && format >= 2) {
+        decode_one_bit(data, tensor.data_ptr<float>(), tensor.numel(), where);
       } else if (encoding == "two-bit") {
         decode_two_bit(data, tensor.data_ptr<float>(), tensor.numel(), where);
       } else if (encoding == "sparse") {
         decode_sparse(data, tensor.data_ptr<float>(), tensor.numel(),
                       entry.at("nonzero").get<int64_t>(), where);
       } else {
-        throw DataError(where + ": unknown encoding '" + encoding + "'");
+        throw DataError(
+            fmt::format("{}: unknown encoding '{}' for format {}", where, encoding, format));
       }
       model.tensors[name] = tensor;
     }

@@ -370,6 +370,7 @@ RunResult run_training(RunConfig config, const RunOptions& options) {
         {"epoch_time_s", std::chrono::duration<double>(Clock::now() - epoch_start).count()},
         {"lr_scale", position.lr_scale}};
     for (const auto& [key, value] : control::nonzero_fractions(*network)) record[key] = value;
+    for (const auto& [key, value] : method->epoch_extras()) record[key] = nan_to_null(value);
     if (last || (epoch + 1) % config.eval_every == 0) {
       const auto t = evaluate(*network, *loss, test);
       record["test_loss"] = t.loss;

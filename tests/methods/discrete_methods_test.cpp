@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 #include <torch/torch.h>
 
+#include <cmath>
 #include <sstream>
 
 #include "octrain/control/conv2d.h"
@@ -62,7 +63,10 @@ TEST(DiscreteMsa, StepsKeepWeightsInTheSetReportFlipsAndResumeExactly) {
   auto net = control::build_network("tmlp:12-16x2-3", {12});
   auto twin = control::build_network("tmlp:12-16x2-3", {12});
   control::SquaredHingeLoss loss;
-  auto method = make_method("msa-discrete:alpha=0.9", *net);
+  // A step schedule whose period (2) the 5 steps before the save do not fill: the step count is
+  // state, or the twin would decay α one step late.
+  const std::string spec = "msa-discrete:alpha=0.9,decay=0.5,decay_every=2";
+  auto method = make_method(spec, *net);
   const auto batch = make_batch(20, 12, 3);
   double flips = 0;
   for (int i = 0; i < 5; ++i)
@@ -81,7 +85,7 @@ TEST(DiscreteMsa, StepsKeepWeightsInTheSetReportFlipsAndResumeExactly) {
   for (size_t i = 0; i < net->parameters().size(); ++i)
     twin->parameters()[i].detach().copy_(net->parameters()[i]);
   for (size_t i = 0; i < net->buffers().size(); ++i) twin->buffers()[i].copy_(net->buffers()[i]);
-  auto resumed = make_method("msa-discrete:alpha=0.9", *twin);
+  auto resumed = make_method(spec, *twin);
   torch::serialize::InputArchive in;
   in.load_from(bytes);
   resumed->load(in);
@@ -90,23 +94,89 @@ TEST(DiscreteMsa, StepsKeepWeightsInTheSetReportFlipsAndResumeExactly) {
     const auto a = method->step(*net, loss, batch.x, batch.y);
     const auto b = resumed->step(*twin, loss, batch.x, batch.y);
     EXPECT_EQ(a.loss, b.loss);
+    EXPECT_EQ(a.extras.at("alpha"), b.extras.at("alpha"));
   }
+  EXPECT_EQ(method->epoch_extras(), resumed->epoch_extras());
   for (size_t i = 0; i < net->parameters().size(); ++i)
     EXPECT_TRUE(torch::equal(net->parameters()[i], twin->parameters()[i]));
+}
+
+// 1 − α after `decays` decays by d from α₀, in closed form.
+double closed_form_alpha(double alpha0, double d, int64_t decays) {
+  return 1 - (1 - alpha0) * std::pow(d, double(decays));
+}
+
+TEST(DiscreteMsa, AlphaAfterKStepsHasTheClosedForm) {
+  torch::manual_seed(8);
+  auto net = control::build_network("bmlp:4-4-2", {4});
+  control::SquaredHingeLoss loss;
+  const auto batch = make_batch(6, 4, 2);
+  // Steps: (1 − α) shrinks by d once every N steps, whatever the epochs: after k steps
+  // α = 1 − (1 − α₀) d^⌊k/N⌋, and step k (1-based) runs at α = 1 − (1 − α₀) d^⌊(k−1)/N⌋.
+  DiscreteMsa steps(
+      DiscreteMsa::schema().parse({{"alpha", "0.9"}, {"decay", "0.5"}, {"decay_every", "3"}}),
+      *net);
+  for (int64_t k = 1; k <= 10; ++k) {
+    const double used = steps.step(*net, loss, batch.x, batch.y).extras.at("alpha");
+    EXPECT_NEAR(used, closed_form_alpha(0.9, 0.5, (k - 1) / 3), 1e-15) << "step " << k;
+    if (k % 4 == 0) steps.end_epoch(k / 4 - 1);  // epochs of 4 steps change nothing
+    EXPECT_NEAR(steps.alpha(), closed_form_alpha(0.9, 0.5, k / 3), 1e-15) << "after step " << k;
+  }
+  EXPECT_EQ(steps.steps(), 10);
+  EXPECT_EQ(steps.epoch_extras().at("alpha"), steps.alpha());
+  // Epochs: after e epochs α = 1 − (1 − α₀) d^e, however many steps each epoch had.
+  DiscreteMsa epochs(
+      DiscreteMsa::schema().parse({{"alpha", "0.9"}, {"decay", "0.5"}, {"decay_every", "epoch"}}),
+      *net);
+  for (int64_t e = 0; e < 3; ++e) {
+    for (int64_t s = 0; s < 5 + e; ++s) {
+      EXPECT_NEAR(epochs.step(*net, loss, batch.x, batch.y).extras.at("alpha"),
+                  closed_form_alpha(0.9, 0.5, e), 1e-15);
+    }
+    epochs.end_epoch(e);
+    EXPECT_NEAR(epochs.alpha(), closed_form_alpha(0.9, 0.5, e + 1), 1e-15);
+  }
+  // The default period is the reference's epoch: 550 steps of batch 100 on 55k MNIST.
+  DiscreteMsa defaults(DiscreteMsa::schema().parse({}), *net);
+  for (int64_t k = 0; k < 549; ++k) defaults.step(*net, loss, batch.x, batch.y);
+  EXPECT_EQ(defaults.alpha(), 0.999);
+  defaults.step(*net, loss, batch.x, batch.y);
+  EXPECT_NEAR(defaults.alpha(), closed_form_alpha(0.999, 0.95, 1), 1e-15);
 }
 
 TEST(DiscreteMsa, AlphaDecaysPerEpochAndFloat32Stalls) {
   torch::manual_seed(8);
   auto net = control::build_network("bmlp:4-4-2", {4});
-  DiscreteMsa exact(DiscreteMsa::schema().parse({{"alpha", "0.9"}, {"decay", "0.5"}}), *net);
+  DiscreteMsa exact(
+      DiscreteMsa::schema().parse({{"alpha", "0.9"}, {"decay", "0.5"}, {"decay_every", "epoch"}}),
+      *net);
   exact.end_epoch(0);
   EXPECT_DOUBLE_EQ(exact.alpha(), 1 - 0.1 * 0.5);
   DiscreteMsa reference(
-      DiscreteMsa::schema().parse({{"alpha", "0.999"}, {"alpha_float32", "true"}}), *net);
+      DiscreteMsa::schema().parse(
+          {{"alpha", "0.999"}, {"alpha_float32", "true"}, {"decay_every", "epoch"}}),
+      *net);
   for (int e = 0; e < 400; ++e) reference.end_epoch(e);
   // Below 1 floats are 2⁻²⁴ apart; 1 − n·2⁻²⁴ stops moving once n·(1 − d) < ½, i.e. n = 10:
   // the reference's 0.9999994.
   EXPECT_EQ(reference.alpha(), 1.0 - 10 * std::ldexp(1.0, -24));
+}
+
+TEST(DiscreteMsa, StateWithoutAStepCountNeedsTheEpochSchedule) {
+  auto net = control::build_network("bmlp:4-4-2", {4});
+  torch::serialize::OutputArchive old;  // what checkpoints before decay_every held first
+  old.write("alpha", torch::tensor(0.9995, torch::kFloat64));
+  std::stringstream bytes;
+  old.save_to(bytes);
+  torch::serialize::InputArchive in;
+  in.load_from(bytes);
+  auto method = make_method("msa-discrete", *net);
+  try {
+    method->load(in);
+    FAIL() << "a step count was invented";
+  } catch (const DataError& e) {
+    EXPECT_NE(std::string(e.what()).find("decay_every = \"epoch\""), std::string::npos) << e.what();
+  }
 }
 
 TEST(DiscreteMsa, BadModelsAndOptionsAreUsageErrors) {
@@ -116,6 +186,9 @@ TEST(DiscreteMsa, BadModelsAndOptionsAreUsageErrors) {
   auto binary = control::build_network("bmlp:4-4-2", {4});
   EXPECT_THROW(make_method("twn", *binary), UsageError);
   EXPECT_THROW(make_method("msa-discrete:rho_binary=2", *binary), UsageError);
+  for (const char* every : {"0", "-3", "1.5", "epochs", "", "10000000000"})
+    EXPECT_THROW(make_method(std::string("msa-discrete:decay_every=") + every, *binary), UsageError)
+        << every;
   auto ternary = control::build_network("tmlp:4-4-2", {4});
   EXPECT_THROW(make_method("binaryconnect", *ternary), UsageError);
   EXPECT_THROW(make_method("bwn:optimizer=lbfgs", *binary), UsageError);

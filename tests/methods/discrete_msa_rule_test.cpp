@@ -1,5 +1,5 @@
 // The closed-form discrete-MSA rules against a brute-force per-entry argmax of the penalised
-// Hamiltonian (ALGORITHMS.md §3), on thousands of random entries.
+// Hamiltonian (docs/methods/discrete-msa.md), on thousands of random entries.
 #include "octrain/methods/discrete_msa_rule.h"
 
 #include <gtest/gtest.h>

@@ -75,34 +75,43 @@ TEST(Cli, TrainThenEvalReproducesTheTestAccuracy) {
   EXPECT_EQ(more.code, 0) << more.output;
 }
 
-TEST(Cli, TernaryRunExportsAPackedModelThatEvaluatesIdentically) {
+TEST(Cli, DiscreteRunsExportAPackedModelThatEvaluatesIdentically) {
   if (!testing::installed("digits")) GTEST_SKIP() << "digits is not installed";
-  const auto dir = testing::fresh_dir();
-  const auto run = dir / "run";
-  const auto train = run_cli(
-      "train -q -d digits -m tmlp:64-64-10 --loss squared-hinge -e 1 -b 50 "
-      "--method msa-discrete -o '" +
-      run.string() + "'");
-  ASSERT_EQ(train.code, 0) << train.output;
-  std::ifstream metrics(run / "metrics.jsonl");
-  const std::string records((std::istreambuf_iterator<char>(metrics)),
-                            std::istreambuf_iterator<char>());
-  EXPECT_NE(records.find("\"nonzero\""), std::string::npos);   // per-epoch sparsity
-  EXPECT_NE(records.find("\"flips_t0\""), std::string::npos);  // per-step flips
-  const std::string packed = (dir / "model.octpack").string();
-  const auto exported =
-      run_cli("export '" + run.string() + "' --format packed -o '" + packed + "'");
-  ASSERT_EQ(exported.code, 0) << exported.output;
-  EXPECT_NE(exported.output.find("float32"), std::string::npos) << exported.output;
-  const auto from_checkpoint = run_cli("eval '" + run.string() + "'");
-  const auto from_packed = run_cli("eval '" + packed + "'");
-  ASSERT_EQ(from_packed.code, 0) << from_packed.output;
-  EXPECT_EQ(from_checkpoint.output, from_packed.output);
-  const auto bad_format = run_cli("export '" + run.string() + "' --format zip -o '" + packed + "'");
-  EXPECT_EQ(bad_format.code, 2) << bad_format.output;  // CLI11's own message (and its help hint)
-  EXPECT_NE(bad_format.output.find("--format: zip"), std::string::npos) << bad_format.output;
-  std::ofstream(dir / "junk.octpack") << "OCTPACK1 but nothing else";
-  EXPECT_FAILS_WITH(run_cli("eval '" + (dir / "junk.octpack").string() + "'"), 3, "junk.octpack");
+  for (const std::string model : {"tmlp:64-64-10", "bmlp:64-64-10"}) {
+    SCOPED_TRACE(model);
+    const auto dir = testing::fresh_dir(model.substr(0, 4));
+    const auto run = dir / "run";
+    const auto train =
+        run_cli("train -q -d digits -m " + model +
+                " --loss squared-hinge -e 1 -b 50 --method msa-discrete -o '" + run.string() + "'");
+    ASSERT_EQ(train.code, 0) << train.output;
+    std::ifstream metrics(run / "metrics.jsonl");
+    const std::string records((std::istreambuf_iterator<char>(metrics)),
+                              std::istreambuf_iterator<char>());
+    EXPECT_NE(records.find("\"nonzero\""), std::string::npos);   // per-epoch sparsity
+    EXPECT_NE(records.find("\"flips_t0\""), std::string::npos);  // per-step flips
+    const auto epoch_at = records.rfind("\"kind\":\"epoch\"");
+    ASSERT_NE(epoch_at, std::string::npos) << records;
+    const auto line_start = records.rfind('\n', epoch_at) + 1;  // npos + 1 = 0 on the first line
+    const std::string epoch = records.substr(line_start, records.find('\n', epoch_at) - line_start);
+    EXPECT_NE(epoch.find("\"alpha\""), std::string::npos) << epoch;  // α per epoch
+    const std::string packed = (dir / "model.octpack").string();
+    const auto exported =
+        run_cli("export '" + run.string() + "' --format packed -o '" + packed + "'");
+    ASSERT_EQ(exported.code, 0) << exported.output;
+    for (const char* row : {"| float32 |", "| 2 bits/weight |", "1 bit/binary weight", "(written)"})
+      EXPECT_NE(exported.output.find(row), std::string::npos) << exported.output;
+    const auto from_checkpoint = run_cli("eval '" + run.string() + "'");
+    const auto from_packed = run_cli("eval '" + packed + "'");
+    ASSERT_EQ(from_packed.code, 0) << from_packed.output;
+    EXPECT_EQ(from_checkpoint.output, from_packed.output);
+    const auto bad_format =
+        run_cli("export '" + run.string() + "' --format zip -o '" + packed + "'");
+    EXPECT_EQ(bad_format.code, 2) << bad_format.output;  // CLI11's own message (and its help hint)
+    EXPECT_NE(bad_format.output.find("--format: zip"), std::string::npos) << bad_format.output;
+    std::ofstream(dir / "junk.octpack") << "OCTPACK1 but nothing else";
+    EXPECT_FAILS_WITH(run_cli("eval '" + (dir / "junk.octpack").string() + "'"), 3, "junk.octpack");
+  }
 }
 
 }  // namespace

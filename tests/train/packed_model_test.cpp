@@ -5,7 +5,9 @@
 #include <gtest/gtest.h>
 #include <torch/torch.h>
 
+#include <cstring>
 #include <fstream>
+#include <nlohmann/json.hpp>
 
 #include "octrain/control/model_builder.h"
 #include "octrain/control/network.h"
@@ -43,11 +45,16 @@ TEST(PackedModel, ExportThenLoadGivesBitIdenticalLogits) {
       auto trained = make_network(spec, 1, keep);
       const std::string path = (dir / "model.octpack").string();
       const auto sizes = write_packed_model(path, *trained, settings);
-      EXPECT_EQ(sizes.file_bytes, int64_t(std::filesystem::file_size(path)));
-      if (keep < 1)
-        EXPECT_LT(sizes.file_bytes, sizes.packed_bytes);  // sparse indices won
-      else
-        EXPECT_EQ(sizes.file_bytes, sizes.packed_bytes);
+      EXPECT_EQ(sizes.written.file, int64_t(std::filesystem::file_size(path)));
+      if (spec[0] == 'b') {  // 1 bit per weight, half the 2-bit code
+        EXPECT_EQ(sizes.written.file, sizes.one_bit.file);
+        EXPECT_EQ(2 * sizes.one_bit.weights, sizes.two_bit.weights);
+      } else if (keep < 1) {
+        EXPECT_LT(sizes.written.file, sizes.two_bit.file);  // sparse indices won
+      } else {
+        EXPECT_EQ(sizes.written.file, sizes.two_bit.file);  // ternary with zeros: no 1-bit code
+        EXPECT_EQ(sizes.one_bit.file, sizes.two_bit.file);
+      }
       ASSERT_TRUE(is_packed_model(path));
       const auto packed = read_packed_model(path);
       EXPECT_EQ(packed.settings, settings);
@@ -57,6 +64,144 @@ TEST(PackedModel, ExportThenLoadGivesBitIdenticalLogits) {
       EXPECT_TRUE(torch::equal(trained->predict(x), fresh->predict(x)));
     }
   }
+}
+
+// An independent bitwise CRC-32 (the zlib/PNG polynomial, reflected 0xEDB88320).
+uint32_t reference_crc32(const std::string& bytes) {
+  uint32_t crc = 0xffffffffu;
+  for (unsigned char c : bytes) {
+    crc ^= c;
+    for (int k = 0; k < 8; ++k) crc = (crc >> 1) ^ (0xedb88320u & (0u - (crc & 1u)));
+  }
+  return ~crc;
+}
+
+std::string read_bytes(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  return {std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
+}
+
+// A packed file split by the documented layout: magic, u64 header length, header, payload, CRC.
+struct Layout {
+  nlohmann::json header;
+  std::string payload;
+};
+Layout split_file(const std::string& bytes) {
+  uint64_t length;
+  std::memcpy(&length, bytes.data() + 8, 8);
+  return {nlohmann::json::parse(bytes.substr(16, length)),
+          bytes.substr(16 + length, bytes.size() - 16 - length - 4)};
+}
+std::string join_file(const Layout& layout) {
+  const std::string header = layout.header.dump();
+  std::string file = "OCTPACK1";
+  const uint64_t length = header.size();
+  file.append(reinterpret_cast<const char*>(&length), 8);
+  file += header + layout.payload;
+  const uint32_t crc = reference_crc32(file);
+  file.append(reinterpret_cast<const char*>(&crc), 4);
+  return file;
+}
+
+TEST(PackedModel, BinaryMlpTakesOneBitPerWeightInTheDocumentedLayout) {
+  const auto dir = testing::fresh_dir();
+  torch::manual_seed(4);
+  auto net = control::build_network("bmlp:784-512x3-10", {784});
+  const std::string path = (dir / "b.octpack").string();
+  const auto sizes = write_packed_model(path, *net, {{"dataset", "mnist"}});
+  const std::string bytes = read_bytes(path);
+  uint32_t stored;
+  std::memcpy(&stored, bytes.data() + bytes.size() - 4, 4);
+  EXPECT_EQ(stored, reference_crc32(bytes.substr(0, bytes.size() - 4)));
+  const auto layout = split_file(bytes);
+  EXPECT_EQ(layout.header.at("format"), 2);
+
+  // Every weight tensor decoded by hand from the payload: bit i%8 of byte i/8 set ⇔ w_i = −1.
+  std::map<std::string, torch::Tensor> tensors;
+  for (const auto& item : net->named_parameters()) tensors[item.key()] = item.value();
+  int64_t weights = 0, one_bit_bytes = 0;
+  for (const auto& entry : layout.header.at("tensors")) {
+    const std::string name = entry.at("name");
+    if (name.find("weight") == std::string::npos || !tensors.count(name) ||
+        entry.at("encoding") == "float32")
+      continue;
+    EXPECT_EQ(entry.at("encoding"), "one-bit") << name;
+    const auto w = tensors.at(name).flatten();
+    const int64_t n = w.numel();
+    ASSERT_EQ(entry.at("bytes").get<int64_t>(), (n + 7) / 8) << name;
+    const size_t offset = entry.at("offset");
+    for (int64_t i = 0; i < n; ++i) {
+      const bool bit = (uint8_t(layout.payload[offset + size_t(i / 8)]) >> (i % 8)) & 1u;
+      ASSERT_EQ(bit, w[i].item<float>() < 0) << name << " weight " << i;
+    }
+    weights += n, one_bit_bytes += (n + 7) / 8;
+  }
+  EXPECT_EQ(weights, 784 * 512 + 2 * 512 * 512 + 512 * 10);
+  EXPECT_EQ(sizes.discrete_weights, weights);
+  EXPECT_EQ(sizes.written.weights, one_bit_bytes);
+  EXPECT_EQ(sizes.float32.weights, 4 * weights);
+  EXPECT_EQ(sizes.two_bit.weights, weights / 4);
+  // 32× on the weight tensors; the float32 batch-norm tensors keep the whole file above 25× too.
+  EXPECT_GE(double(sizes.float32.weights) / double(sizes.written.weights), 25.0);
+  EXPECT_GE(double(sizes.float32.file) / double(sizes.written.file), 25.0);
+
+  // The ternary twin: 2 bits per weight (its uniform initialisation has ~1/3 zeros).
+  torch::manual_seed(4);
+  auto ternary = control::build_network("tmlp:784-512x3-10", {784});
+  const auto t = write_packed_model((dir / "t.octpack").string(), *ternary, {});
+  EXPECT_EQ(t.written.weights, weights / 4);
+  EXPECT_GE(double(t.float32.weights) / double(t.written.weights), 15.0);
+}
+
+// read_packed_model(path) must throw a one-line DataError containing `text`.
+void expect_read_error(const std::string& path, const std::string& text) {
+  try {
+    read_packed_model(path);
+    ADD_FAILURE() << path << " was accepted";
+  } catch (const DataError& e) {
+    const std::string message = e.what();
+    EXPECT_NE(message.find(text), std::string::npos) << message;
+    EXPECT_EQ(message.find('\n'), std::string::npos) << message;
+  }
+}
+
+TEST(PackedModel, FormatOneFilesStillReadAndNewerFormatsAreRefused) {
+  const auto dir = testing::fresh_dir();
+  auto ternary = make_network("tmlp:20-16-5", 5, 0.3);
+  const std::string path = (dir / "t.octpack").string();
+  write_packed_model(path, *ternary, {{"dataset", "digits"}});
+  const auto write = [&](const std::string& name, int format, const std::string& from) {
+    auto layout = split_file(read_bytes(from));
+    layout.header["format"] = format;
+    const std::string p = (dir / name).string();
+    std::ofstream(p, std::ios::binary) << join_file(layout);
+    return p;
+  };
+  // A format 1 file (same records, no 1-bit code) reads to the same tensors.
+  const auto old = read_packed_model(write("old.octpack", 1, path));
+  const auto now = read_packed_model(path);
+  ASSERT_EQ(old.tensors.size(), now.tensors.size());
+  for (const auto& [name, tensor] : now.tensors)
+    EXPECT_TRUE(torch::equal(old.tensors.at(name), tensor)) << name;
+  expect_read_error(write("new.octpack", 3, path), "format 3 is not readable");
+  // Format 1 never had the 1-bit code: a binary tensor labelled so is refused.
+  auto binary = make_network("bmlp:20-15-5", 5, 1.0);
+  const std::string bpath = (dir / "b.octpack").string();
+  write_packed_model(bpath, *binary, {});
+  expect_read_error(write("b1.octpack", 1, bpath), "unknown encoding 'one-bit' for format 1");
+  // A 1-bit record with stray padding bits in its last byte (15·20 and 5·15 weights leave some).
+  auto layout = split_file(read_bytes(bpath));
+  bool tampered = false;
+  for (const auto& entry : layout.header.at("tensors")) {
+    if (entry.at("encoding") != "one-bit" || entry.at("nonzero").get<int64_t>() % 8 == 0) continue;
+    const size_t last = entry.at("offset").get<size_t>() + entry.at("bytes").get<size_t>() - 1;
+    layout.payload[last] = char(uint8_t(layout.payload[last]) | 0x80u);
+    tampered = true;
+  }
+  ASSERT_TRUE(tampered);
+  const std::string padded = (dir / "padded.octpack").string();
+  std::ofstream(padded, std::ios::binary) << join_file(layout);
+  expect_read_error(padded, "bits set past its last weight");
 }
 
 TEST(PackedModel, CorruptTruncatedOrMismatchedFilesAreDataErrors) {
@@ -75,16 +220,8 @@ TEST(PackedModel, CorruptTruncatedOrMismatchedFilesAreDataErrors) {
   flipped[bytes.size() / 2] ^= 0x10;
   for (const auto& p :
        {write("truncated", bytes.substr(0, bytes.size() - 7)), write("flipped", flipped),
-        write("short", bytes.substr(0, 10)), (dir / "missing").string()}) {
-    try {
-      read_packed_model(p);
-      ADD_FAILURE() << p << " was accepted";
-    } catch (const DataError& e) {
-      const std::string message = e.what();
-      EXPECT_NE(message.find(p), std::string::npos) << message;
-      EXPECT_EQ(message.find('\n'), std::string::npos) << message;
-    }
-  }
+        write("short", bytes.substr(0, 10)), (dir / "missing").string()})
+    expect_read_error(p, p);
   auto other = make_network("tmlp:20-8-5", 3, 1.0);
   EXPECT_THROW(load_packed_model(read_packed_model(path), *other, path), DataError);
 }

@@ -11,8 +11,8 @@ namespace octrain::control {
 
 class Network;
 
-// Weights of a Binary {−1,+1} or Ternary {−1,0,+1} stage (ALGORITHMS.md §3), drawn i.i.d.
-// uniformly over the set from torch's global generator.
+// Weights of a Binary {−1,+1} or Ternary {−1,0,+1} stage (docs/methods/discrete-msa.md), drawn
+// i.i.d. uniformly over the set from torch's global generator.
 torch::Tensor random_discrete(torch::IntArrayRef shape, ControlSet set);
 
 // Parses "real" | "binary" | "ternary"; throws UsageError naming `owner`.

@@ -6,10 +6,11 @@
 
 namespace octrain::methods {
 
-// Discrete-weight MSA (ALGORITHMS.md §3): from one shared sweep, every Binary/Ternary stage
-// updates its EMA E ← αE + (1−α)M of M = ∂(Σ_s p_{t+1}·f_t)/∂θ_t and applies the closed-form
-// rule of discrete_msa_rule.h; real stages (batch norm) take an Adam step on −H. After each
-// epoch (1−α) ← d·(1−α). Ternary stages carry the running cost λ‖θ‖₁.
+// Discrete-weight MSA (docs/methods/discrete-msa.md): from one shared sweep, every Binary/Ternary
+// stage updates its EMA E ← αE + (1−α)M of M = ∂(Σ_s p_{t+1}·f_t)/∂θ_t and applies the closed-form
+// rule of discrete_msa_rule.h; real stages (batch norm) take an Adam step on −H. Once every
+// `decay_every` steps (or after each epoch) (1−α) ← d·(1−α). Ternary stages carry the running
+// cost λ‖θ‖₁.
 class DiscreteMsa : public Method {
  public:
   DiscreteMsa(OptionValues options, control::Network& network);
@@ -19,11 +20,13 @@ class DiscreteMsa : public Method {
   StepStats step(control::Network& network, const control::TerminalLoss& loss,
                  const torch::Tensor& x, const torch::Tensor& y) override;
   void end_epoch(int64_t epoch) override;
+  std::map<std::string, double> epoch_extras() const override;
   void set_learning_rate_scale(double scale) override;
   void save(torch::serialize::OutputArchive& archive) const override;
   void load(torch::serialize::InputArchive& archive) override;
 
-  double alpha() const { return alpha_; }
+  double alpha() const { return alpha_; }  // the rate the next step uses
+  int64_t steps() const { return steps_; }
 
  private:
   struct DiscreteStage {
@@ -35,6 +38,8 @@ class DiscreteMsa : public Method {
   std::vector<size_t> real_stages_;
   std::unique_ptr<torch::optim::Optimizer> real_optimizer_;  // Adam on −H for real stages
   double alpha_;
+  int64_t decay_every_;  // steps between decays of (1 − α); 0: after each epoch
+  int64_t steps_ = 0;    // steps taken, for the step schedule (state, like α)
 };
 
 }  // namespace octrain::methods

@@ -6,9 +6,9 @@
 
 namespace octrain::methods {
 
-// The stabilised per-weight maximisers of discrete-weight MSA (ALGORITHMS.md §3, [DMSA]). With
-// σ = sign(E) (0 → +1) and the relative threshold ρ_k = ρ · max{|E_ij| : θ_ij ≠ σ_ij}, they are
-// the exact per-entry argmax over the control set of the penalised Hamiltonian
+// The stabilised per-weight maximisers of discrete-weight MSA (docs/methods/discrete-msa.md,
+// [DMSA]). With σ = sign(E) (0 → +1) and the relative threshold ρ_k = ρ · max{|E_ij| : θ_ij ≠
+// σ_ij}, they are the exact per-entry argmax over the control set of the penalised Hamiltonian
 //   binary:  E θ' − (ρ_k/2)(θ' − θ)²          ternary:  E θ' − λ|θ'| − ρ_k (θ' − θ)²
 // (strict inequalities keep θ on ties). When no entry is "wrong" (θ = σ everywhere) ρ_k is
 // undefined and θ stays unchanged. Because ρ_k scales with E, the rules are invariant to

@@ -46,6 +46,8 @@ class Method {
 
   // Called after each completed epoch (0-based), e.g. for per-epoch schedules.
   virtual void end_epoch(int64_t epoch) {}
+  // Figures for the epoch record, read after end_epoch (e.g. a schedule's current value).
+  virtual std::map<std::string, double> epoch_extras() const { return {}; }
   // Sets every step size to `scale` × its configured value (the divergence rollback policy).
   // Absolute, because optimiser state loaded from a checkpoint need not carry step sizes.
   virtual void set_learning_rate_scale(double scale) = 0;

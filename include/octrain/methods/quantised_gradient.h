@@ -6,7 +6,8 @@
 
 namespace octrain::methods {
 
-// The quantised-weight baselines of ALGORITHMS.md §3 in the same pipeline as msa-discrete:
+// The quantised-weight baselines of docs/methods/discrete-msa.md in the same pipeline as
+// msa-discrete:
 //   binaryconnect  θ = sign(w), latent w clipped to [−1, 1]           (binary stages)
 //   bwn            θ = sign(w), per-output scale α = mean|w|          (binary stages)
 //   twn            Δ = 0.7·mean|w|, θ = sign(w)·[|w| > Δ], α = mean of the surviving |w|

@@ -12,16 +12,22 @@ class Network;
 
 namespace octrain::train {
 
-// The deployable form of a trained binary/ternary network (ALGORITHMS.md §3, "Export"): every
-// discrete weight tensor at 2 bits per weight, or as sparse indices (LEB128 gaps between
-// non-zeros plus one sign bit each) where that is smaller; all other tensors (batch norm γ, β,
-// running statistics, output scales, real layers) as float32; and the run settings (dataset,
-// split, model, loss) that rebuild and evaluate the model. Layout: magic "OCTPACK1", u64 header
-// length, JSON header, payload, CRC-32 of everything before it.
+// The deployable form of a trained binary/ternary network (docs/methods/discrete-msa.md,
+// "Packed format"): every binary weight tensor at 1 bit per weight, every other discrete weight
+// tensor at 2 bits per weight or as sparse indices (LEB128 gaps between non-zeros plus one sign
+// bit each) where that is smaller; all other tensors (batch norm γ, β, running statistics, output
+// scales, real layers) as float32; and the run settings (dataset, split, model, loss) that
+// rebuild and evaluate the model. Layout: magic "OCTPACK1", u64 header length, JSON header
+// (format 2), payload, CRC-32 of everything before it. Format 1 files (no 1-bit code) still read.
+struct PackedSize {
+  int64_t file = 0;     // the whole file (for float32: every tensor's 4 bytes per value)
+  int64_t weights = 0;  // the discrete weight tensors' payload alone
+};
 struct PackedSizes {
-  int64_t float32_bytes = 0;  // every tensor as float32
-  int64_t packed_bytes = 0;   // file size with every discrete tensor at 2 bits per weight
-  int64_t file_bytes = 0;     // the file written: sparse where smaller
+  PackedSize float32;  // every tensor as float32
+  PackedSize two_bit;  // every discrete tensor at 2 bits per weight
+  PackedSize one_bit;  // binary (zero-free) tensors at 1 bit, the other discrete ones at 2 bits
+  PackedSize written;  // the file written: 1 bit where binary, else sparse where smaller
   int64_t discrete_weights = 0, nonzero_weights = 0;
 };
 
