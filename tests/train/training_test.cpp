@@ -186,6 +186,36 @@ TEST(Training, MsaDiscreteStepScheduleResumesMidEpochBitExactly) {
   for (size_t i = 0; i < a.size(); ++i) EXPECT_TRUE(a[i].equal(b[i])) << "control " << i;
 }
 
+// DDPNOpt's sampled terminal factor draws labels from torch's generator at every step: a run
+// interrupted after its first step and resumed from the checkpoint (which saves the generator)
+// draws the same labels and ends with the same records and weights.
+TEST(Training, DdpnoptSampledFactorResumesMidEpochBitExactly) {
+  const auto config = [](const fs::path& dir) {
+    auto c = testing::wine_config(dir, "ddpnopt", {{"curvature", "identity"}, {"lr", "0.3"}});
+    c.model = "mlp:13-8-8-3:tanh";
+    c.epochs = 2;
+    c.batch_size = 16;
+    return c;
+  };
+  if (!testing::installed("wine")) GTEST_SKIP() << "wine is not installed";
+  const auto whole = fresh_dir("whole"), split = fresh_dir("split");
+  run_training(config(whole), quiet());
+  request_stop();
+  EXPECT_THROW(run_training(config(split), quiet()), Error);
+  RunOptions resume = quiet();
+  resume.resume = true;
+  run_training(config(split), resume);
+  EXPECT_EQ(timeless(read_records(whole)), timeless(read_records(split)));
+  const auto weights = [&](const fs::path& dir) {
+    auto network = control::build_network(config(dir).model, {13});
+    load_network_from_checkpoint((dir / "checkpoint.pt").string(), *network);
+    return network->controls();
+  };
+  const auto a = weights(whole), b = weights(split);
+  ASSERT_EQ(a.size(), b.size());
+  for (size_t i = 0; i < a.size(); ++i) EXPECT_TRUE(a[i].equal(b[i])) << "control " << i;
+}
+
 TEST(Training, RefusesToOverwriteARun) {
   const auto dir = fresh_dir();
   run_training(testing::toy_config(dir), quiet());
