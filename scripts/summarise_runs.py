@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Validation-first summary of `octrain compare` directories.
 
-    scripts/summarise_runs.py OUT [OUT...] [--pair BASE PATTERN ...] [--select PREFIX ...]
+    scripts/summarise_runs.py OUT [OUT...] [--merge] [--pair BASE PATTERN ...] [--select PREFIX ...]
 
 Per label: final validation and test accuracy (mean ± std over seeds, %), and the seeds that
 diverged (a `divergence` record, or a final train loss above 1e3 or non-finite), which score as
@@ -85,9 +85,17 @@ def main():
     parser.add_argument("outs", nargs="+")
     parser.add_argument("--pair", nargs=2, action="append", default=[], metavar=("BASE", "PATTERN"))
     parser.add_argument("--select", action="append", default=[])
+    parser.add_argument("--merge", action="store_true",
+                        help="one table from all OUTs (same data and seeds), e.g. a study and "
+                             "its continuation; pairs may then span directories")
     args = parser.parse_args()
-    for out in args.outs:
-        experiment, rows = load(out)
+    groups = [(out, *load(out)) for out in args.outs]
+    if args.merge:
+        rows = {}
+        for _, _, part in groups:
+            rows.update(part)
+        groups = [(" + ".join(args.outs), groups[0][1], rows)]
+    for out, experiment, rows in groups:
         print(f"## {out}: {experiment['dataset']}, {experiment['model']}, "
               f"{experiment['epochs']} epochs, batch {experiment['batch_size']}\n")
         print("| run | validation acc. (%) | test acc. (%) | diverged | seeds |")
