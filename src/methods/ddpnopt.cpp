@@ -44,7 +44,8 @@ std::unique_ptr<StageCurvature> make_curvature(const std::string& kind, const Op
 
 struct Ddpnopt::TrainableStage {
   std::unique_ptr<StageCurvature> curvature;
-  torch::Tensor momentum;  // heavy-ball buffer of M⁻¹d, or Adam's first moment of d
+  torch::Tensor momentum;        // heavy-ball buffer of M⁻¹d, or Adam's first moment of d
+  torch::Tensor gain_direction;  // seeds the power iteration for λ_max(Ĝ) (state: resumes exactly)
   // This step's backward-pass results, used by the feedback pass.
   ValueModel output_value;       // V at the stage's output
   torch::Tensor feedback_scale;  // per sample, with feedback_cap (else undefined)
@@ -290,8 +291,10 @@ StepStats Ddpnopt::step(control::Network& network, const control::TerminalLoss& 
     // The factor at this stage's input serves only trainable stages after the first.
     layer_options.need_factor = false;
     for (size_t s = first + 1; s < t; ++s) layer_options.need_factor |= stages_[s] != nullptr;
+    layer_options.gain_start = trainable->gain_direction;
     auto next = layer_value(stage, x_t, value, curvature, trainable->running_gradient,
                             trainable->mean_direction, layer_options);
+    if (next.gain_direction.defined()) trainable->gain_direction = next.gain_direction;
     clamps += next.radicand_clamps;
     if (layer_options.diagnostics) {
       stats.extras[fmt::format("stage{}.negative_fraction", t)] = next.negative_fraction;
@@ -378,6 +381,8 @@ void Ddpnopt::save(torch::serialize::OutputArchive& archive) const {
     const auto prefix = fmt::format("stage{}.", t);
     stages_[t]->curvature->save(archive, prefix);
     if (stages_[t]->momentum.defined()) archive.write(prefix + "momentum", stages_[t]->momentum);
+    if (stages_[t]->gain_direction.defined())
+      archive.write(prefix + "gain_direction", stages_[t]->gain_direction);
   }
 }
 
@@ -391,6 +396,9 @@ void Ddpnopt::load(torch::serialize::InputArchive& archive) {
     stages_[t]->curvature->load(archive, prefix);
     torch::Tensor momentum;
     if (archive.try_read(prefix + "momentum", momentum)) stages_[t]->momentum = momentum;
+    torch::Tensor direction;
+    if (archive.try_read(prefix + "gain_direction", direction))
+      stages_[t]->gain_direction = direction;
   }
 }
 

@@ -81,7 +81,6 @@ double DenseAugmentedHamiltonian::evaluate(const std::vector<double>& theta,
   if (gradient) gradient->assign(theta.size(), 0.0);
   double* dW = gradient ? gradient->data() : nullptr;
   double* db = gradient && has_bias_ ? gradient->data() + m * n : nullptr;
-  const double s = skip_ ? 1.0 : 0.0;
   std::vector<double> d1(m), d2(m), g(m), e_x(m), e_p(n), grad_z(m);
   double hamiltonian = 0.0, state = 0.0, costate = 0.0;
   for (int64_t i = 0; i < samples_; ++i) {
@@ -91,7 +90,9 @@ double DenseAugmentedHamiltonian::evaluate(const std::vector<double>& theta,
       double z = b ? b[j] : 0.0;
       for (int64_t k = 0; k < n; ++k) z += W[j * n + k] * xi[k];
       const auto a = activation_derivatives(activation_, z);
-      const double f = s * xi[j] + delta_ * a.value;  // skip_ implies m == n
+      // skip_ implies m == n; without it x_i has n ≠ m entries, so never read xi[j] (0 × a NaN
+      // past the end is NaN).
+      const double f = (skip_ ? xi[j] : 0.0) + delta_ * a.value;
       hamiltonian += pi_next[j] * f;
       e_x[j] = x_next_[i * m + j] - f;
       state += e_x[j] * e_x[j];
@@ -100,7 +101,7 @@ double DenseAugmentedHamiltonian::evaluate(const std::vector<double>& theta,
       g[j] = a.first * pi_next[j];
     }
     for (int64_t k = 0; k < n; ++k) {
-      double grad_x = s * pi_next[k];
+      double grad_x = skip_ ? pi_next[k] : 0.0;
       for (int64_t j = 0; j < m; ++j) grad_x += delta_ * W[j * n + k] * g[j];
       e_p[k] = p_[i * n + k] - grad_x;
       costate += e_p[k] * e_p[k];

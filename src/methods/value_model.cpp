@@ -23,8 +23,8 @@ constexpr int64_t kMaxFullEntries = 50'000'000;
 // Conv stages form per-sample control gradients [B, out, fan] from patches [B, L, fan]; chunks
 // of samples bound the patches' memory.
 constexpr int64_t kSampleChunk = 16;
-// Power iteration for λ_max of the closed-loop gain of conv stages: a diagnostic and a step-size
-// cap, for which two digits are plenty.
+// Power iteration for λ_max of the closed-loop gain: a diagnostic and a step-size cap, for which
+// two digits are plenty.
 constexpr int kPowerIterations = 30;
 constexpr double kPowerTolerance = 1e-2;
 
@@ -208,8 +208,11 @@ LayerValue factored_layer_value(control::Stage& stage, const torch::Tensor& x,
   const double weight = o.lr * correction_weight(o, batch);
   const auto own_gain = zz * weight;  // λ_s = Ĝ_ss
   LayerValue result{};
-  if (o.diagnostics || o.cap == FeedbackCap::kSpectral)
-    result.gain = closed_loop_gain(stage, x, z, curvature, weight);
+  if (o.diagnostics || o.cap == FeedbackCap::kSpectral) {
+    auto gain = closed_loop_gain(stage, x, z, curvature, weight, o.gain_start);
+    result.gain = gain.value;
+    result.gain_direction = std::move(gain.direction);
+  }
   if (o.cap == FeedbackCap::kSample) {
     result.feedback_scale = own_gain.clamp_min(1.0).reciprocal();
     k_dot = k_dot * result.feedback_scale;
@@ -332,31 +335,35 @@ LayerValue layer_value(control::Stage& stage, const torch::Tensor& x, const Valu
   return result;
 }
 
-double closed_loop_gain(control::Stage& stage, const torch::Tensor& x, const torch::Tensor& z,
-                        const StageCurvature& curvature, double weight) {
+ClosedLoopGain closed_loop_gain(control::Stage& stage, const torch::Tensor& x,
+                                const torch::Tensor& z, const StageCurvature& curvature,
+                                double weight, const torch::Tensor& start) {
+  // Power iteration on Ĝv = w Qᵀ M⁻¹ (Q v) in sample space: Q v = g_uᵀ(z ⊙ v) is one weight
+  // gradient, Qᵀu = (z·g_u u)_s one layer product. Ĝ is positive semi-definite, so the Rayleigh
+  // quotient converges to λ_max from below. The samples change every step but the parameter-space
+  // direction u = M⁻¹Qv of the top eigenvector changes slowly: seeded with Qᵀu of the last step's
+  // u, two or three iterations reach 1 %.
   const int64_t batch = x.size(0);
-  if (stage.kind() == control::StageKind::kDense) {
-    // Dense: Ĝ = w QᵀM⁻¹Q from the B per-sample gradients q_u^s = z_s x̃_sᵀ, explicitly.
-    const auto q = z.unsqueeze(2) * layer_inputs(stage, x);  // [B, out, fan]
-    const auto gram = (flat(q).mm(flat(curvature.solve(q)).t()) * weight);
-    return torch::linalg::eigvalsh((gram + gram.t()) * 0.5, "L").max().item<double>();
-  }
-  // Conv: power iteration on Ĝv = w Qᵀ M⁻¹ (Q v), without forming the per-sample gradients. Ĝ is
-  // positive semi-definite, so the Rayleigh quotient converges to λ_max from below.
-  auto v = torch::full({batch}, 1.0 / std::sqrt(double(batch)), z.options());
-  double lambda = 0.0;
+  torch::Tensor v;
+  if (start.defined()) v = sample_dot(z, layer_apply(stage, x, start));
+  if (!v.defined() || v.norm().item<double>() == 0.0) v = torch::ones({batch}, z.options());
+  v = v / v.norm();
+  ClosedLoopGain out;
   for (int iteration = 0; iteration < kPowerIterations; ++iteration) {
-    const auto solved = curvature.solve(layer_control_vjp(stage, x, z * per_sample(v, z)));
-    const auto gv = sample_dot(z, layer_apply(stage, x, solved)) * weight;
+    auto u = curvature.solve(layer_control_vjp(stage, x, z * per_sample(v, z)));
+    const auto gv = sample_dot(z, layer_apply(stage, x, u)) * weight;
     const double quotient = (gv * v).sum().item<double>();
     const double norm = gv.norm().item<double>();
-    if (norm == 0.0) return 0.0;
+    out.direction = u;
+    if (norm == 0.0) return {0.0, u};
     v = gv / norm;
-    const bool converged = std::abs(quotient - lambda) <= kPowerTolerance * std::abs(quotient);
-    lambda = quotient;
+    const bool converged =
+        iteration > 0 && std::abs(quotient - out.value) <= kPowerTolerance * std::abs(quotient);
+    out.value = quotient;
     if (converged) break;
   }
-  return lambda;
+  out.direction = out.direction / std::max(out.direction.norm().item<double>(), 1e-300);
+  return out;
 }
 
 torch::Tensor feedback_gradient(control::Stage& stage, const torch::Tensor& x,

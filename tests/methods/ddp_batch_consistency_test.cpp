@@ -303,7 +303,8 @@ TEST(BatchConsistency, FactoredRadicandCarriesOneOverB) {
 }
 
 // The closed-loop gain λ_max(Ĝ) by power iteration against the eigenvalues of the explicit
-// B×B matrix Ĝ_ss' = (η/B) q_u^sᵀ q_u^s' (identity curvature, dense and conv stages).
+// B×B matrix Ĝ_ss' = (η/B) q_u^sᵀ q_u^s' (identity curvature, dense and conv stages), to the
+// iteration's 1 %.
 TEST(BatchConsistency, ClosedLoopGainIsTheLargestEigenvalueOfG) {
   torch::manual_seed(22);
   const double lr = 0.4;
@@ -324,13 +325,18 @@ TEST(BatchConsistency, ClosedLoopGainIsTheLargestEigenvalueOfG) {
     const auto g = q.mm(q.t()) * (lr / 7.0);
     const double truth = torch::linalg::eigvalsh(g, "L").max().item<double>();
     torch::NoGradGuard no_grad;
-    const double ours = closed_loop_gain(*stage, x, z, IdentityCurvature(), lr / 7.0);
-    EXPECT_NEAR(ours, truth, (is_dense ? 1e-10 : 2e-2) * truth) << stage->describe();
+    const auto ours = closed_loop_gain(*stage, x, z, IdentityCurvature(), lr / 7.0);
+    EXPECT_NEAR(ours.value, truth, 2e-2 * truth) << stage->describe();
+    // Seeded with its own direction it lands on the same eigenvalue.
+    const auto again =
+        closed_loop_gain(*stage, x, z, IdentityCurvature(), lr / 7.0, ours.direction);
+    EXPECT_NEAR(again.value, truth, 2e-2 * truth) << stage->describe();
   }
 }
 
 // The spectral cap on one dense stage with identity curvature: every sample's feedback scales by
-// s = 1/λ_max(Ĝ), and V_xx is that of the scaled policy, radicand 1 − (2s − s²) λ_s.
+// s = 1/λ_max(Ĝ) (λ_max to the power iteration's 1 %), and V_xx is that of the scaled policy,
+// radicand 1 − (2s − s²) λ_s.
 TEST(BatchConsistency, SpectralCapScalesTheFeedbackByTheClosedLoopGain) {
   torch::manual_seed(26);
   const int64_t batch = 5;
@@ -349,8 +355,8 @@ TEST(BatchConsistency, SpectralCapScalesTheFeedbackByTheClosedLoopGain) {
   const auto g = z.mm(z.t()) * xt.mm(xt.t()) * (options.lr / batch);
   const double lambda = torch::linalg::eigvalsh(g, "L").max().item<double>();
   ASSERT_GT(lambda, 1.0);
-  EXPECT_NEAR(result.gain, lambda, 1e-10 * lambda);
-  const double s = 1.0 / lambda;
+  EXPECT_NEAR(result.gain, lambda, 2e-2 * lambda);
+  const double s = 1.0 / result.gain;
   EXPECT_TRUE(torch::allclose(result.feedback_scale, torch::full({batch}, s, torch::kFloat64)));
   const auto radicand = (1.0 - (2 * s - s * s) * g.diagonal()).clamp_min(0.0);
   EXPECT_TRUE(torch::allclose(result.value.factor,
@@ -371,12 +377,12 @@ TEST(BatchConsistency, SampledTerminalFactorIsUnbiased) {
   for (const control::TerminalLoss* loss : std::vector<const control::TerminalLoss*>{&ce, &mse}) {
     const auto& y = loss == &ce ? labels : targets;
     const auto truth = per_sample_hessian(*loss, logits, y);
-    auto mean = torch::zeros_like(truth);
-    for (int i = 0; i < draws; ++i) {
-      const auto z = sampled_terminal_factor(*loss, logits, y);
-      mean += z.unsqueeze(2) * z.unsqueeze(1);
-    }
-    mean /= double(draws);
+    // All draws at once: the batch repeated `draws` times.
+    const auto z = sampled_terminal_factor(*loss, logits.repeat({draws, 1}),
+                                           y.repeat(y.dim() == 1 ? std::vector<int64_t>{draws}
+                                                                 : std::vector<int64_t>{draws, 1}))
+                       .view({draws, 3, 4});
+    const auto mean = (z.unsqueeze(3) * z.unsqueeze(2)).mean(0);
     // Each entry's standard error is below 2·max|H|/√draws; allow five of them.
     const double tolerance = 5 * 2 * truth.abs().max().item<double>() / std::sqrt(double(draws));
     EXPECT_LE((mean - truth).abs().max().item<double>(), tolerance) << loss->name();

@@ -75,6 +75,7 @@ struct LayerValueOptions {
   FeedbackCap cap = FeedbackCap::kNone;  // FACTORED
   bool positive_part = false;            // FULL: V_xx ← its positive-semidefinite part
   bool diagnostics = false;              // fill LayerValue's gain and negative_fraction
+  torch::Tensor gain_start;              // FACTORED: the last step's LayerValue::gain_direction
   bool need_factor = true;               // FACTORED: false leaves the factor at the input
                                          // undefined (no trainable stage before uses it)
 };
@@ -85,6 +86,7 @@ struct LayerValue {
   // or of clamped radicands (FACTORED) at the stage's input, and (FACTORED) λ_max(Ĝ).
   double negative_fraction = 0.0;
   double gain = 0.0;
+  torch::Tensor gain_direction;  // the power iteration's direction, to seed the next step's
   // FACTORED with a cap: the scale of each sample's feedback [B]; undefined without a cap.
   torch::Tensor feedback_scale;
   // FACTORED with need_factor: q_x = g_xᵀz_h [B, …], so that the feedback's z_h·(g_x δx) is the
@@ -102,10 +104,15 @@ LayerValue layer_value(control::Stage& stage, const torch::Tensor& x, const Valu
                        const torch::Tensor& mean_direction, const LayerValueOptions& options);
 
 // λ_max of Ĝ_ss' = w q_u^sᵀ M⁻¹ q_u^s' (w = η/B) with q_u^s = g_uᵀ z_s (z at the stage's
-// output): from the explicit B×B matrix for dense stages, by power iteration on
-// Ĝv = w Qᵀ M⁻¹ (Q v) for conv stages (to 1 %).
-double closed_loop_gain(control::Stage& stage, const torch::Tensor& x, const torch::Tensor& z,
-                        const StageCurvature& curvature, double weight);
+// output), by power iteration to 1 % without forming Ĝ, seeded from `start` (a parameter-space
+// direction, the last call's `direction`; undefined: a flat start).
+struct ClosedLoopGain {
+  double value = 0.0;
+  torch::Tensor direction;  // M⁻¹Qv of the top eigenvector v, unit norm: the next call's start
+};
+ClosedLoopGain closed_loop_gain(control::Stage& stage, const torch::Tensor& x,
+                                const torch::Tensor& z, const StageCurvature& curvature,
+                                double weight, const torch::Tensor& start = {});
 
 // Σ_s Q_ux^(s) δx_s as a layer matrix, never forming Q_ux: with a = g_x δx the feedback is the
 // weight gradient of the output gradient r = V_hh a (FULL: V_xx a; FACTORED: (z·a) z + e ⊙ a),
