@@ -23,8 +23,12 @@ double mean_diagonal(const torch::Tensor& factor) {
   return factor.diagonal().sum().item<double>() / static_cast<double>(factor.size(0));
 }
 
+// In double precision: OpenBLAS's single-precision triangular kernel (strsm_kernel_RT_PRESCOTT,
+// reached through spotri) smashed the stack on this machine's CPU in `octrain bench`; the factors
+// are small, so the double-precision inverse costs little and is the more accurate one.
 torch::Tensor spd_inverse(const torch::Tensor& matrix) {
-  return torch::cholesky_inverse(torch::linalg::cholesky(matrix));
+  const auto m = matrix.to(torch::kDouble);
+  return torch::cholesky_inverse(torch::linalg::cholesky(m)).to(matrix.scalar_type());
 }
 
 torch::Tensor with_diagonal(const torch::Tensor& matrix, double shift) {
