@@ -117,8 +117,7 @@ OptionSchema Ddpnopt::schema_for(const std::string& name) {
               "octrain's stabilisers of the factored feedback: spectral (the stage's feedback by "
               "1/max(1, λ_max(Ĝ)), Ĝ the batch closed-loop gain), sample (each sample's feedback "
               "and Q_uxᵀk by 1/max(1, λ_s), λ_s = (η/B) q_uᵀM⁻¹q_u), none (the paper's policy); "
-              "auto: spectral (identity, diag, adam) or sample (kfac, ekfac) when factored, none "
-              "when full")
+              "auto: spectral when factored, none when full")
       .flag("positive_part", false,
             "full: replace each per-sample V_xx by its positive-semidefinite part")
       .integer("diagnostics_every", 10,
@@ -155,13 +154,9 @@ Ddpnopt::Ddpnopt(const std::string& name, OptionValues options, control::Network
   layer_options_.value_scale =
       o.text("value_scale") == "batch" ? ValueScale::kBatch : ValueScale::kLiteral;
   std::string cap = ddp ? "none" : o.text("feedback_cap");
-  // auto: what the learning-rate study chose on validation accuracy (docs/results/ddpnopt.md):
-  // the spectral cap for identity and diagonal curvature, the per-sample cap for Kronecker
-  // curvature (whose output-stage gain reaches the hundreds), none for full value Hessians.
-  if (cap == "auto")
-    cap = value_hessian_ != ValueHessian::kFactored       ? "none"
-          : curvature_ == "kfac" || curvature_ == "ekfac" ? "sample"
-                                                          : "spectral";
+  // auto: the spectral cap when factored (the learning-rate study and the CNN check in
+  // docs/results/ddpnopt.md), none for full value Hessians.
+  if (cap == "auto") cap = value_hessian_ == ValueHessian::kFactored ? "spectral" : "none";
   layer_options_.cap = cap == "sample"     ? FeedbackCap::kSample
                        : cap == "spectral" ? FeedbackCap::kSpectral
                                            : FeedbackCap::kNone;

@@ -217,7 +217,11 @@ LayerValue factored_layer_value(control::Stage& stage, const torch::Tensor& x,
     result.feedback_scale = own_gain.clamp_min(1.0).reciprocal();
     k_dot = k_dot * result.feedback_scale;
   } else if (o.cap == FeedbackCap::kSpectral) {
-    result.feedback_scale = torch::full({batch}, 1.0 / std::max(1.0, result.gain), z.options());
+    // Beyond λ_max(Ĝ) = 1 the quadratic model with Q_uu ≈ M/η over-predicts this stage's step,
+    // so the step's effect on V_x (Q_xu k̄) is trusted no more than the feedback: both scale by s.
+    const double scale = 1.0 / std::max(1.0, result.gain);
+    result.feedback_scale = torch::full({batch}, scale, z.options());
+    k_dot = k_dot * scale;
   }
   // The policy δu = k + sK δx has V_xx = Q_xx − (2s − s²) Q_xu Q_uu⁻¹ Q_ux (s = 1 uncapped).
   const auto& s = result.feedback_scale;

@@ -361,6 +361,13 @@ TEST(BatchConsistency, SpectralCapScalesTheFeedbackByTheClosedLoopGain) {
   const auto radicand = (1.0 - (2 * s - s * s) * g.diagonal()).clamp_min(0.0);
   EXPECT_TRUE(torch::allclose(result.value.factor,
                               z.mm(dense.weight) * radicand.sqrt().unsqueeze(1), 1e-12));
+  // The k̄ term of V_x scales with the feedback (the direction M⁻¹Q̄_u is zero here, so V_x is
+  // g_xᵀV_h whatever the scale; with a direction the Q_xu k̄ term is s times its uncapped value).
+  const auto direction = torch::randn({3, 5}, torch::kFloat64);
+  const auto capped = layer_value(dense, x, next, IdentityCurvature(), {}, direction, options);
+  const auto k_dot = (z * xt.mm(direction.t() * -options.lr)).sum(1) / capped.gain;
+  EXPECT_TRUE(torch::allclose(capped.value.gradient,
+                              (next.gradient + z * k_dot.unsqueeze(1)).mm(dense.weight), 1e-12));
 }
 
 // The sampled terminal factor is an unbiased rank-one estimate of the per-sample Hessian: for

@@ -63,7 +63,8 @@ enum class ValueScale { kBatch, kLiteral };
 // SAMPLE scales each sample's feedback and its Q_uxᵀk term in V_x by 1/max(1, λ_s), λ_s the
 // sample's own gain (η/B) q_uᵀM⁻¹q_u; SPECTRAL scales the whole stage's feedback by
 // 1/max(1, λ_max(Ĝ)), Ĝ_ss' = (η/B) q_u^sᵀ M⁻¹ q_u^s' the closed-loop gain of the batch-mean
-// policy along the samples' z_h (power iteration), and V_xx is that of the scaled policy.
+// policy along the samples' z_h (power iteration), and the Q_xu k̄ term of V_x with it; V_xx is
+// that of the scaled policy.
 enum class FeedbackCap { kNone, kSample, kSpectral };
 
 struct LayerValueOptions {
