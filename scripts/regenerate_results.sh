@@ -7,7 +7,8 @@
 #   scripts/regenerate_results.sh [--quick | --full] [--build DIR] [--no-bench]
 #
 # Runs go to runs/results-<profile>/<config>/ (not committed); the report (report.md, index.html,
-# figures/*.svg with their .gp/.dat) and RESULTS.md are committed.
+# figures/*.svg) and RESULTS.md are committed; the figures' .gp/.dat inputs are written beside
+# them but ignored by git (build outputs).
 set -euo pipefail
 
 # The experiments, in the order RESULTS.md shows them. A config needs [profile.quick] and
