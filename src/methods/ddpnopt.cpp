@@ -342,10 +342,12 @@ void Ddpnopt::update(control::Stage& stage, TrainableStage& trainable,
   const double lr = lr_ * lr_scale_;
   auto& curvature = *trainable.curvature;
   torch::Tensor step;
-  const auto direction =
-      feedback.defined() ? trainable.mean_gradient + feedback : trainable.mean_gradient;
-  // With second_moment=direction the diagonal M sees the direction applied, not only Q̄_u.
+  // d = Q̄_u + feedback, formed only where it is used: Adam's moment, or with
+  // second_moment=direction, where the diagonal M sees the direction applied, not only Q̄_u.
   const bool revised = direction_moments_ && feedback.defined();
+  const auto direction = !feedback.defined()               ? trainable.mean_gradient
+                         : revised || curvature_ == "adam" ? trainable.mean_gradient + feedback
+                                                           : torch::Tensor();
   if (revised) curvature.revise(trainable.mean_gradient, direction);
   if (curvature_ == "adam") {  // torch::optim::Adam's update with M = √v̂ + ε
     if (!trainable.momentum.defined()) trainable.momentum = torch::zeros_like(direction);

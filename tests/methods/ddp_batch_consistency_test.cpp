@@ -275,16 +275,30 @@ TEST(BatchConsistency, DdpValueHessianIsPositiveSemidefinite) {
   }
 }
 
+// One float64 dense stage 4 → 3 with a batch of inputs x, its x̃ = [x; 1], and a rank-one value
+// V = (V_h, z zᵀ) at its output, all drawn from `seed`.
+struct Seeded {
+  explicit Seeded(uint64_t seed) { torch::manual_seed(seed); }
+};
+struct OneDenseStage : Seeded {
+  control::DenseStage dense{4, 3};  // initialised after the seed
+  torch::Tensor x, xt, z;
+  ValueModel next;
+  OneDenseStage(uint64_t seed, int64_t batch) : Seeded(seed) {
+    dense.to(torch::kFloat64);
+    x = torch::randn({batch, 4}, torch::kFloat64);
+    z = torch::randn({batch, 3}, torch::kFloat64);
+    next = {torch::randn({batch, 3}, torch::kFloat64), {}, z, {}};
+    xt = torch::cat({x, torch::ones({batch, 1}, torch::kFloat64)}, 1);
+  }
+};
+
 // Proposition 3 with the batch scaling: on one dense stage with identity curvature the radicand
 // is 1 − (η/B)‖z‖²‖x̃‖², so z_new = √(1 − (η/B)‖z‖²‖x̃‖²) Wᵀz.
 TEST(BatchConsistency, FactoredRadicandCarriesOneOverB) {
-  torch::manual_seed(21);
   const int64_t batch = 6;
-  control::DenseStage dense(4, 3);
-  dense.to(torch::kFloat64);
-  const auto x = torch::randn({batch, 4}, torch::kFloat64);
-  const auto z = torch::randn({batch, 3}, torch::kFloat64);
-  const ValueModel next{torch::randn({batch, 3}, torch::kFloat64), {}, z, {}};
+  OneDenseStage stage(21, batch);
+  auto& [dense, x, xt, z, next] = stage;
   const double lr = 0.15;
   LayerValueOptions options;
   options.lr = lr;
@@ -292,7 +306,6 @@ TEST(BatchConsistency, FactoredRadicandCarriesOneOverB) {
   torch::NoGradGuard no_grad;
   const auto result =
       layer_value(dense, x, next, identity, {}, torch::zeros({3, 5}, torch::kFloat64), options);
-  const auto xt = torch::cat({x, torch::ones({batch, 1}, torch::kFloat64)}, 1);
   const auto radicand = 1.0 - (lr / batch) * z.square().sum(1) * xt.square().sum(1);
   ASSERT_GT(radicand.min().item<double>(), 0.0);
   // The literal reading would clamp some of these samples to zero.
@@ -338,20 +351,15 @@ TEST(BatchConsistency, ClosedLoopGainIsTheLargestEigenvalueOfG) {
 // s = 1/λ_max(Ĝ) (λ_max to the power iteration's 1 %), and V_xx is that of the scaled policy,
 // radicand 1 − (2s − s²) λ_s.
 TEST(BatchConsistency, SpectralCapScalesTheFeedbackByTheClosedLoopGain) {
-  torch::manual_seed(26);
   const int64_t batch = 5;
-  control::DenseStage dense(4, 3);
-  dense.to(torch::kFloat64);
-  const auto x = torch::randn({batch, 4}, torch::kFloat64);
-  const auto z = torch::randn({batch, 3}, torch::kFloat64);
-  const ValueModel next{torch::randn({batch, 3}, torch::kFloat64), {}, z, {}};
+  OneDenseStage stage(26, batch);
+  auto& [dense, x, xt, z, next] = stage;
   LayerValueOptions options;
   options.lr = 2.0;
   options.cap = FeedbackCap::kSpectral;
   torch::NoGradGuard no_grad;
   const auto result = layer_value(dense, x, next, IdentityCurvature(), {},
                                   torch::zeros({3, 5}, torch::kFloat64), options);
-  const auto xt = torch::cat({x, torch::ones({batch, 1}, torch::kFloat64)}, 1);
   const auto g = z.mm(z.t()) * xt.mm(xt.t()) * (options.lr / batch);
   const double lambda = torch::linalg::eigvalsh(g, "L").max().item<double>();
   ASSERT_GT(lambda, 1.0);
@@ -403,13 +411,10 @@ TEST(BatchConsistency, SampledTerminalFactorIsUnbiased) {
 // Tikhonov accumulates through the backward pass (the paper's Algorithm 3): the factored
 // diagonal at a dense stage's input is ε plus diag(Wᵀ diag(e) W) of the one at its output.
 TEST(BatchConsistency, FactoredTikhonovAccumulates) {
-  torch::manual_seed(24);
-  control::DenseStage dense(4, 3);
-  dense.to(torch::kFloat64);
-  const auto x = torch::randn({5, 4}, torch::kFloat64);
+  OneDenseStage stage(24, 5);
+  auto& [dense, x, xt, z, next] = stage;
   const auto e = torch::rand({5, 3}, torch::kFloat64);
-  const ValueModel next{
-      torch::randn({5, 3}, torch::kFloat64), {}, torch::randn({5, 3}, torch::kFloat64), e};
+  next.tikhonov = e;
   LayerValueOptions options;
   options.tikhonov = 0.01;
   torch::NoGradGuard no_grad;

@@ -3,6 +3,7 @@
 
 #include <cmath>
 #include <fstream>
+#include <functional>
 #include <set>
 
 #include "octrain/control/model_builder.h"
@@ -92,16 +93,37 @@ TEST(Training, SameSeedGivesIdenticalMetrics) {
   EXPECT_NE(timeless(read_records(a)), timeless(read_records(other.out)));
 }
 
-std::vector<torch::Tensor> final_weights(const fs::path& dir) {
-  auto network = control::build_network(testing::toy_config(dir).model, {1});
+// The controls a run directory's checkpoint holds, loaded into `model` (the toy's by default).
+std::vector<torch::Tensor> final_weights(const fs::path& dir, const std::string& model,
+                                         const std::vector<int64_t>& input) {
+  auto network = control::build_network(model, input);
   load_network_from_checkpoint((dir / "checkpoint.pt").string(), *network);
   return network->controls();
 }
 
-void expect_equal_weights(const fs::path& a, const fs::path& b) {
-  const auto wa = final_weights(a), wb = final_weights(b);
+void expect_equal_weights(const fs::path& a, const fs::path& b,
+                          const std::string& model = testing::toy_config("").model,
+                          const std::vector<int64_t>& input = {1}) {
+  const auto wa = final_weights(a, model, input), wb = final_weights(b, model, input);
   ASSERT_EQ(wa.size(), wb.size());
   for (size_t i = 0; i < wa.size(); ++i) EXPECT_TRUE(wa[i].equal(wb[i])) << "control " << i;
+}
+
+// Trains `config(whole)` uninterrupted, and `config(split)` stopped after its first step (exit
+// code kInterrupted) and resumed from its checkpoint.
+void train_whole_and_interrupted(const std::function<RunConfig(const fs::path&)>& config,
+                                 const fs::path& whole, const fs::path& split) {
+  run_training(config(whole), quiet());
+  request_stop();  // honoured after the first step
+  try {
+    run_training(config(split), quiet());
+    FAIL() << "expected an interruption";
+  } catch (const Error& e) {
+    EXPECT_EQ(e.code(), ExitCode::kInterrupted);
+  }
+  RunOptions resume = quiet();
+  resume.resume = true;
+  run_training(config(split), resume);
 }
 
 TEST(Training, ResumeAtAnEpochBoundaryIsBitExact) {
@@ -125,17 +147,7 @@ TEST(Training, ResumeAtAnEpochBoundaryIsBitExact) {
 
 TEST(Training, InterruptedRunResumesMidEpochBitExactly) {
   const auto whole = fresh_dir("whole"), split = fresh_dir("split");
-  run_training(testing::toy_config(whole), quiet());
-  request_stop();  // honoured after the first step
-  try {
-    run_training(testing::toy_config(split), quiet());
-    FAIL() << "expected an interruption";
-  } catch (const Error& e) {
-    EXPECT_EQ(e.code(), ExitCode::kInterrupted);
-  }
-  RunOptions resume = quiet();
-  resume.resume = true;
-  run_training(testing::toy_config(split), resume);
+  train_whole_and_interrupted(testing::toy_config, whole, split);
   EXPECT_EQ(timeless(read_records(whole)), timeless(read_records(split)));
   expect_equal_weights(whole, split);
 }
@@ -161,12 +173,7 @@ TEST(Training, MsaDiscreteStepScheduleResumesMidEpochBitExactly) {
     return c;
   };
   const auto whole = fresh_dir("whole"), split = fresh_dir("split");
-  run_training(config(whole), quiet());
-  request_stop();
-  EXPECT_THROW(run_training(config(split), quiet()), Error);
-  RunOptions resume = quiet();
-  resume.resume = true;
-  run_training(config(split), resume);
+  train_whole_and_interrupted(config, whole, split);
   const auto records = timeless(read_records(whole));
   EXPECT_EQ(records, timeless(read_records(split)));
   // α per epoch: 24 steps in epochs of 8, one decay per 7 steps → ⌊8/7⌋, ⌊16/7⌋, ⌊24/7⌋ decays.
@@ -176,14 +183,7 @@ TEST(Training, MsaDiscreteStepScheduleResumesMidEpochBitExactly) {
   ASSERT_EQ(alphas.size(), 3u);
   for (int e = 0; e < 3; ++e)
     EXPECT_NEAR(alphas[size_t(e)], 1 - 0.1 * std::pow(0.5, (8 * (e + 1)) / 7), 1e-15);
-  const auto weights = [&](const fs::path& dir) {
-    auto network = control::build_network(config(dir).model, {64});
-    load_network_from_checkpoint((dir / "checkpoint.pt").string(), *network);
-    return network->controls();
-  };
-  const auto a = weights(whole), b = weights(split);
-  ASSERT_EQ(a.size(), b.size());
-  for (size_t i = 0; i < a.size(); ++i) EXPECT_TRUE(a[i].equal(b[i])) << "control " << i;
+  expect_equal_weights(whole, split, config(whole).model, {64});
 }
 
 // DDPNOpt's sampled terminal factor draws labels from torch's generator at every step: a run
@@ -199,21 +199,9 @@ TEST(Training, DdpnoptSampledFactorResumesMidEpochBitExactly) {
   };
   if (!testing::installed("wine")) GTEST_SKIP() << "wine is not installed";
   const auto whole = fresh_dir("whole"), split = fresh_dir("split");
-  run_training(config(whole), quiet());
-  request_stop();
-  EXPECT_THROW(run_training(config(split), quiet()), Error);
-  RunOptions resume = quiet();
-  resume.resume = true;
-  run_training(config(split), resume);
+  train_whole_and_interrupted(config, whole, split);
   EXPECT_EQ(timeless(read_records(whole)), timeless(read_records(split)));
-  const auto weights = [&](const fs::path& dir) {
-    auto network = control::build_network(config(dir).model, {13});
-    load_network_from_checkpoint((dir / "checkpoint.pt").string(), *network);
-    return network->controls();
-  };
-  const auto a = weights(whole), b = weights(split);
-  ASSERT_EQ(a.size(), b.size());
-  for (size_t i = 0; i < a.size(); ++i) EXPECT_TRUE(a[i].equal(b[i])) << "control " << i;
+  expect_equal_weights(whole, split, config(whole).model, {13});
 }
 
 TEST(Training, RefusesToOverwriteARun) {
