@@ -6,6 +6,7 @@
 
 #include "commands.h"
 #include "octrain/plot/gnuplot_figure.h"
+#include "octrain/train/metrics_reader.h"
 #include "octrain/util/error.h"
 
 namespace octrain::app {
@@ -13,26 +14,23 @@ namespace {
 
 std::vector<nlohmann::json> diagnostics_records(const std::string& run_dir) {
   const std::string path = run_dir + "/metrics.jsonl";
-  std::ifstream in(path);
-  if (!in)
+  if (!std::filesystem::exists(path))
     throw UsageError(fmt::format("plot: {} not found; is {} a run directory?", path, run_dir));
   std::vector<nlohmann::json> records;
-  int line_number = 0;
-  for (std::string line; std::getline(in, line);) {
-    ++line_number;
-    if (line.empty()) continue;
-    nlohmann::json record;
-    try {
-      record = nlohmann::json::parse(line);
-    } catch (const nlohmann::json::exception&) {
-      throw DataError(fmt::format("{}:{}: not a JSON record", path, line_number));
-    }
-    if (record.value("kind", "") == "diagnostics") records.push_back(std::move(record));
-  }
+  for (auto& record : train::read_metrics(path))
+    if (record.at("kind") == "diagnostics") records.push_back(std::move(record));
   if (records.empty())
     throw UsageError(fmt::format(
         "plot: {} has no diagnostics records; train with --diagnostics N to log them", path));
   return records;
+}
+
+// A validated array of numbers (null: a non-finite norm, written by json as null); absent → empty.
+std::vector<double> norms_of(const nlohmann::json& record, const char* key) {
+  std::vector<double> out;
+  if (auto it = record.find(key); it != record.end())
+    for (const auto& v : *it) out.push_back(v.is_number() ? v.get<double>() : NAN);
+  return out;
 }
 
 double log10_or_nan(double v) {
@@ -44,7 +42,7 @@ void plot_diagnostics(const std::string& run_dir, const std::string& out) {
   const auto records = diagnostics_records(run_dir);
   std::vector<std::vector<double>> image, profile;
   for (const auto& r : records) {
-    const auto norms = r.at("costate_norm").get<std::vector<double>>();
+    const auto norms = norms_of(r, "costate_norm");
     for (size_t t = 0; t < norms.size(); ++t)
       image.push_back({r.at("step").get<double>(), double(t), log10_or_nan(norms[t])});
     image.emplace_back();
@@ -56,8 +54,8 @@ void plot_diagnostics(const std::string& run_dir, const std::string& out) {
   for (size_t k = 0; k < 3; ++k) {
     if (k > 0 && picks[k] == picks[k - 1]) continue;
     const auto& r = records[picks[k]];
-    const auto norms = r.at("costate_norm").get<std::vector<double>>();
-    const auto updates = r.at("update_norm").get<std::vector<double>>();
+    const auto norms = norms_of(r, "costate_norm");
+    const auto updates = norms_of(r, "update_norm");
     std::vector<std::vector<double>> rows;
     for (size_t t = 0; t < norms.size(); ++t)
       rows.push_back({double(t), norms[t], t < updates.size() ? updates[t] : NAN});

@@ -47,7 +47,11 @@ void add_train_command(CLI::App& app) {
   command->add_option("--resume", *resume,
                       "continue the run in this directory from its checkpoint");
   command->add_flag("--quiet,-q", *quiet, "no progress output; only the result table");
-  command->callback([flags, resume, quiet] {
+  auto skip_damaged = std::make_shared<bool>(false);
+  command->add_flag("--skip-damaged-metrics", *skip_damaged,
+                    "with --resume: drop unreadable metrics.jsonl lines (with a notice) instead "
+                    "of refusing the run");
+  command->callback([flags, resume, quiet, skip_damaged] {
     train::RunConfig config;
     train::RunOptions options;
     if (!resume->empty()) {
@@ -82,6 +86,7 @@ void add_train_command(CLI::App& app) {
     flags->apply(config);
     if (options.resume) config.out = *resume;
     options.quiet = *quiet;
+    options.skip_damaged_metrics = *skip_damaged;
     const auto result = train::run_training(config, options);
     fmt::print("\n{}\n", epoch_table(result.epochs));
     if (!std::isnan(result.test.accuracy))

@@ -8,6 +8,7 @@
 #include <filesystem>
 #include <fstream>
 
+#include "octrain/train/metrics_reader.h"
 #include "octrain/util/error.h"
 
 namespace octrain::report {
@@ -17,24 +18,6 @@ namespace {
 double number_or_nan(const nlohmann::json& record, const char* key) {
   auto it = record.find(key);
   return it != record.end() && it->is_number() ? it->get<double>() : std::nan("");
-}
-
-std::vector<nlohmann::json> read_records(const std::string& path) {
-  std::ifstream in(path);
-  if (!in) throw DataError(fmt::format("report: {} not found", path));
-  std::vector<nlohmann::json> records;
-  int line_number = 0;
-  for (std::string line; std::getline(in, line);) {
-    ++line_number;
-    if (line.empty()) continue;
-    try {
-      records.push_back(nlohmann::json::parse(line));
-      if (!records.back().is_object() || !records.back().contains("kind")) throw std::exception();
-    } catch (const std::exception&) {
-      throw DataError(fmt::format("report: {}:{}: not a metrics record", path, line_number));
-    }
-  }
-  return records;
 }
 
 // The run's method name and seed from its resolved config.toml.
@@ -98,7 +81,7 @@ SeedRun load_seed_run(const std::string& dir) {
   // Elapsed training time at each logged step: a record stands for the steps since the previous
   // one (log_every > 1 logs every N-th step), so evaluation time is not counted.
   std::vector<std::pair<double, double>> clock;  // (step, seconds)
-  for (const auto& r : read_records(dir + "/metrics.jsonl")) {
+  for (const auto& r : train::read_metrics(dir + "/metrics.jsonl")) {
     const std::string kind = r.value("kind", "");
     const double step = number_or_nan(r, "step");
     if (kind == "step") {

@@ -3,9 +3,11 @@
 #include <fmt/format.h>
 
 #include <cmath>
+#include <filesystem>
 #include <fstream>
 #include <set>
 
+#include "octrain/train/metrics_reader.h"
 #include "octrain/util/atomic_file.h"
 #include "octrain/util/error.h"
 
@@ -42,17 +44,15 @@ std::string csv_table(const std::vector<nlohmann::json>& rows) {
 
 }  // namespace
 
-MetricsLog::MetricsLog(const std::string& dir, bool resume, int64_t keep_until_step) : dir_(dir) {
-  if (resume) {
-    std::ifstream in(jsonl_path(dir));
-    std::string line;
-    while (std::getline(in, line)) {
-      if (line.empty()) continue;
-      auto record = nlohmann::json::parse(line, nullptr, /*allow_exceptions=*/false);
-      if (record.is_discarded()) break;  // a torn last line from an interrupted run
+MetricsLog::MetricsLog(const std::string& dir, bool resume, int64_t keep_until_step,
+                       bool skip_damaged)
+    : dir_(dir) {
+  if (resume && std::filesystem::exists(jsonl_path(dir))) {
+    MetricsReadOptions options;
+    options.skip_damaged = skip_damaged;
+    for (auto& record : read_metrics(jsonl_path(dir), options))
       if (record.value("step", int64_t(0)) <= keep_until_step)
         records_.push_back(std::move(record));
-    }
   }
   std::string text;
   for (const auto& r : records_) text += r.dump() + "\n";

@@ -202,6 +202,8 @@ RunResult run_training(RunConfig config, const RunOptions& options) {
     method->set_learning_rate_scale(position.lr_scale);
   }
   write_text_atomically(dir + "/config.toml", config.to_toml());
+  // Read first: a damaged log refuses the resume before anything in the run is rewritten.
+  MetricsLog metrics(dir, options.resume, position.global_step, options.skip_damaged_metrics);
   nlohmann::json metadata = {
       {"octrain_version", version()},
       {"git_revision", git_revision()},
@@ -226,7 +228,6 @@ RunResult run_training(RunConfig config, const RunOptions& options) {
   };
   write_text_atomically(dir + "/metadata.json", metadata.dump(2) + "\n");
 
-  MetricsLog metrics(dir, options.resume, position.global_step);
   const data::Split train = to_device(data.train, device);
   const data::Split test = to_device(data.test, device);
   const data::Split validation = to_device(data.validation, device);

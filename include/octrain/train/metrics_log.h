@@ -12,8 +12,10 @@ namespace octrain::train {
 class MetricsLog {
  public:
   // Opens `dir`/metrics.jsonl. When resuming, keeps only records at or before `keep_until_step`
-  // (later ones belong to work after the checkpoint and are recomputed).
-  MetricsLog(const std::string& dir, bool resume, int64_t keep_until_step);
+  // (later ones belong to work after the checkpoint and are recomputed); a damaged line refuses
+  // the resume (DataError) unless `skip_damaged`.
+  MetricsLog(const std::string& dir, bool resume, int64_t keep_until_step,
+             bool skip_damaged = false);
   // Buffered; flush() (at every epoch end, before a checkpoint) makes the records durable.
   void append(const nlohmann::json& record);
   void flush();

@@ -14,6 +14,7 @@ namespace octrain::train {
 struct RunOptions {
   bool resume = false;                     // continue config.out from its checkpoint
   bool quiet = false;                      // no progress output
+  bool skip_damaged_metrics = false;       // resume past damaged metrics.jsonl lines
   std::FILE* out = stdout;                 // progress and epoch lines
   const data::Dataset* dataset = nullptr;  // already loaded (octrain compare shares one per split)
 };
