@@ -159,4 +159,47 @@ void KroneckerCurvature::load(torch::serialize::InputArchive& archive, const std
                     prefix, A_.size(0), G_.size(0), fan_, out_));
 }
 
+DiagonalFisherCurvature::DiagonalFisherCurvature(int64_t controls, KroneckerOptions options)
+    : controls_(controls), options_(options) {}
+
+void DiagonalFisherCurvature::observe(const LayerRows& rows, const torch::Tensor&) {
+  torch::NoGradGuard no_grad;
+  if (uses_rows()) {
+    const auto& g = rows.sample_gradients;
+    if (!g.defined() || g.size(1) != controls_)
+      throw std::logic_error(
+          fmt::format("DiagonalFisherCurvature [{}]: step {} needs the per-sample gradients",
+                      controls_, steps_ + 1));
+    fold_in(fisher_, g.square().mean(0, /*keepdim=*/true), options_.decay);
+  }
+  ++steps_;
+}
+
+torch::Tensor DiagonalFisherCurvature::solve(const torch::Tensor& gradient) const {
+  if (!fisher_.defined()) return gradient / options_.damping;
+  return gradient / (fisher_ + options_.damping);
+}
+
+torch::Tensor DiagonalFisherCurvature::sample_form(const torch::Tensor&, const torch::Tensor&,
+                                                   const torch::Tensor&) const {
+  throw std::logic_error("DiagonalFisherCurvature: no per-sample layer form");
+}
+
+void DiagonalFisherCurvature::save(torch::serialize::OutputArchive& archive,
+                                   const std::string& prefix) const {
+  archive.write(prefix + "steps", torch::tensor(steps_, torch::kInt64));
+  if (fisher_.defined()) archive.write(prefix + "fisher", fisher_);
+}
+
+void DiagonalFisherCurvature::load(torch::serialize::InputArchive& archive,
+                                   const std::string& prefix) {
+  read_scalar(archive, prefix + "steps", steps_);
+  fisher_ = torch::Tensor();
+  torch::Tensor fisher;
+  if (archive.try_read(prefix + "fisher", fisher)) fisher_ = fisher;
+  if (fisher_.defined() && fisher_.numel() != controls_)
+    throw UsageError(fmt::format("checkpoint: {}fisher has {} entries, the stage has {} controls",
+                                 prefix, fisher_.numel(), controls_));
+}
+
 }  // namespace octrain::methods

@@ -7,8 +7,6 @@
 
 #include <cmath>
 
-#include "octrain/control/conv2d.h"
-#include "octrain/control/dense.h"
 #include "octrain/control/network.h"
 #include "octrain/methods/gradient_method.h"
 #include "octrain/util/error.h"
@@ -19,8 +17,7 @@ namespace {
 constexpr double kTwnThresholdFactor = 0.7;  // Δ = 0.7·mean|w| (TWN's approximation)
 
 torch::Tensor& output_scale(control::Stage& stage) {
-  if (auto* dense = dynamic_cast<control::DenseStage*>(&stage)) return dense->scale;
-  if (auto* conv = dynamic_cast<control::Conv2dStage*>(&stage)) return conv->scale;
+  if (auto* scale = stage.discrete_scale()) return *scale;
   throw std::logic_error("QuantisedGradient: discrete stage without an output scale");
 }
 

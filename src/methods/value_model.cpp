@@ -7,8 +7,7 @@
 #include <algorithm>
 #include <cmath>
 
-#include "octrain/control/activation.h"
-#include "octrain/control/pool.h"
+#include "octrain/control/stage.h"
 #include "octrain/control/terminal_loss.h"
 #include "octrain/methods/layer_maps.h"
 #include "octrain/methods/stage_curvature.h"
@@ -41,16 +40,6 @@ torch::Tensor per_sample(const torch::Tensor& v, const torch::Tensor& like) {
 
 torch::Tensor sample_dot(const torch::Tensor& a, const torch::Tensor& b) {
   return (flat(a) * flat(b)).sum(1);
-}
-
-const control::ActivationStage* as_activation(control::Stage& stage) {
-  return stage.kind() == control::StageKind::kActivation
-             ? static_cast<const control::ActivationStage*>(&stage)
-             : nullptr;
-}
-
-bool is_reshape(control::Stage& stage) {
-  return dynamic_cast<control::FlattenStage*>(&stage) != nullptr;
 }
 
 // c in V_xx = Q_xx − c·η Q_xu M⁻¹ Q_ux (see ValueScale).
@@ -90,18 +79,13 @@ torch::Tensor positive_part(const torch::Tensor& hessian) {
   return projected.reshape(hessian.sizes());
 }
 
-torch::Tensor activation_slope(const control::ActivationStage& act, const torch::Tensor& x,
-                               const torch::Tensor& y) {
-  return control::activation_backward(act.activation(), x, y, torch::ones_like(y));
-}
-
 // ⟨g_uᵀz_s, M⁻¹ g_uᵀz_s⟩ and (when v is defined) ⟨g_uᵀz_s, M⁻¹ g_uᵀv_s⟩ per sample: closed form
 // for dense stages, explicit per-sample control gradients in chunks for conv stages.
 std::pair<torch::Tensor, torch::Tensor> sample_forms(control::Stage& stage, const torch::Tensor& x,
                                                      const StageCurvature& curvature,
                                                      const torch::Tensor& z,
                                                      const torch::Tensor& v) {
-  if (stage.kind() == control::StageKind::kDense) {
+  if (require_linear_layer(stage).is_matrix()) {
     const auto inputs = layer_inputs(stage, x).squeeze(1);
     if (!v.defined()) return {curvature.sample_form(inputs, z, z), torch::Tensor()};
     const auto forms = curvature.sample_form(inputs, z.expand({2, -1, -1}), torch::stack({z, v}));
@@ -128,10 +112,11 @@ torch::Tensor cross_state_products(const torch::Tensor& v_hh, const torch::Tenso
   return wv.permute({0, 3, 2, 1}).matmul(inputs);             // [s, m, j, k]
 }
 
-LayerValue full_layer_value(control::Stage& stage, const torch::Tensor& x, const ValueModel& next,
+LayerValue full_layer_value(control::Stage& stage, const torch::Tensor& x,
+                            const LayerCoupling& coupling, const ValueModel& next,
                             const StageCurvature& curvature, const torch::Tensor& running_gradient,
                             const torch::Tensor& mean_direction, const LayerValueOptions& o) {
-  if (stage.kind() != control::StageKind::kDense)
+  if (!require_linear_layer(stage).is_matrix() || coupling.skip || coupling.slope.defined())
     throw UsageError(
         fmt::format("{}: value_hessian=full supports dense stages only; use value_hessian=factored",
                     stage.describe()));
@@ -190,11 +175,14 @@ LayerValue full_layer_value(control::Stage& stage, const torch::Tensor& x, const
 }
 
 LayerValue factored_layer_value(control::Stage& stage, const torch::Tensor& x,
-                                const ValueModel& next, const StageCurvature& curvature,
+                                const LayerCoupling& coupling, const ValueModel& next,
+                                const StageCurvature& curvature,
                                 const torch::Tensor& running_gradient,
                                 const torch::Tensor& mean_direction, const LayerValueOptions& o) {
-  const auto& v_h = next.gradient;
-  const auto& z = next.factor;
+  // At the layer's output h: v_h = slope ⊙ V'_x and z_h = slope ⊙ z' (the same as at the stage's
+  // output for a plain layer). With a skip, Q_x and q_x gain the identity branch's V'_x and z'.
+  const auto v_h = coupling.to_layer(next.gradient);
+  const auto z = coupling.to_layer(next.factor);
   const int64_t batch = x.size(0);
   auto [zz, zv] = sample_forms(stage, x, curvature, z, o.per_sample_gain ? v_h : torch::Tensor());
   torch::Tensor k_dot;  // z_hᵀ g_u k per sample: the scalar by which Q_uxᵀ k = q_x (z_hᵀ g_u k)
@@ -229,14 +217,23 @@ LayerValue factored_layer_value(control::Stage& stage, const torch::Tensor& x,
   result.radicand_clamps = radicand.lt(0).sum().item<int64_t>();
   if (o.diagnostics) result.negative_fraction = double(result.radicand_clamps) / double(batch);
   result.value.gradient = layer_state_vjp(stage, x, v_h + z * per_sample(k_dot, z));
+  if (coupling.skip)
+    result.value.gradient += next.gradient + next.factor * per_sample(k_dot, next.factor);
   if (!o.need_factor) return result;
   result.state_factor = layer_state_vjp(stage, x, z);
+  if (coupling.skip) result.state_factor += next.factor;
   result.value.factor =
       result.state_factor * per_sample(radicand.clamp_min(0).sqrt(), result.state_factor);
   // ε_V accumulates stage to stage as in the paper's Algorithm 3; the factored form keeps the
-  // diagonal of its image g_xᵀ diag(e) g_x.
+  // diagonal of its image g_xᵀ diag(e) g_x (with a skip: of (I + D g_x)ᵀ diag(e) (I + D g_x),
+  // D = diag(slope), without the cross term 2 e ⊙ D ⊙ diag(g_x), which needs g_x's diagonal).
   torch::Tensor tikhonov;
-  if (next.tikhonov.defined()) tikhonov = layer_state_diagonal_vjp(stage, x, next.tikhonov);
+  if (next.tikhonov.defined()) {
+    const auto e_h =
+        coupling.slope.defined() ? next.tikhonov * coupling.slope.square() : next.tikhonov;
+    tikhonov = layer_state_diagonal_vjp(stage, x, e_h);
+    if (coupling.skip) tikhonov += next.tikhonov;
+  }
   if (o.tikhonov > 0)
     tikhonov = tikhonov.defined() ? tikhonov + o.tikhonov : torch::full_like(x, o.tikhonov);
   result.value.tikhonov = tikhonov;
@@ -297,24 +294,23 @@ ValueModel stage_free_value(control::Stage& stage, const torch::Tensor& x, const
   auto back = [&](const torch::Tensor& v) { return stage.vjp(x, y, v, true, nullptr).costate; };
   ValueModel value;
   value.gradient = back(next.gradient);
-  const auto* act = as_activation(stage);
+  const auto slope_x = stage.elementwise_slope(x, y);  // defined for activations
   if (next.factored()) {
     value.factor = back(next.factor);
-    if (next.tikhonov.defined() && act)
-      value.tikhonov = next.tikhonov * activation_slope(*act, x, y).square();
-    else if (next.tikhonov.defined() && is_reshape(stage))
+    if (next.tikhonov.defined() && slope_x.defined())
+      value.tikhonov = next.tikhonov * slope_x.square();
+    else if (next.tikhonov.defined() && stage.is_reshape())
       value.tikhonov = next.tikhonov.reshape(x.sizes());
   }
   if (next.full()) {
-    if (act) {
-      const auto slope = flat(activation_slope(*act, x, y));
+    if (slope_x.defined()) {
+      const auto slope = flat(slope_x);
       value.hessian = next.augmented() ? slope.unsqueeze(2).unsqueeze(3) * next.hessian * slope
                                        : slope.unsqueeze(2) * next.hessian * slope.unsqueeze(1);
       if (second_order)
         add_to_diagonal(value.hessian,
-                        flat(next.gradient) *
-                            flat(control::activation_second_derivative(act->activation(), x, y)));
-    } else if (is_reshape(stage)) {
+                        flat(next.gradient) * flat(stage.elementwise_curvature(x, y)));
+    } else if (stage.is_reshape()) {
       value.hessian = next.hessian;
     } else {
       throw UsageError(
@@ -326,17 +322,27 @@ ValueModel stage_free_value(control::Stage& stage, const torch::Tensor& x, const
   return value;
 }
 
+LayerValue layer_value(control::Stage& stage, const torch::Tensor& x, const LayerCoupling& coupling,
+                       const ValueModel& next, const StageCurvature& curvature,
+                       const torch::Tensor& running_gradient, const torch::Tensor& mean_direction,
+                       const LayerValueOptions& options) {
+  if (next.full())
+    return full_layer_value(stage, x, coupling, next, curvature, running_gradient, mean_direction,
+                            options);
+  if (next.factored())
+    return factored_layer_value(stage, x, coupling, next, curvature, running_gradient,
+                                mean_direction, options);
+  LayerValue result{};
+  result.value.gradient = layer_state_vjp(stage, x, coupling.to_layer(next.gradient));
+  if (coupling.skip) result.value.gradient += next.gradient;
+  return result;
+}
+
 LayerValue layer_value(control::Stage& stage, const torch::Tensor& x, const ValueModel& next,
                        const StageCurvature& curvature, const torch::Tensor& running_gradient,
                        const torch::Tensor& mean_direction, const LayerValueOptions& options) {
-  if (next.full())
-    return full_layer_value(stage, x, next, curvature, running_gradient, mean_direction, options);
-  if (next.factored())
-    return factored_layer_value(stage, x, next, curvature, running_gradient, mean_direction,
-                                options);
-  LayerValue result{};
-  result.value.gradient = layer_state_vjp(stage, x, next.gradient);
-  return result;
+  return layer_value(stage, x, LayerCoupling{}, next, curvature, running_gradient, mean_direction,
+                     options);
 }
 
 ClosedLoopGain closed_loop_gain(control::Stage& stage, const torch::Tensor& x,
@@ -373,12 +379,13 @@ ClosedLoopGain closed_loop_gain(control::Stage& stage, const torch::Tensor& x,
 torch::Tensor feedback_gradient(control::Stage& stage, const torch::Tensor& x,
                                 const ValueModel& next, const torch::Tensor& delta_x,
                                 bool second_order, const torch::Tensor& sample_scale,
-                                const torch::Tensor& state_factor) {
-  torch::Tensor r;  // V_hh a with a = g_x δx
+                                const torch::Tensor& state_factor, const LayerCoupling& coupling) {
+  torch::Tensor r;  // V'_xx a at the stage's output, a = δy = (skip ? δx : 0) + slope ⊙ g_x δx
   if (next.factored() && !next.tikhonov.defined() && state_factor.defined()) {
     r = next.factor * per_sample(sample_dot(state_factor, delta_x), next.factor);  // z·a = q_x·δx
   } else {
-    const auto a = layer_state_jvp(stage, delta_x);
+    auto a = coupling.to_layer(layer_state_jvp(stage, delta_x));
+    if (coupling.skip) a = a + delta_x;
     if (next.augmented()) {
       const int64_t n = a.numel();
       r = next.hessian.reshape({n, n}).mv(a.reshape({n})).view(a.sizes());
@@ -390,7 +397,7 @@ torch::Tensor feedback_gradient(control::Stage& stage, const torch::Tensor& x,
     }
   }
   if (sample_scale.defined()) r = r * per_sample(sample_scale, r);
-  auto feedback = layer_control_vjp(stage, x, r);
+  auto feedback = layer_control_vjp(stage, x, coupling.to_layer(r));
   if (second_order) {
     auto g_ux = layer_control_vjp(stage, delta_x, next.gradient);
     if (stage.controls().size() == 2) g_ux.select(1, g_ux.size(1) - 1).zero_();

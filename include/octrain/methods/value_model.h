@@ -2,6 +2,8 @@
 
 #include <torch/types.h>
 
+#include "octrain/methods/layer_maps.h"
+
 namespace octrain::control {
 class Stage;
 class TerminalLoss;
@@ -100,6 +102,14 @@ struct LayerValue {
 //   V_x^(s) = Q_x^(s) + Q_xu^(s) k̄,   V_xx^(s) = Q_xx^(s) − c·η Q_xu^(s) M⁻¹ Q_ux^(s)   (+ ε_V I),
 // FULL with Q_ux formed per sample (dense stages only), AUGMENTED with the cross-sample blocks
 // −(η/B) Q_xu^(s) M⁻¹ Q_ux^(s') too, FACTORED in closed form (Proposition 3).
+// A residual stage y = x + δ·σ(h) (LayerCoupling) enters through h: v_h = δσ'(h) ⊙ V'_x and
+// z_h = δσ'(h) ⊙ z' replace V'_x and z' in the formulas, and the identity branch adds V'_x +
+// z'·(z_hᵀ g_u k̄) to V_x and z' to q_x (FACTORED only; FULL needs a plain dense stage).
+LayerValue layer_value(control::Stage& stage, const torch::Tensor& x, const LayerCoupling& coupling,
+                       const ValueModel& next, const StageCurvature& curvature,
+                       const torch::Tensor& running_gradient, const torch::Tensor& mean_direction,
+                       const LayerValueOptions& options);
+// The same for a plain dense or conv2d stage (no coupling).
 LayerValue layer_value(control::Stage& stage, const torch::Tensor& x, const ValueModel& next,
                        const StageCurvature& curvature, const torch::Tensor& running_gradient,
                        const torch::Tensor& mean_direction, const LayerValueOptions& options);
@@ -116,13 +126,15 @@ ClosedLoopGain closed_loop_gain(control::Stage& stage, const torch::Tensor& x,
                                 double weight, const torch::Tensor& start = {});
 
 // Σ_s Q_ux^(s) δx_s as a layer matrix, never forming Q_ux: with a = g_x δx the feedback is the
-// weight gradient of the output gradient r = V_hh a (FULL: V_xx a; FACTORED: (z·a) z + e ⊙ a),
+// weight gradient of the output gradient r = V_hh a (FULL: V_xx a; FACTORED: (z·a) z + e ⊙ a;
+// through a residual coupling a = δx + slope ⊙ g_x δx and r is taken back by the slope),
 // plus, with `second_order`, the g_ux term Σ_s V_h,s δx_sᵀ. `next` is V at the stage's output;
 // `sample_scale` [B], if defined, multiplies each sample's r (LayerValue::feedback_scale);
 // `state_factor`, if defined, is LayerValue::state_factor (used when `next` has no Tikhonov term).
 torch::Tensor feedback_gradient(control::Stage& stage, const torch::Tensor& x,
                                 const ValueModel& next, const torch::Tensor& delta_x,
                                 bool second_order, const torch::Tensor& sample_scale = {},
-                                const torch::Tensor& state_factor = {});
+                                const torch::Tensor& state_factor = {},
+                                const LayerCoupling& coupling = {});
 
 }  // namespace octrain::methods
