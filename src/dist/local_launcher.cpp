@@ -3,7 +3,6 @@
 #include <fmt/format.h>
 #include <signal.h>
 #include <sys/wait.h>
-#include <torch/csrc/distributed/c10d/TCPStore.hpp>
 #include <unistd.h>
 
 #include <atomic>
@@ -12,6 +11,7 @@
 #include <map>
 #include <optional>
 #include <thread>
+#include <torch/csrc/distributed/c10d/TCPStore.hpp>
 
 #include "octrain/util/error.h"
 
@@ -30,9 +30,14 @@ void remember_signal(int signal) {
 // The workers' environment: ours without the variables we set, plus those.
 std::vector<std::string> worker_environment(int rank, int nproc, int port,
                                             std::chrono::seconds timeout) {
-  static const char* ours[] = {"RANK=",        "LOCAL_RANK=",  "WORLD_SIZE=",
-                               "LOCAL_WORLD_SIZE=", "MASTER_ADDR=", "MASTER_PORT=",
-                               "TORCHELASTIC_USE_AGENT_STORE=", "OCTRAIN_DIST_TIMEOUT=",
+  static const char* ours[] = {"RANK=",
+                               "LOCAL_RANK=",
+                               "WORLD_SIZE=",
+                               "LOCAL_WORLD_SIZE=",
+                               "MASTER_ADDR=",
+                               "MASTER_PORT=",
+                               "TORCHELASTIC_USE_AGENT_STORE=",
+                               "OCTRAIN_DIST_TIMEOUT=",
                                "GROUP_RANK="};
   std::vector<std::string> env;
   for (char** e = environ; *e; ++e) {
@@ -85,7 +90,8 @@ int launch_local_workers(int nproc, const std::vector<std::string>& arguments,
   argv_strings.insert(argv_strings.end(), arguments.begin(), arguments.end());
   std::map<pid_t, int> rank_of;
   std::vector<std::vector<std::string>> environments;
-  for (int r = 0; r < nproc; ++r) environments.push_back(worker_environment(r, nproc, port, timeout));
+  for (int r = 0; r < nproc; ++r)
+    environments.push_back(worker_environment(r, nproc, port, timeout));
 
   // Interrupts reach the workers through the terminal's process group; a SIGTERM sent to the
   // launcher alone is passed on.
@@ -112,8 +118,10 @@ int launch_local_workers(int nproc, const std::vector<std::string>& arguments,
       for (const auto& [pid, rank] : rank_of) kill(pid, signal);
     if (Clock::now() >= kill_at) {
       for (const auto& [pid, rank] : rank_of) {
-        fmt::print(stderr, "octrain: worker rank {} (pid {}) still running {} s after a failure; "
-                   "killing it\n", rank, pid, timeout.count());
+        fmt::print(stderr,
+                   "octrain: worker rank {} (pid {}) still running {} s after a failure; "
+                   "killing it\n",
+                   rank, pid, timeout.count());
         kill(pid, SIGKILL);
       }
       kill_at = Clock::time_point::max();

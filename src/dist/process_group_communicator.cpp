@@ -6,14 +6,14 @@
 #define USE_C10D_GLOO
 #endif
 #include <fmt/format.h>
-#include <torch/csrc/distributed/c10d/PrefixStore.hpp>
-#include <torch/csrc/distributed/c10d/ProcessGroupGloo.hpp>
-#include <torch/csrc/distributed/c10d/TCPStore.hpp>
 
 #include <chrono>
 #include <cstdlib>
 #include <set>
 #include <thread>
+#include <torch/csrc/distributed/c10d/PrefixStore.hpp>
+#include <torch/csrc/distributed/c10d/ProcessGroupGloo.hpp>
+#include <torch/csrc/distributed/c10d/TCPStore.hpp>
 
 #include "octrain/util/error.h"
 
@@ -69,8 +69,8 @@ class ProcessGroupCommunicator : public Communicator {
     } catch (const std::exception& e) {
       throw PeerLostError(fmt::format(
           "rank {} of {}: cannot {} the rendezvous store at {} within {} s: {}", spec.rank,
-          spec.world_size, spec.rank == 0 && !spec.agent_store ? "serve" : "reach", where,
-          seconds, first_line(e.what())));
+          spec.world_size, spec.rank == 0 && !spec.agent_store ? "serve" : "reach", where, seconds,
+          first_line(e.what())));
     }
     join();
     try {
@@ -93,19 +93,22 @@ class ProcessGroupCommunicator : public Communicator {
       std::vector<at::Tensor> one{t.is_contiguous() ? t : t.contiguous()};
       c10d::BroadcastOptions options;
       options.rootRank = root;
-      run("broadcast", [&] { return group_->broadcast(one, options); }, t.nbytes());
+      run(
+          "broadcast", [&] { return group_->broadcast(one, options); }, t.nbytes());
       if (!one[0].is_same(t)) t.copy_(one[0]);
     }
   }
 
   void barrier() override {
-    run("barrier", [&] { return group_->barrier(); }, 0);
+    run(
+        "barrier", [&] { return group_->barrier(); }, 0);
   }
 
  protected:
   void all_reduce_flat(torch::Tensor& buffer) override {
     std::vector<at::Tensor> one{buffer};
-    run("all_reduce", [&] { return group_->allreduce(one); }, buffer.nbytes());
+    run(
+        "all_reduce", [&] { return group_->allreduce(one); }, buffer.nbytes());
   }
 
  private:
@@ -129,10 +132,10 @@ class ProcessGroupCommunicator : public Communicator {
                                       spec_.master_port, first_line(e.what())));
     }
     if (!missing.empty())
-      throw PeerLostError(fmt::format(
-          "rank {} of {}: rank(s) {} did not join the rendezvous at {}:{} within {} s", spec_.rank,
-          spec_.world_size, rank_list(missing), spec_.master_addr, spec_.master_port,
-          std::chrono::duration<double>(spec_.timeout).count()));
+      throw PeerLostError(
+          fmt::format("rank {} of {}: rank(s) {} did not join the rendezvous at {}:{} within {} s",
+                      spec_.rank, spec_.world_size, rank_list(missing), spec_.master_addr,
+                      spec_.master_port, std::chrono::duration<double>(spec_.timeout).count()));
   }
 
   template <typename Start>
@@ -175,10 +178,9 @@ class ProcessGroupCommunicator : public Communicator {
         store_note = "; its rendezvous store is gone too";
       }
     }
-    const std::string who = silent.empty() ? "a peer"
-                            : silent.size() == 1
-                                ? fmt::format("rank {}", *silent.begin())
-                                : fmt::format("ranks {}", rank_list(silent));
+    const std::string who = silent.empty()       ? "a peer"
+                            : silent.size() == 1 ? fmt::format("rank {}", *silent.begin())
+                                                 : fmt::format("ranks {}", rank_list(silent));
     throw PeerLostError(fmt::format("rank {} of {}: lost {} during {}{}: {}", spec_.rank,
                                     spec_.world_size, who, during, store_note,
                                     first_line(error.what())));

@@ -67,6 +67,7 @@ StepStats KroneckerMethod::step(control::Network& network, const control::Termin
                                 const torch::Tensor& x, const torch::Tensor& y) {
   control::Trajectory trajectory;
   StepStats stats = sweep_batch(network, loss, x, y, trajectory);
+  reduce_hamiltonian_gradients(batch(), trajectory);
   torch::NoGradGuard no_grad;
   // p_{t+1} = −∂J/∂x_{t+1} of the batch-mean J, so the per-sample ∂φ_s/∂h is −B·p_{t+1}.
   const double batch = static_cast<double>(trajectory.batch_size());
@@ -83,6 +84,7 @@ StepStats KroneckerMethod::step(control::Network& network, const control::Termin
     if (layer.curvature.uses_rows())
       rows = layer_rows(stage, trajectory.states[layer.t],
                         trajectory.costates[layer.t + 1] * (-batch));
+    rows.shard = &this->batch();
     layer.curvature.observe(rows, gradient);
     directions.push_back(layer.curvature.solve(gradient));
     if (kl_clip > 0) predicted_change += (directions.back() * gradient).sum().item<double>();

@@ -1,12 +1,13 @@
+#include "octrain/dist/communicator.h"
+
 #include <gtest/gtest.h>
-#include <torch/csrc/distributed/c10d/TCPStore.hpp>
 #include <torch/torch.h>
 
 #include <future>
 #include <thread>
+#include <torch/csrc/distributed/c10d/TCPStore.hpp>
 
 #include "octrain/dist/batch_reducer.h"
-#include "octrain/dist/communicator.h"
 #include "octrain/dist/process_group_communicator.h"
 #include "octrain/util/error.h"
 

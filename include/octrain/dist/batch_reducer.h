@@ -11,9 +11,9 @@ class Communicator;
 
 // One rank's share of a global batch and the reductions that turn its local batch statistics into
 // the global ones. Every rank holds a disjoint slice [offset, offset + local) of the same global
-// batch of `global` samples; a local batch mean m_r becomes the global mean Σ_r (local_r/global)·m_r,
-// so ranks with uneven slices (a last batch not divisible by the world size) still reproduce the
-// one-process numbers. With one process every call is a no-op.
+// batch of `global` samples; a local batch mean m_r becomes the global mean Σ_r
+// (local_r/global)·m_r, so ranks with uneven slices (a last batch not divisible by the world size)
+// still reproduce the one-process numbers. With one process every call is a no-op.
 class BatchReducer {
  public:
   explicit BatchReducer(Communicator& communicator);
