@@ -8,6 +8,7 @@
 #include <filesystem>
 #include <set>
 
+#include "octrain/dist/communicator.h"
 #include "octrain/dist/world.h"
 #include "octrain/methods/registry.h"
 #include "octrain/train/reference_table.h"
@@ -157,7 +158,7 @@ std::vector<CompareRow> run_compare(const CompareConfig& config, bool quiet, std
       run.method = entry.method;
       run.method_options = entry.options;
       run.out = fmt::format("{}/{}/seed-{}", config.base.out, safe_file_name(entry.label), seed);
-      std::filesystem::remove_all(run.out);  // a grid re-run replaces its old runs
+      if (writer) std::filesystem::remove_all(run.out);  // a grid re-run replaces its old runs
       auto it = datasets.find(run.split_seed());
       if (it == datasets.end())
         it = datasets
