@@ -140,10 +140,14 @@ TEST(Distributed, DiscreteMethodsMatchOneProcess) {
 
 TEST(Distributed, ConvMethodsMatchOneProcess) {
   if (!installed("fashion-mnist")) GTEST_SKIP() << "fashion-mnist is not installed";
+  // DDPNOpt with its default diag curvature divides by √v of one step's gradient, which brings
+  // the reduction-order rounding of near-zero entries to 1.5e-5 on this CNN; the dense grid tests
+  // diag, this one the Kronecker conv statistics.
   // Fashion-MNIST: the same uneven batches as wine's through --train-limit 142.
   check_grid("-d fashion-mnist --train-limit 142 --test-limit 100 -b 25 -e 1 -j 1 --seed 3 -q",
              "cnn:conv4x3-avgpool2-conv4x3-avgpool2-flatten-10:tanh",
-             {"adam:lr=0.01", "kfac:stats_every=1", "ddpnopt:lr=0.002", "emsa:iterations=2"},
+             {"adam:lr=0.01", "kfac:stats_every=1", "ddpnopt:lr=0.002,curvature=kfac",
+              "emsa:iterations=2"},
              {1, 28, 28});
 }
 
