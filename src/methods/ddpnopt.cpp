@@ -242,8 +242,12 @@ StepStats Ddpnopt::step(control::Network& network, const control::TerminalLoss& 
   check_augmented_size(network, trajectory, x.size(0));
   StepStats stats;
   stats.objective = network.running_cost();
+  if (this->batch().distributed() && value_hessian_ == ValueHessian::kAugmented)
+    throw UsageError(name_ +
+                     ": blocks=augmented couples every pair of samples and cannot be "
+                     "split across processes; use blocks=diagonal or one process");
   auto value = terminal_value(loss, trajectory.output(), y, value_hessian_, exact_terminal_,
-                              &stats.loss, terminal_factor_);
+                              &stats.loss, terminal_factor_, &this->batch());
   stats.objective += stats.loss;
   stats.accuracy = batch_accuracy(loss, trajectory.output(), y);
 
@@ -254,6 +258,7 @@ StepStats Ddpnopt::step(control::Network& network, const control::TerminalLoss& 
     if (stages_[t]) last = t;
   auto layer_options = layer_options_;
   layer_options.lr = lr_ * lr_scale_;
+  layer_options.batch = &this->batch();
   layer_options.diagnostics = diagnostics_every_ > 0 && steps_ % diagnostics_every_ == 0 &&
                               value_hessian_ != ValueHessian::kNone;
 
@@ -274,14 +279,17 @@ StepStats Ddpnopt::step(control::Network& network, const control::TerminalLoss& 
     trainable->coupling = layer_coupling(stage, x_t);
     const auto layer_gradient = trainable->coupling.to_layer(value.gradient);  // V_h per sample
     auto mean_gradient = layer_control_vjp(stage, x_t, layer_gradient).div_(batch);
+    this->batch().mean(mean_gradient);  // Q̄_u over the global batch
     if (!running.empty()) mean_gradient += trainable->running_gradient;
     trainable->mean_gradient = mean_gradient;
     auto& curvature = *trainable->curvature;
     if (auto* exact = dynamic_cast<ExactCurvature*>(&curvature))
       exact->set_value_hessian(layer_inputs(stage, x_t).squeeze(1), value.hessian,
-                               stage.running_cost_weights().l2);
-    curvature.observe(curvature.uses_rows() ? layer_rows(stage, x_t, layer_gradient) : LayerRows{},
-                      mean_gradient);
+                               stage.running_cost_weights().l2, &this->batch());
+    LayerRows rows;
+    if (curvature.uses_rows()) rows = layer_rows(stage, x_t, layer_gradient);
+    rows.shard = &this->batch();
+    curvature.observe(rows, mean_gradient);
     trainable->mean_direction = curvature.solve(mean_gradient);
     if (kl_clip_ > 0)
       predicted_change += (trainable->mean_direction * mean_gradient).sum().item<double>();
@@ -304,7 +312,8 @@ StepStats Ddpnopt::step(control::Network& network, const control::TerminalLoss& 
     trainable->state_factor = next.state_factor;
     value = std::move(next.value);
   }
-  if (value_hessian_ == ValueHessian::kFactored) stats.extras["radicand_clamps"] = double(clamps);
+  if (value_hessian_ == ValueHessian::kFactored)
+    stats.extras["radicand_clamps"] = this->batch().sum(double(clamps));
   // KL clipping as in the kfac method, from the feedback-free step (the feedback's is not known
   // before the forward pass), so that without feedback this is exactly `kfac`.
   double clip = 1.0;
@@ -327,6 +336,7 @@ StepStats Ddpnopt::step(control::Network& network, const control::TerminalLoss& 
                                      second_order_, trainable->feedback_scale,
                                      trainable->state_factor, trainable->coupling)
                        .div_(batch);
+        this->batch().mean(feedback);  // E[Q_ux δx] over the global batch
         const double norm = feedback.norm().item<double>();
         stats.extras[fmt::format("stage{}.feedback_norm", t)] = norm;
         feedback_total += norm * norm;

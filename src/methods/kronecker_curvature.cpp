@@ -65,8 +65,11 @@ void KroneckerCurvature::observe(const LayerRows& rows, const torch::Tensor& mea
                                          out_, fan_, steps_ + 1));
     const auto& x = rows.inputs;
     const auto& g = rows.output_grads;
-    fold_in(A_, x.t().mm(x).div_(static_cast<double>(x.size(0))), options_.decay);
-    fold_in(G_, g.t().mm(g).div_(static_cast<double>(rows.batch_size)), options_.decay);
+    std::vector<torch::Tensor> factors{x.t().mm(x).div_(static_cast<double>(x.size(0))),
+                                       g.t().mm(g).div_(static_cast<double>(rows.batch_size))};
+    if (rows.shard) rows.shard->mean(factors);  // one all-reduce for both
+    fold_in(A_, factors[0], options_.decay);
+    fold_in(G_, factors[1], options_.decay);
   }
   if (due(options_.refresh_every)) refresh();
   if (options_.eigenbasis && statistics) fold_in_scaling(rows);
@@ -96,7 +99,8 @@ void KroneckerCurvature::refresh() {
 void KroneckerCurvature::fold_in_scaling(const LayerRows& rows) {
   const auto g_projected = rows.output_grads.mm(U_G_).square_();
   const auto x_projected = rows.inputs.mm(U_A_).square_();
-  const auto moment = g_projected.t().mm(x_projected).div_(static_cast<double>(rows.batch_size));
+  auto moment = g_projected.t().mm(x_projected).div_(static_cast<double>(rows.batch_size));
+  if (rows.shard) rows.shard->mean(moment);
   S_.mul_(options_.decay).add_(moment, 1.0 - options_.decay);
 }
 
@@ -170,7 +174,9 @@ void DiagonalFisherCurvature::observe(const LayerRows& rows, const torch::Tensor
       throw std::logic_error(
           fmt::format("DiagonalFisherCurvature [{}]: step {} needs the per-sample gradients",
                       controls_, steps_ + 1));
-    fold_in(fisher_, g.square().mean(0, /*keepdim=*/true), options_.decay);
+    auto moment = g.square().mean(0, /*keepdim=*/true);
+    if (rows.shard) rows.shard->mean(moment);  // over the global batch
+    fold_in(fisher_, moment, options_.decay);
   }
   ++steps_;
 }

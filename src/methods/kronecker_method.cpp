@@ -72,6 +72,7 @@ StepStats KroneckerMethod::step(control::Network& network, const control::Termin
                                 const torch::Tensor& x, const torch::Tensor& y) {
   control::Trajectory trajectory;
   StepStats stats = sweep_batch(network, loss, x, y, trajectory);
+  reduce_hamiltonian_gradients(batch(), trajectory);
   torch::NoGradGuard no_grad;
   // p_{t+1} = −∂J/∂x_{t+1} of the batch-mean J, so the per-sample ∂φ_s/∂h is −B·p_{t+1}.
   const double batch = static_cast<double>(trajectory.batch_size());
@@ -93,6 +94,7 @@ StepStats KroneckerMethod::step(control::Network& network, const control::Termin
                  ? layer_rows(stage, x_t, layer_coupling(stage, x_t).to_layer(output_grad))
                  : sample_gradient_rows(stage, x_t, output_grad);
     }
+    rows.shard = &this->batch();
     curvature.observe(rows, gradient);
     directions.push_back(curvature.solve(gradient));
     if (kl_clip > 0) predicted_change += (directions.back() * gradient).sum().item<double>();

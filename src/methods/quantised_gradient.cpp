@@ -103,6 +103,7 @@ StepStats QuantisedGradient::step(control::Network& network, const control::Term
                                   const torch::Tensor& x, const torch::Tensor& y) {
   control::Trajectory trajectory;
   StepStats stats = sweep_batch(network, loss, x, y, trajectory);
+  reduce_hamiltonian_gradients(batch(), trajectory);
   torch::NoGradGuard no_grad;
   store_loss_gradients(network, trajectory, real_stages_);
   for (auto& d : latent_) d.w.mutable_grad() = trajectory.hamiltonian_gradients[d.t].front().neg_();

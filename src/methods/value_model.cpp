@@ -44,6 +44,7 @@ torch::Tensor sample_dot(const torch::Tensor& a, const torch::Tensor& b) {
 
 // c in V_xx = Q_xx − c·η Q_xu M⁻¹ Q_ux (see ValueScale).
 double correction_weight(const LayerValueOptions& o, int64_t batch) {
+  if (o.batch && o.batch->distributed()) batch = o.batch->global_size();
   return o.value_scale == ValueScale::kBatch ? 1.0 / double(batch) : 1.0;
 }
 
@@ -197,7 +198,7 @@ LayerValue factored_layer_value(control::Stage& stage, const torch::Tensor& x,
   const auto own_gain = zz * weight;  // λ_s = Ĝ_ss
   LayerValue result{};
   if (o.diagnostics || o.cap == FeedbackCap::kSpectral) {
-    auto gain = closed_loop_gain(stage, x, z, curvature, weight, o.gain_start);
+    auto gain = closed_loop_gain(stage, x, z, curvature, weight, o.gain_start, o.batch);
     result.gain = gain.value;
     result.gain_direction = std::move(gain.direction);
   }
@@ -257,7 +258,20 @@ torch::Tensor per_sample_hessian(const control::TerminalLoss& loss, const torch:
 }
 
 torch::Tensor sampled_terminal_factor(const control::TerminalLoss& loss, const torch::Tensor& x_T,
-                                      const torch::Tensor& y) {
+                                      const torch::Tensor& y, const dist::BatchReducer* shard) {
+  if (shard && shard->distributed()) {
+    // Draw for the whole global batch, our rows in place, and keep ours: torch's samplers
+    // consume the generator element by element, so the draws do not depend on the world size.
+    const auto pad = [&](const torch::Tensor& t) {
+      std::vector<int64_t> shape(t.sizes().begin(), t.sizes().end());
+      shape[0] = shard->global_size();
+      auto out = torch::zeros(shape, t.options());
+      out.slice(0, shard->offset(), shard->offset() + t.size(0)).copy_(t);
+      return out;
+    };
+    return sampled_terminal_factor(loss, pad(x_T), pad(y))
+        .slice(0, shard->offset(), shard->offset() + x_T.size(0));
+  }
   auto z = loss.sample_hessian_factor(x_T);
   if (z.defined()) return z;
   const auto [eigenvalues, vectors] = torch::linalg::eigh(per_sample_hessian(loss, x_T, y), "L");
@@ -267,7 +281,8 @@ torch::Tensor sampled_terminal_factor(const control::TerminalLoss& loss, const t
 
 ValueModel terminal_value(const control::TerminalLoss& loss, const torch::Tensor& x_T,
                           const torch::Tensor& y, ValueHessian mode, bool exact_terminal,
-                          double* loss_value, TerminalFactor factor) {
+                          double* loss_value, TerminalFactor factor,
+                          const dist::BatchReducer* shard) {
   const auto evaluation = loss.evaluate(x_T, y, true);
   if (loss_value) *loss_value = evaluation.value.item<double>();
   ValueModel value;
@@ -283,7 +298,7 @@ ValueModel terminal_value(const control::TerminalLoss& loss, const torch::Tensor
             : torch::einsum("sij,st->sitj", {blocks, torch::eye(x_T.size(0), blocks.options())});
   } else if (mode == ValueHessian::kFactored) {
     value.factor = factor == TerminalFactor::kSampled
-                       ? sampled_terminal_factor(loss, flat(x_T), y).view(x_T.sizes())
+                       ? sampled_terminal_factor(loss, flat(x_T), y, shard).view(x_T.sizes())
                        : value.gradient;
   }
   return value;
@@ -347,23 +362,34 @@ LayerValue layer_value(control::Stage& stage, const torch::Tensor& x, const Valu
 
 ClosedLoopGain closed_loop_gain(control::Stage& stage, const torch::Tensor& x,
                                 const torch::Tensor& z, const StageCurvature& curvature,
-                                double weight, const torch::Tensor& start) {
+                                double weight, const torch::Tensor& start,
+                                const dist::BatchReducer* batch) {
   // Power iteration on Ĝv = w Qᵀ M⁻¹ (Q v) in sample space: Q v = g_uᵀ(z ⊙ v) is one weight
   // gradient, Qᵀu = (z·g_u u)_s one layer product. Ĝ is positive semi-definite, so the Rayleigh
   // quotient converges to λ_max from below. The samples change every step but the parameter-space
   // direction u = M⁻¹Qv of the top eigenvector changes slowly: seeded with Qᵀu of the last step's
   // u, two or three iterations reach 1 %.
-  const int64_t batch = x.size(0);
+  // Data-parallel: v lives on every rank's samples, so Qv and the dot products are summed.
+  const auto& shards = batch ? *batch : dist::BatchReducer::single_process();
+  const auto global_norm = [&](const torch::Tensor& t) {
+    if (!shards.distributed()) return t.norm().item<double>();
+    return std::sqrt(shards.sum(t.square().sum().item<double>()));
+  };
   torch::Tensor v;
   if (start.defined()) v = sample_dot(z, layer_apply(stage, x, start));
-  if (!v.defined() || v.norm().item<double>() == 0.0) v = torch::ones({batch}, z.options());
-  v = v / v.norm();
+  if (!v.defined() || global_norm(v) == 0.0) v = torch::ones({x.size(0)}, z.options());
+  v = v / global_norm(v);
   ClosedLoopGain out;
   for (int iteration = 0; iteration < kPowerIterations; ++iteration) {
-    auto u = curvature.solve(layer_control_vjp(stage, x, z * per_sample(v, z)));
+    auto qv = layer_control_vjp(stage, x, z * per_sample(v, z));
+    shards.sum(qv);
+    auto u = curvature.solve(qv);
     const auto gv = sample_dot(z, layer_apply(stage, x, u)) * weight;
-    const double quotient = (gv * v).sum().item<double>();
-    const double norm = gv.norm().item<double>();
+    std::vector<double> sums{(gv * v).sum().item<double>(),
+                             shards.distributed() ? gv.square().sum().item<double>() : 0.0};
+    shards.sum(sums);
+    const double quotient = sums[0];
+    const double norm = shards.distributed() ? std::sqrt(sums[1]) : gv.norm().item<double>();
     out.direction = u;
     if (norm == 0.0) return {0.0, u};
     v = gv / norm;

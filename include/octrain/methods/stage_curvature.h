@@ -5,6 +5,8 @@
 #include <string>
 #include <vector>
 
+#include "octrain/dist/batch_reducer.h"
+
 namespace torch::serialize {
 class InputArchive;
 class OutputArchive;
@@ -33,6 +35,9 @@ struct LayerRows {
   torch::Tensor output_grads;      // g [N, out], for the per-sample loss φ_s (not divided by B)
   torch::Tensor sample_gradients;  // fallback: ∂φ_s/∂θ [B, num_controls]
   int64_t batch_size = 0;          // B; N = B·L for a conv stage with L output positions
+  // Data-parallel: the rows are this rank's shard, and statistics over them are reduced to the
+  // global batch's through it. Null: one process.
+  const dist::BatchReducer* shard = nullptr;
 };
 
 // The rows of `stage`'s real affine layer (Dense, Conv2d or a residual's inner layer) at input

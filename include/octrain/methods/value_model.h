@@ -2,6 +2,7 @@
 
 #include <torch/types.h>
 
+#include "octrain/dist/batch_reducer.h"
 #include "octrain/methods/layer_maps.h"
 
 namespace octrain::control {
@@ -45,10 +46,14 @@ enum class TerminalFactor { kOuter, kSampled };
 // batch-mean loss in `loss_value`.
 ValueModel terminal_value(const control::TerminalLoss& loss, const torch::Tensor& x_T,
                           const torch::Tensor& y, ValueHessian mode, bool exact_terminal,
-                          double* loss_value, TerminalFactor factor = TerminalFactor::kOuter);
-// One draw z [B, K] per sample with E[z zᵀ] = ∇²φ_s(x_T) (TerminalFactor::kSampled).
+                          double* loss_value, TerminalFactor factor = TerminalFactor::kOuter,
+                          const dist::BatchReducer* shard = nullptr);
+// One draw z [B, K] per sample with E[z zᵀ] = ∇²φ_s(x_T) (TerminalFactor::kSampled). With a
+// data-parallel `shard`, the draws are those of the global batch's rows [offset, offset + B), so
+// N processes draw what one process draws.
 torch::Tensor sampled_terminal_factor(const control::TerminalLoss& loss, const torch::Tensor& x_T,
-                                      const torch::Tensor& y);
+                                      const torch::Tensor& y,
+                                      const dist::BatchReducer* shard = nullptr);
 
 // V_t from V_{t+1} through a stage without controls, f_t linear or element-wise:
 // V_x = f_xᵀ V'_x, z = f_xᵀ z', e = f_x² e' (activations and reshapes; dropped elsewhere) and
@@ -79,8 +84,11 @@ struct LayerValueOptions {
   bool positive_part = false;            // FULL: V_xx ← its positive-semidefinite part
   bool diagnostics = false;              // fill LayerValue's gain and negative_fraction
   torch::Tensor gain_start;              // FACTORED: the last step's LayerValue::gain_direction
-  bool need_factor = true;               // FACTORED: false leaves the factor at the input
-                                         // undefined (no trainable stage before uses it)
+  // Data-parallel runs: x is this rank's shard; B in c = 1/B is the global batch and the power
+  // iteration for λ_max(Ĝ) runs over every rank's samples. Null: one process.
+  const dist::BatchReducer* batch = nullptr;
+  bool need_factor = true;  // FACTORED: false leaves the factor at the input
+                            // undefined (no trainable stage before uses it)
 };
 struct LayerValue {
   ValueModel value;         // V_t at the stage's input
@@ -123,7 +131,8 @@ struct ClosedLoopGain {
 };
 ClosedLoopGain closed_loop_gain(control::Stage& stage, const torch::Tensor& x,
                                 const torch::Tensor& z, const StageCurvature& curvature,
-                                double weight, const torch::Tensor& start = {});
+                                double weight, const torch::Tensor& start = {},
+                                const dist::BatchReducer* batch = nullptr);
 
 // Σ_s Q_ux^(s) δx_s as a layer matrix, never forming Q_ux: with a = g_x δx the feedback is the
 // weight gradient of the output gradient r = V_hh a (FULL: V_xx a; FACTORED: (z·a) z + e ⊙ a;
