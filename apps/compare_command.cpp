@@ -1,6 +1,7 @@
 #include <fmt/format.h>
 
 #include "commands.h"
+#include "local_workers.h"
 #include "octrain/plot/gnuplot_figure.h"
 #include "octrain/train/compare.h"
 #include "octrain/util/error.h"
@@ -23,12 +24,15 @@ void add_compare_command(CLI::App& app) {
   auto seeds = std::make_shared<std::vector<int64_t>>();
   auto quiet = std::make_shared<bool>(false);
   auto no_report = std::make_shared<bool>(false);
+  auto workers = std::make_shared<WorkerFlags>();
+  workers->add_to(*command);
   command->add_option("--methods", *methods,
                       "method specs NAME[:k=v,...] (or [[run]] tables in --config)");
   command->add_option("--seeds", *seeds, "seeds, e.g. 0,1,2 (default 0)")->delimiter(',');
   command->add_flag("--quiet,-q", *quiet, "only the summary table");
   command->add_flag("--no-report", *no_report, "skip the report (OUT/report/, needs gnuplot)");
-  command->callback([flags, methods, seeds, quiet, no_report] {
+  command->callback([flags, methods, seeds, quiet, no_report, workers] {
+    if (workers->run_as_workers()) return;
     train::CompareConfig config;
     if (!flags->config_file().empty())
       config.merge_toml_file(flags->config_file(), flags->profile());
@@ -44,7 +48,8 @@ void add_compare_command(CLI::App& app) {
         config.seeds.push_back(uint64_t(s));
       }
     }
-    const auto rows = train::run_compare(config, *quiet);
+    const auto rows = train::run_compare(config, *quiet || !prints_results());
+    if (!prints_results()) return;
     fmt::print("\n{}\nsummary: {}/summary.md\n", train::summary_markdown(rows, config),
                config.base.out);
     if (*no_report) return;

@@ -1,18 +1,24 @@
 // octrain: train neural networks with optimal-control methods and their baselines.
 #include <fmt/format.h>
 
+#include <cstdio>
+#include <cstdlib>
+
 #include "commands.h"
+#include "local_workers.h"
 #include "octrain/util/allocator.h"
 #include "octrain/util/error.h"
 
 int main(int argc, char** argv) {
   octrain::retain_freed_memory();
+  octrain::app::remember_command_line(argc, argv);
   CLI::App app{
       "octrain — neural-network training as optimal control (MSA, E-MSA, DDPNOpt, baselines)"};
   app.footer(
       "Exit codes: 0 success, 1 internal failure, 2 bad flag/config/name, 3 bad or missing data "
       "file,\n"
-      "            4 training diverged, 130 interrupted (a resumable checkpoint was written).\n"
+      "            4 training diverged, 5 a data-parallel worker was lost (died, hung or never\n"
+      "            joined), 130 interrupted (a resumable checkpoint was written).\n"
       "Run 'octrain COMMAND --help' for a command's options.");
   app.require_subcommand(1);
   octrain::app::add_train_command(app);
@@ -32,6 +38,12 @@ int main(int argc, char** argv) {
     return code == 0 ? 0 : int(octrain::ExitCode::kUsage);
   } catch (const octrain::Error& e) {
     fmt::print(stderr, "octrain: error: {}\n", e.what());
+    if (e.code() == octrain::ExitCode::kPeerLost) {
+      // The process group's threads may still wait on the lost peer: leave without joining them.
+      std::fflush(stdout);
+      std::fflush(stderr);
+      std::_Exit(int(e.code()));
+    }
     return int(e.code());
   } catch (const std::exception& e) {
     std::string message = e.what();

@@ -6,6 +6,7 @@
 #include <set>
 
 #include "commands.h"
+#include "local_workers.h"
 #include "octrain/train/trainer.h"
 #include "octrain/util/error.h"
 #include "run_flags.h"
@@ -44,6 +45,8 @@ void add_train_command(CLI::App& app) {
   flags->add_to(*command, true);
   auto resume = std::make_shared<std::string>();
   auto quiet = std::make_shared<bool>(false);
+  auto workers = std::make_shared<WorkerFlags>();
+  workers->add_to(*command);
   command->add_option("--resume", *resume,
                       "continue the run in this directory from its checkpoint");
   command->add_flag("--quiet,-q", *quiet, "no progress output; only the result table");
@@ -51,7 +54,8 @@ void add_train_command(CLI::App& app) {
   command->add_flag("--skip-damaged-metrics", *skip_damaged,
                     "with --resume: drop unreadable metrics.jsonl lines (with a notice) instead "
                     "of refusing the run");
-  command->callback([flags, resume, quiet, skip_damaged] {
+  command->callback([flags, resume, quiet, workers, skip_damaged] {
+    if (workers->run_as_workers()) return;
     train::RunConfig config;
     train::RunOptions options;
     if (!resume->empty()) {
@@ -88,6 +92,7 @@ void add_train_command(CLI::App& app) {
     options.quiet = *quiet;
     options.skip_damaged_metrics = *skip_damaged;
     const auto result = train::run_training(config, options);
+    if (!prints_results()) return;
     fmt::print("\n{}\n", epoch_table(result.epochs));
     if (!std::isnan(result.test.accuracy))
       fmt::print("test accuracy {:.2f}%  test loss {:.4f}  ({} test samples)\n",

@@ -103,4 +103,14 @@ StageVjp ActivationStage::vjp(const torch::Tensor& x, const torch::Tensor& y,
   return out;
 }
 
+torch::Tensor ActivationStage::elementwise_slope(const torch::Tensor& x,
+                                                 const torch::Tensor& y) const {
+  return activation_backward(activation_, x, y, torch::ones_like(y));
+}
+
+torch::Tensor ActivationStage::elementwise_curvature(const torch::Tensor& x,
+                                                     const torch::Tensor& y) const {
+  return activation_second_derivative(activation_, x, y);
+}
+
 }  // namespace octrain::control

@@ -25,6 +25,29 @@ torch::Tensor BatchNormStage::forward(const torch::Tensor& x) {
                            /*cudnn_enabled=*/true);
 }
 
+torch::Tensor BatchNormStage::per_sample_control_gradients(const torch::Tensor& x,
+                                                           const torch::Tensor& v) {
+  std::vector<int64_t> reduce{0}, shape(x.dim(), 1);
+  for (int64_t d = 2; d < x.dim(); ++d) reduce.push_back(d);
+  shape[1] = features_;
+  torch::Tensor mean, var;
+  if (is_training()) {
+    mean = x.mean(reduce);
+    var = x.var(reduce, /*unbiased=*/false);
+  } else {
+    mean = running_mean;
+    var = running_var;
+  }
+  const auto normalised = (x - mean.view(shape)) * (var + eps_).rsqrt().view(shape);
+  std::vector<int64_t> positions(reduce.begin() + 1, reduce.end());
+  auto g_gamma = v * normalised, g_beta = v;
+  if (!positions.empty()) {
+    g_gamma = g_gamma.sum(positions);
+    g_beta = g_beta.sum(positions);
+  }
+  return torch::cat({g_gamma, g_beta}, 1);
+}
+
 std::string BatchNormStage::describe() const {
   return fmt::format("BatchNorm {} eps {} momentum {}", features_, eps_, momentum_);
 }

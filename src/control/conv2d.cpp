@@ -64,4 +64,33 @@ Shape Conv2dStage::output_shape(const Shape& input) const {
   return {out_, h, w};
 }
 
+torch::Tensor Conv2dStage::patches(const torch::Tensor& x) const {
+  return torch::im2col(x, {kernel_, kernel_}, {1, 1}, {padding_, padding_}, {stride_, stride_})
+      .transpose(1, 2);  // [B, L, in·k·k]
+}
+
+torch::Tensor Conv2dStage::apply(const torch::Tensor& x, const torch::Tensor& w,
+                                 const torch::Tensor& b) const {
+  return torch::conv2d(x, w, b, {stride_, stride_}, {padding_, padding_});
+}
+
+torch::Tensor Conv2dStage::input_vjp(const torch::Tensor& w, const torch::Tensor& x,
+                                     const torch::Tensor& v) const {
+  return std::get<0>(at::convolution_backward(v, x, w, c10::nullopt, {stride_, stride_},
+                                              {padding_, padding_}, {1, 1}, false, {0, 0}, 1,
+                                              {true, false, false}));
+}
+
+torch::Tensor Conv2dStage::weight_vjp(const torch::Tensor& x, const torch::Tensor& v) const {
+  return std::get<1>(at::convolution_backward(v, x, weight, c10::nullopt, {stride_, stride_},
+                                              {padding_, padding_}, {1, 1}, false, {0, 0}, 1,
+                                              {false, true, false}));
+}
+
+double Conv2dStage::forward_flops(const Shape& input) const {
+  const auto output = output_shape(input);  // [C_out, H_out, W_out]
+  return 2.0 * double(in_) * double(kernel_ * kernel_) * double(output[0]) * double(output[1]) *
+         double(output[2]);
+}
+
 }  // namespace octrain::control

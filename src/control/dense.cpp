@@ -58,4 +58,26 @@ StageVjp DenseStage::vjp(const torch::Tensor& x, const torch::Tensor&, const tor
   return out;
 }
 
+torch::Tensor DenseStage::patches(const torch::Tensor& x) const {
+  return x.unsqueeze(1);
+}
+
+torch::Tensor DenseStage::apply(const torch::Tensor& x, const torch::Tensor& w,
+                                const torch::Tensor& b) const {
+  return at::linear(x, w, b);
+}
+
+torch::Tensor DenseStage::input_vjp(const torch::Tensor& w, const torch::Tensor&,
+                                    const torch::Tensor& v) const {
+  return v.mm(w);
+}
+
+torch::Tensor DenseStage::weight_vjp(const torch::Tensor& x, const torch::Tensor& v) const {
+  return v.t().mm(x);
+}
+
+double DenseStage::forward_flops(const Shape&) const {
+  return 2.0 * double(in_) * double(out_);
+}
+
 }  // namespace octrain::control

@@ -8,8 +8,8 @@ namespace octrain::control {
 
 ResidualStage::ResidualStage(std::shared_ptr<Stage> inner, Activation activation, double delta)
     : Stage("Residual"), inner_(std::move(inner)), activation_(activation), delta_(delta) {
-  if (!inner_ || (inner_->kind() != StageKind::kDense && inner_->kind() != StageKind::kConv2d))
-    throw UsageError("Residual: the inner stage must be Dense or Conv2d");
+  if (!inner_ || !inner_->linear_layer())
+    throw UsageError("Residual: the inner stage must be a real Dense or Conv2d layer");
   register_module("inner", inner_);
 }
 

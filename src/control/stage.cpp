@@ -21,6 +21,10 @@ std::string to_string(StageKind kind) {
       return "Pool";
     case StageKind::kFlatten:
       return "Flatten";
+    case StageKind::kTile:
+      return "Tile";
+    case StageKind::kGroupSum:
+      return "GroupSum";
   }
   return "?";
 }
@@ -72,6 +76,24 @@ StageVjp Stage::vjp(const torch::Tensor& x, const torch::Tensor& y, const torch:
                     bool need_costate, const LocalGraph* graph) {
   if (graph && graph->output.defined()) return autograd_vjp(*this, *graph, p_next, need_costate);
   return autograd_vjp(*this, record_local_graph(*this, x), p_next, need_costate);
+}
+
+torch::Tensor Stage::per_sample_control_gradients(const torch::Tensor& x, const torch::Tensor& v) {
+  const auto controls = this->controls();
+  const auto graph = record_local_graph(*this, x);
+  std::vector<torch::Tensor> rows;
+  for (int64_t s = 0; s < x.size(0); ++s) {
+    auto masked = torch::zeros_like(v);
+    masked.select(0, s).copy_(v.select(0, s));
+    const auto grads = torch::autograd::grad({graph.output}, controls, {masked},
+                                             /*retain_graph=*/true, false, /*allow_unused=*/true);
+    std::vector<torch::Tensor> flat;
+    for (size_t i = 0; i < controls.size(); ++i)
+      flat.push_back(grads[i].defined() ? grads[i].reshape({-1})
+                                        : torch::zeros({controls[i].numel()}, v.options()));
+    rows.push_back(torch::cat(flat));
+  }
+  return torch::stack(rows);
 }
 
 double Stage::running_cost() {

@@ -8,7 +8,6 @@
 #include <limits>
 
 #include "octrain/control/network.h"
-#include "octrain/control/pool.h"
 #include "octrain/methods/elementwise_curvature.h"
 #include "octrain/methods/exact_curvature.h"
 #include "octrain/methods/kronecker_curvature.h"
@@ -48,6 +47,7 @@ struct Ddpnopt::TrainableStage {
   torch::Tensor gain_direction;  // seeds the power iteration for λ_max(Ĝ) (state: resumes exactly)
   // This step's backward-pass results, used by the feedback pass.
   ValueModel output_value;       // V at the stage's output
+  LayerCoupling coupling;        // how the output sits around the layer (residual stages)
   torch::Tensor feedback_scale;  // per sample, with feedback_cap (else undefined)
   torch::Tensor state_factor;    // q_x = g_xᵀz_h, factored (else undefined)
   torch::Tensor mean_gradient, mean_direction, running_gradient;  // Q̄_u, M⁻¹Q̄_u, ℓ_u
@@ -182,8 +182,7 @@ Ddpnopt::Ddpnopt(const std::string& name, OptionValues options, control::Network
     auto& stage = network.stage(t);
     const auto where = fmt::format("{}: stage {} ({})", name, t, stage.describe());
     if (!stage.trainable()) {
-      const bool full_passes = stage.kind() == control::StageKind::kActivation ||
-                               dynamic_cast<control::FlattenStage*>(&stage) != nullptr;
+      const bool full_passes = stage.is_reshape() || stage.is_elementwise();
       if (seen_trainable && value_hessian_ != ValueHessian::kFactored &&
           value_hessian_ != ValueHessian::kNone && !full_passes)
         throw UsageError(where +
@@ -193,13 +192,16 @@ Ddpnopt::Ddpnopt(const std::string& name, OptionValues options, control::Network
     }
     if (!has_layer_curvature(stage))
       throw UsageError(where + fmt::format(" is not supported; {} handles real dense and conv2d "
-                                           "stages with activation, pooling, flatten and "
-                                           "channel-mean stages between them",
+                                           "stages and residual stages around them, with "
+                                           "activation, pooling, flatten and channel-mean stages "
+                                           "between them (batch norm has no value recursion "
+                                           "here: its statistics couple the samples)",
                                            name));
+    const bool plain_dense = stage.linear_layer()->is_matrix() && !stage.layer_form().skip;
     if ((value_hessian_ == ValueHessian::kFull || value_hessian_ == ValueHessian::kAugmented) &&
-        stage.kind() != control::StageKind::kDense)
+        !plain_dense)
       throw UsageError(where +
-                       ": full value Hessians need dense stages; use "
+                       ": full value Hessians need plain dense stages; use "
                        "value_hessian=factored");
     if (ddp && stage.num_controls() > o.integer("max_stage_controls"))
       throw UsageError(where +
@@ -240,8 +242,12 @@ StepStats Ddpnopt::step(control::Network& network, const control::TerminalLoss& 
   check_augmented_size(network, trajectory, x.size(0));
   StepStats stats;
   stats.objective = network.running_cost();
+  if (this->batch().distributed() && value_hessian_ == ValueHessian::kAugmented)
+    throw UsageError(name_ +
+                     ": blocks=augmented couples every pair of samples and cannot be "
+                     "split across processes; use blocks=diagonal or one process");
   auto value = terminal_value(loss, trajectory.output(), y, value_hessian_, exact_terminal_,
-                              &stats.loss, terminal_factor_);
+                              &stats.loss, terminal_factor_, &this->batch());
   stats.objective += stats.loss;
   stats.accuracy = batch_accuracy(loss, trajectory.output(), y);
 
@@ -252,6 +258,7 @@ StepStats Ddpnopt::step(control::Network& network, const control::TerminalLoss& 
     if (stages_[t]) last = t;
   auto layer_options = layer_options_;
   layer_options.lr = lr_ * lr_scale_;
+  layer_options.batch = &this->batch();
   layer_options.diagnostics = diagnostics_every_ > 0 && steps_ % diagnostics_every_ == 0 &&
                               value_hessian_ != ValueHessian::kNone;
 
@@ -269,15 +276,20 @@ StepStats Ddpnopt::step(control::Network& network, const control::TerminalLoss& 
     const auto running = stage.running_cost_gradients();
     trainable->running_gradient =
         running.empty() ? torch::Tensor() : to_layer_matrix(stage, running);
-    auto mean_gradient = layer_control_vjp(stage, x_t, value.gradient).div_(batch);
+    trainable->coupling = layer_coupling(stage, x_t);
+    const auto layer_gradient = trainable->coupling.to_layer(value.gradient);  // V_h per sample
+    auto mean_gradient = layer_control_vjp(stage, x_t, layer_gradient).div_(batch);
+    this->batch().mean(mean_gradient);  // Q̄_u over the global batch
     if (!running.empty()) mean_gradient += trainable->running_gradient;
     trainable->mean_gradient = mean_gradient;
     auto& curvature = *trainable->curvature;
     if (auto* exact = dynamic_cast<ExactCurvature*>(&curvature))
       exact->set_value_hessian(layer_inputs(stage, x_t).squeeze(1), value.hessian,
-                               stage.running_cost_weights().l2);
-    curvature.observe(curvature.uses_rows() ? layer_rows(stage, x_t, value.gradient) : LayerRows{},
-                      mean_gradient);
+                               stage.running_cost_weights().l2, &this->batch());
+    LayerRows rows;
+    if (curvature.uses_rows()) rows = layer_rows(stage, x_t, layer_gradient);
+    rows.shard = &this->batch();
+    curvature.observe(rows, mean_gradient);
     trainable->mean_direction = curvature.solve(mean_gradient);
     if (kl_clip_ > 0)
       predicted_change += (trainable->mean_direction * mean_gradient).sum().item<double>();
@@ -287,8 +299,8 @@ StepStats Ddpnopt::step(control::Network& network, const control::TerminalLoss& 
     layer_options.need_factor = false;
     for (size_t s = first + 1; s < t; ++s) layer_options.need_factor |= stages_[s] != nullptr;
     layer_options.gain_start = trainable->gain_direction;
-    auto next = layer_value(stage, x_t, value, curvature, trainable->running_gradient,
-                            trainable->mean_direction, layer_options);
+    auto next = layer_value(stage, x_t, trainable->coupling, value, curvature,
+                            trainable->running_gradient, trainable->mean_direction, layer_options);
     if (next.gain_direction.defined()) trainable->gain_direction = next.gain_direction;
     clamps += next.radicand_clamps;
     if (layer_options.diagnostics) {
@@ -300,7 +312,8 @@ StepStats Ddpnopt::step(control::Network& network, const control::TerminalLoss& 
     trainable->state_factor = next.state_factor;
     value = std::move(next.value);
   }
-  if (value_hessian_ == ValueHessian::kFactored) stats.extras["radicand_clamps"] = double(clamps);
+  if (value_hessian_ == ValueHessian::kFactored)
+    stats.extras["radicand_clamps"] = this->batch().sum(double(clamps));
   // KL clipping as in the kfac method, from the feedback-free step (the feedback's is not known
   // before the forward pass), so that without feedback this is exactly `kfac`.
   double clip = 1.0;
@@ -319,16 +332,18 @@ StepStats Ddpnopt::step(control::Network& network, const control::TerminalLoss& 
     if (auto* trainable = stages_[t].get()) {
       torch::Tensor feedback;
       if (feedback_ && t != first) {
-        feedback =
-            feedback_gradient(stage, states[t], trainable->output_value, x_hat - states[t],
-                              second_order_, trainable->feedback_scale, trainable->state_factor)
-                .div_(batch);
+        feedback = feedback_gradient(stage, states[t], trainable->output_value, x_hat - states[t],
+                                     second_order_, trainable->feedback_scale,
+                                     trainable->state_factor, trainable->coupling)
+                       .div_(batch);
+        this->batch().mean(feedback);  // E[Q_ux δx] over the global batch
         const double norm = feedback.norm().item<double>();
         stats.extras[fmt::format("stage{}.feedback_norm", t)] = norm;
         feedback_total += norm * norm;
       }
       update(stage, *trainable, feedback, clip, stats, t);
       trainable->output_value = {};
+      trainable->coupling = {};
       trainable->feedback_scale = trainable->state_factor = torch::Tensor();
     }
     if (feedback_ && t < last) x_hat = stage.forward(x_hat);

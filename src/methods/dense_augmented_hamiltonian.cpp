@@ -2,8 +2,7 @@
 
 #include <cmath>
 
-#include "octrain/control/dense.h"
-#include "octrain/control/residual.h"
+#include "octrain/control/stage.h"
 
 namespace octrain::methods {
 namespace {
@@ -49,19 +48,19 @@ std::unique_ptr<DenseAugmentedHamiltonian> DenseAugmentedHamiltonian::make(
     control::Stage& stage, const torch::Tensor& x, const torch::Tensor& x_next,
     const torch::Tensor& p, const torch::Tensor& p_next, double rho) {
   std::unique_ptr<DenseAugmentedHamiltonian> out(new DenseAugmentedHamiltonian());
-  control::DenseStage* dense = dynamic_cast<control::DenseStage*>(&stage);
-  if (auto* residual = dynamic_cast<control::ResidualStage*>(&stage)) {
-    dense = dynamic_cast<control::DenseStage*>(&residual->inner());
-    out->skip_ = true;
-    out->delta_ = residual->delta();
-    out->activation_ = residual->activation();
-  }
-  if (!dense || x.dim() != 2 || dense->in_features() * dense->out_features() > kMaxWeights)
-    return nullptr;
+  // A real dense layer, alone or inside a residual stage y = x + δ·σ(W x + b).
+  auto* layer = stage.linear_layer();
+  if (!layer || !layer->is_matrix() || x.dim() != 2) return nullptr;
+  const auto weight = layer->layer_weight();
+  if (weight.numel() > kMaxWeights) return nullptr;
+  const auto form = stage.layer_form();
+  out->skip_ = form.skip;
+  out->delta_ = form.delta;
+  out->activation_ = form.activation;
   out->samples_ = x.size(0);
-  out->in_ = dense->in_features();
-  out->out_ = dense->out_features();
-  out->has_bias_ = dense->bias.defined();
+  out->in_ = weight.size(1);
+  out->out_ = weight.size(0);
+  out->has_bias_ = layer->layer_has_bias();
   out->rho_ = rho;
   out->l2_ = stage.running_cost_weights().l2;
   out->l1_ = stage.running_cost_weights().l1;

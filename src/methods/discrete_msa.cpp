@@ -86,6 +86,7 @@ StepStats DiscreteMsa::step(control::Network& network, const control::TerminalLo
                             const torch::Tensor& x, const torch::Tensor& y) {
   control::Trajectory trajectory;
   StepStats stats = sweep_batch(network, loss, x, y, trajectory);
+  reduce_hamiltonian_gradients(batch(), trajectory);  // M_t = Σ_s p xᵀ and the real gradients
   torch::NoGradGuard no_grad;
   store_loss_gradients(network, trajectory, real_stages_);
   real_optimizer_->step();

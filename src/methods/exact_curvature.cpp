@@ -5,7 +5,7 @@
 namespace octrain::methods {
 
 void ExactCurvature::set_value_hessian(const torch::Tensor& inputs, const torch::Tensor& v_hh,
-                                       double l2) {
+                                       double l2, const dist::BatchReducer* shard) {
   // g_u^(s) = x̃_sᵀ ⊗ I, so g_u^(s)ᵀ V_hh^(s,t) g_u^(t) [(j,a),(k,b)] = V_hh^(s,t)[j,k] x̃_s,a x̃_t,b.
   // In double precision: the Gauss-Newton Q_uu of a few thousand controls is ill-conditioned in
   // float (and OpenBLAS's single-precision triangular kernels crash on some CPUs: see
@@ -14,6 +14,7 @@ void ExactCurvature::set_value_hessian(const torch::Tensor& inputs, const torch:
   auto m = (h.dim() == 4 ? torch::einsum("sjtk,sa,tb->jakb", {h, xt, xt})
                          : torch::einsum("sjk,sa,sb->jakb", {h, xt, xt})) /
            double(inputs.size(0));
+  if (shard) shard->mean(m);
   const int64_t n = v_hh.size(1) * inputs.size(1);
   matrix_ = m.reshape({n, n});
   matrix_.diagonal().add_(l2 + damping_);

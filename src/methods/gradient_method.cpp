@@ -124,6 +124,7 @@ StepStats GradientMethod::step(control::Network& network, const control::Termina
                                const torch::Tensor& x, const torch::Tensor& y) {
   control::Trajectory trajectory;
   StepStats stats = sweep_batch(network, loss, x, y, trajectory);
+  reduce_hamiltonian_gradients(batch(), trajectory);
   size_t k = 0;
   for (auto& stage_gradients : trajectory.hamiltonian_gradients) {
     for (auto& dH : stage_gradients) controls_[k++].mutable_grad() = dH.neg_();  // ∂J/∂θ = −∂H/∂θ

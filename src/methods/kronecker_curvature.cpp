@@ -65,8 +65,11 @@ void KroneckerCurvature::observe(const LayerRows& rows, const torch::Tensor& mea
                                          out_, fan_, steps_ + 1));
     const auto& x = rows.inputs;
     const auto& g = rows.output_grads;
-    fold_in(A_, x.t().mm(x).div_(static_cast<double>(x.size(0))), options_.decay);
-    fold_in(G_, g.t().mm(g).div_(static_cast<double>(rows.batch_size)), options_.decay);
+    std::vector<torch::Tensor> factors{x.t().mm(x).div_(static_cast<double>(x.size(0))),
+                                       g.t().mm(g).div_(static_cast<double>(rows.batch_size))};
+    if (rows.shard) rows.shard->mean(factors);  // one all-reduce for both
+    fold_in(A_, factors[0], options_.decay);
+    fold_in(G_, factors[1], options_.decay);
   }
   if (due(options_.refresh_every)) refresh();
   if (options_.eigenbasis && statistics) fold_in_scaling(rows);
@@ -96,7 +99,8 @@ void KroneckerCurvature::refresh() {
 void KroneckerCurvature::fold_in_scaling(const LayerRows& rows) {
   const auto g_projected = rows.output_grads.mm(U_G_).square_();
   const auto x_projected = rows.inputs.mm(U_A_).square_();
-  const auto moment = g_projected.t().mm(x_projected).div_(static_cast<double>(rows.batch_size));
+  auto moment = g_projected.t().mm(x_projected).div_(static_cast<double>(rows.batch_size));
+  if (rows.shard) rows.shard->mean(moment);
   S_.mul_(options_.decay).add_(moment, 1.0 - options_.decay);
 }
 
@@ -157,6 +161,51 @@ void KroneckerCurvature::load(torch::serialize::InputArchive& archive, const std
     throw DataError(
         fmt::format("kronecker curvature '{}': saved factors are [{}], [{}], expected [{}], [{}]",
                     prefix, A_.size(0), G_.size(0), fan_, out_));
+}
+
+DiagonalFisherCurvature::DiagonalFisherCurvature(int64_t controls, KroneckerOptions options)
+    : controls_(controls), options_(options) {}
+
+void DiagonalFisherCurvature::observe(const LayerRows& rows, const torch::Tensor&) {
+  torch::NoGradGuard no_grad;
+  if (uses_rows()) {
+    const auto& g = rows.sample_gradients;
+    if (!g.defined() || g.size(1) != controls_)
+      throw std::logic_error(
+          fmt::format("DiagonalFisherCurvature [{}]: step {} needs the per-sample gradients",
+                      controls_, steps_ + 1));
+    auto moment = g.square().mean(0, /*keepdim=*/true);
+    if (rows.shard) rows.shard->mean(moment);  // over the global batch
+    fold_in(fisher_, moment, options_.decay);
+  }
+  ++steps_;
+}
+
+torch::Tensor DiagonalFisherCurvature::solve(const torch::Tensor& gradient) const {
+  if (!fisher_.defined()) return gradient / options_.damping;
+  return gradient / (fisher_ + options_.damping);
+}
+
+torch::Tensor DiagonalFisherCurvature::sample_form(const torch::Tensor&, const torch::Tensor&,
+                                                   const torch::Tensor&) const {
+  throw std::logic_error("DiagonalFisherCurvature: no per-sample layer form");
+}
+
+void DiagonalFisherCurvature::save(torch::serialize::OutputArchive& archive,
+                                   const std::string& prefix) const {
+  archive.write(prefix + "steps", torch::tensor(steps_, torch::kInt64));
+  if (fisher_.defined()) archive.write(prefix + "fisher", fisher_);
+}
+
+void DiagonalFisherCurvature::load(torch::serialize::InputArchive& archive,
+                                   const std::string& prefix) {
+  read_scalar(archive, prefix + "steps", steps_);
+  fisher_ = torch::Tensor();
+  torch::Tensor fisher;
+  if (archive.try_read(prefix + "fisher", fisher)) fisher_ = fisher;
+  if (fisher_.defined() && fisher_.numel() != controls_)
+    throw UsageError(fmt::format("checkpoint: {}fisher has {} entries, the stage has {} controls",
+                                 prefix, fisher_.numel(), controls_));
 }
 
 }  // namespace octrain::methods

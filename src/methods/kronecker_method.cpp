@@ -9,6 +9,7 @@
 
 #include "octrain/control/network.h"
 #include "octrain/methods/gradient_method.h"
+#include "octrain/methods/layer_maps.h"
 #include "octrain/util/error.h"
 
 namespace octrain::methods {
@@ -53,13 +54,17 @@ KroneckerMethod::KroneckerMethod(const std::string& name, OptionValues options,
   for (size_t t = 0; t < network.size(); ++t) {
     auto& stage = network.stage(t);
     if (!stage.trainable()) continue;
-    if (!has_layer_curvature(stage))
-      throw UsageError(fmt::format(
-          "{}: stage {} ({}) has no Kronecker curvature; kfac/ekfac support real dense and "
-          "conv2d stages",
-          name_, t, stage.describe()));
+    if (stage.control_set() != control::ControlSet::kReal)
+      throw UsageError(fmt::format("{}: stage {} ({}) has {} controls; kfac/ekfac need real ones",
+                                   name_, t, stage.describe(),
+                                   control::to_string(stage.control_set())));
     const auto zero = torch::zeros_like(to_layer_matrix(stage, stage.controls()));
-    layers_.push_back({t, KroneckerCurvature(zero.size(0), zero.size(1), curvature), zero});
+    std::unique_ptr<StageCurvature> block;
+    if (has_layer_curvature(stage))  // dense, conv2d, a residual's inner layer
+      block = std::make_unique<KroneckerCurvature>(zero.size(0), zero.size(1), curvature);
+    else  // batch norm and any other real stage: the diagonal Fisher
+      block = std::make_unique<DiagonalFisherCurvature>(zero.numel(), curvature);
+    layers_.push_back({t, std::move(block), zero});
   }
 }
 
@@ -67,6 +72,7 @@ StepStats KroneckerMethod::step(control::Network& network, const control::Termin
                                 const torch::Tensor& x, const torch::Tensor& y) {
   control::Trajectory trajectory;
   StepStats stats = sweep_batch(network, loss, x, y, trajectory);
+  reduce_hamiltonian_gradients(batch(), trajectory);
   torch::NoGradGuard no_grad;
   // p_{t+1} = −∂J/∂x_{t+1} of the batch-mean J, so the per-sample ∂φ_s/∂h is −B·p_{t+1}.
   const double batch = static_cast<double>(trajectory.batch_size());
@@ -79,14 +85,20 @@ StepStats KroneckerMethod::step(control::Network& network, const control::Termin
   for (auto& layer : layers_) {
     auto& stage = network.stage(layer.t);
     const auto gradient = to_layer_matrix(stage, trajectory.hamiltonian_gradients[layer.t]).neg_();
+    auto& curvature = *layer.curvature;
     LayerRows rows;
-    if (layer.curvature.uses_rows())
-      rows = layer_rows(stage, trajectory.states[layer.t],
-                        trajectory.costates[layer.t + 1] * (-batch));
-    layer.curvature.observe(rows, gradient);
-    directions.push_back(layer.curvature.solve(gradient));
+    if (curvature.uses_rows()) {
+      const auto& x_t = trajectory.states[layer.t];
+      const auto output_grad = trajectory.costates[layer.t + 1] * (-batch);
+      rows = has_layer_curvature(stage)
+                 ? layer_rows(stage, x_t, layer_coupling(stage, x_t).to_layer(output_grad))
+                 : sample_gradient_rows(stage, x_t, output_grad);
+    }
+    rows.shard = &this->batch();
+    curvature.observe(rows, gradient);
+    directions.push_back(curvature.solve(gradient));
     if (kl_clip > 0) predicted_change += (directions.back() * gradient).sum().item<double>();
-    refreshes += layer.curvature.refreshes();
+    refreshes += curvature.refreshes();
   }
   // KL clipping (Ba, Grosse & Martens 2017): shrink the step so that lr²·Σ⟨Δ, ∇⟩ ≤ κ.
   const double clip = kl_clip > 0 && predicted_change > 0
@@ -110,7 +122,7 @@ StepStats KroneckerMethod::step(control::Network& network, const control::Termin
 void KroneckerMethod::save(torch::serialize::OutputArchive& archive) const {
   for (const auto& layer : layers_) {
     const auto prefix = fmt::format("t{}_", layer.t);
-    layer.curvature.save(archive, prefix);
+    layer.curvature->save(archive, prefix);
     archive.write(prefix + "velocity", layer.velocity);
   }
 }
@@ -118,7 +130,7 @@ void KroneckerMethod::save(torch::serialize::OutputArchive& archive) const {
 void KroneckerMethod::load(torch::serialize::InputArchive& archive) {
   for (auto& layer : layers_) {
     const auto prefix = fmt::format("t{}_", layer.t);
-    layer.curvature.load(archive, prefix);
+    layer.curvature->load(archive, prefix);
     load_state_tensor(archive, prefix + "velocity", layer.velocity, name_);
   }
 }

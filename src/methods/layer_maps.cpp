@@ -1,72 +1,75 @@
 #include "octrain/methods/layer_maps.h"
 
-#include "octrain/control/conv2d.h"
+#include <fmt/format.h>
+
+#include "octrain/control/activation.h"
+#include "octrain/control/stage.h"
 #include "octrain/methods/stage_curvature.h"
+#include "octrain/util/error.h"
 
 namespace octrain::methods {
 namespace {
 
-bool is_dense(control::Stage& stage) {
-  return stage.kind() == control::StageKind::kDense;
-}
 bool has_bias(control::Stage& stage) {
   return stage.controls().size() == 2;
 }
 
-// g_xᵀ v with the stage's map but the given weight.
-torch::Tensor state_vjp_with(control::Stage& stage, const torch::Tensor& weight,
-                             const torch::Tensor& x, const torch::Tensor& v) {
-  if (is_dense(stage)) return v.mm(weight);
-  auto& conv = static_cast<control::Conv2dStage&>(stage);
-  const int64_t s = conv.stride(), p = conv.padding();
-  return std::get<0>(at::convolution_backward(v, x, weight, c10::nullopt, {s, s}, {p, p}, {1, 1},
-                                              false, {0, 0}, 1, {true, false, false}));
+}  // namespace
+
+control::LinearLayer& require_linear_layer(control::Stage& stage) {
+  auto* layer = has_layer_curvature(stage) ? stage.linear_layer() : nullptr;
+  if (!layer)
+    throw UsageError(
+        fmt::format("{}: needs a real dense or conv2d layer (alone or inside a residual stage)",
+                    stage.describe()));
+  return *layer;
 }
 
-}  // namespace
+LayerCoupling layer_coupling(control::Stage& stage, const torch::Tensor& x) {
+  const auto form = stage.layer_form();
+  LayerCoupling coupling;
+  coupling.skip = form.skip;
+  if (form.activation == control::Activation::kIdentity && form.delta == 1.0) return coupling;
+  auto& layer = require_linear_layer(stage);
+  const auto controls = stage.controls();
+  const auto h = layer.apply(x, controls[0], controls.size() == 2 ? controls[1] : torch::Tensor());
+  const auto sigma = control::apply_activation(form.activation, h);
+  coupling.slope =
+      control::activation_backward(form.activation, h, sigma, torch::ones_like(h)).mul_(form.delta);
+  return coupling;
+}
 
 torch::Tensor layer_apply(control::Stage& stage, const torch::Tensor& x,
                           const torch::Tensor& matrix) {
   auto controls = from_layer_matrix(stage, matrix);
   const auto bias = controls.size() == 2 ? controls[1] : torch::Tensor();
-  if (is_dense(stage)) return at::linear(x, controls[0], bias);
-  auto& conv = static_cast<control::Conv2dStage&>(stage);
-  return torch::conv2d(x, controls[0], bias, {conv.stride(), conv.stride()},
-                       {conv.padding(), conv.padding()});
+  return require_linear_layer(stage).apply(x, controls[0], bias);
 }
 
 torch::Tensor layer_state_jvp(control::Stage& stage, const torch::Tensor& delta_x) {
-  const auto weight = stage.controls()[0];
-  if (is_dense(stage)) return delta_x.mm(weight.t());
-  auto& conv = static_cast<control::Conv2dStage&>(stage);
-  return torch::conv2d(delta_x, weight, {}, {conv.stride(), conv.stride()},
-                       {conv.padding(), conv.padding()});
+  return require_linear_layer(stage).apply(delta_x, stage.controls()[0], torch::Tensor());
 }
 
 torch::Tensor layer_state_vjp(control::Stage& stage, const torch::Tensor& x,
                               const torch::Tensor& v) {
-  return state_vjp_with(stage, stage.controls()[0], x, v);
+  return require_linear_layer(stage).input_vjp(stage.controls()[0], x, v);
 }
 
 torch::Tensor layer_state_diagonal_vjp(control::Stage& stage, const torch::Tensor& x,
                                        const torch::Tensor& e) {
   // (g_xᵀ diag(e) g_x)_mm = Σ_i e_i (∂h_i/∂x_m)², and ∂h_i/∂x_m is a weight entry.
-  return state_vjp_with(stage, stage.controls()[0].square(), x, e);
+  return require_linear_layer(stage).input_vjp(stage.controls()[0].square(), x, e);
 }
 
 torch::Tensor layer_control_vjp(control::Stage& stage, const torch::Tensor& x,
                                 const torch::Tensor& v) {
-  if (is_dense(stage)) {
-    auto weight = v.t().mm(x);
-    return has_bias(stage) ? torch::cat({weight, v.sum(0).unsqueeze(1)}, 1) : weight;
-  }
-  auto& conv = static_cast<control::Conv2dStage&>(stage);
-  const int64_t s = conv.stride(), p = conv.padding();
-  const auto weight = stage.controls()[0];
-  auto grads = at::convolution_backward(v, x, weight, c10::nullopt, {s, s}, {p, p}, {1, 1}, false,
-                                        {0, 0}, 1, {false, true, false});
-  auto matrix = std::get<1>(grads).reshape({weight.size(0), -1});
-  return has_bias(stage) ? torch::cat({matrix, v.sum({0, 2, 3}).unsqueeze(1)}, 1) : matrix;
+  auto& layer = require_linear_layer(stage);
+  const auto weight = layer.weight_vjp(x, v);
+  const auto matrix = weight.reshape({weight.size(0), -1});
+  if (!has_bias(stage)) return matrix;
+  std::vector<int64_t> positions{0};
+  for (int64_t d = 2; d < v.dim(); ++d) positions.push_back(d);
+  return torch::cat({matrix, v.sum(positions).unsqueeze(1)}, 1);
 }
 
 torch::Tensor per_sample_control_vjp(control::Stage& stage, const torch::Tensor& x,

@@ -1,6 +1,7 @@
 #include "octrain/methods/method.h"
 
 #include "octrain/control/network.h"
+#include "octrain/control/trajectory.h"
 
 namespace octrain::methods {
 
@@ -21,6 +22,16 @@ StepStats sweep_batch(control::Network& network, const control::TerminalLoss& lo
   stats.objective = stats.loss + trajectory.running_cost;
   stats.accuracy = batch_accuracy(loss, trajectory.output(), y);
   return stats;
+}
+
+void reduce_hamiltonian_gradients(const dist::BatchReducer& batch,
+                                  control::Trajectory& trajectory) {
+  if (!batch.distributed()) return;
+  std::vector<torch::Tensor> all;
+  for (auto& stage : trajectory.hamiltonian_gradients)
+    for (auto& dH : stage)
+      if (dH.defined()) all.push_back(dH);
+  batch.mean(all);
 }
 
 StagesByControlSet stages_by_control_set(control::Network& network) {

@@ -7,8 +7,6 @@
 
 #include <cmath>
 
-#include "octrain/control/conv2d.h"
-#include "octrain/control/dense.h"
 #include "octrain/control/network.h"
 #include "octrain/methods/gradient_method.h"
 #include "octrain/util/error.h"
@@ -19,8 +17,7 @@ namespace {
 constexpr double kTwnThresholdFactor = 0.7;  // Δ = 0.7·mean|w| (TWN's approximation)
 
 torch::Tensor& output_scale(control::Stage& stage) {
-  if (auto* dense = dynamic_cast<control::DenseStage*>(&stage)) return dense->scale;
-  if (auto* conv = dynamic_cast<control::Conv2dStage*>(&stage)) return conv->scale;
+  if (auto* scale = stage.discrete_scale()) return *scale;
   throw std::logic_error("QuantisedGradient: discrete stage without an output scale");
 }
 
@@ -106,6 +103,7 @@ StepStats QuantisedGradient::step(control::Network& network, const control::Term
                                   const torch::Tensor& x, const torch::Tensor& y) {
   control::Trajectory trajectory;
   StepStats stats = sweep_batch(network, loss, x, y, trajectory);
+  reduce_hamiltonian_gradients(batch(), trajectory);
   torch::NoGradGuard no_grad;
   store_loss_gradients(network, trajectory, real_stages_);
   for (auto& d : latent_) d.w.mutable_grad() = trajectory.hamiltonian_gradients[d.t].front().neg_();

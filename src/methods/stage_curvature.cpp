@@ -2,8 +2,7 @@
 
 #include <fmt/format.h>
 
-#include "octrain/control/conv2d.h"
-#include "octrain/control/dense.h"
+#include "octrain/control/stage.h"
 #include "octrain/util/error.h"
 
 namespace octrain::methods {
@@ -28,21 +27,13 @@ torch::Tensor append_ones(const torch::Tensor& rows) {
 }  // namespace
 
 bool has_layer_curvature(control::Stage& stage) {
-  const auto kind = stage.kind();
-  return (kind == control::StageKind::kDense || kind == control::StageKind::kConv2d) &&
-         stage.control_set() == control::ControlSet::kReal && stage.trainable();
+  return stage.linear_layer() != nullptr && stage.control_set() == control::ControlSet::kReal &&
+         stage.trainable();
 }
 
 torch::Tensor layer_inputs(control::Stage& stage, const torch::Tensor& x) {
   require_layer(stage);
-  torch::Tensor rows;
-  if (stage.kind() == control::StageKind::kDense) {
-    rows = x.unsqueeze(1);  // [B, 1, in]
-  } else {
-    auto& conv = static_cast<control::Conv2dStage&>(stage);
-    const int64_t k = conv.kernel(), s = conv.stride(), p = conv.padding();
-    rows = torch::im2col(x, {k, k}, {1, 1}, {p, p}, {s, s}).transpose(1, 2);  // [B, L, in·k·k]
-  }
+  const auto rows = stage.linear_layer()->patches(x);
   return has_bias(stage) ? append_ones(rows) : rows;
 }
 
@@ -59,15 +50,37 @@ LayerRows layer_rows(control::Stage& stage, const torch::Tensor& x,
   return rows;
 }
 
+LayerRows sample_gradient_rows(control::Stage& stage, const torch::Tensor& x,
+                               const torch::Tensor& output_grad) {
+  LayerRows rows;
+  rows.batch_size = x.size(0);
+  rows.sample_gradients = stage.per_sample_control_gradients(x, output_grad);
+  return rows;
+}
+
 torch::Tensor to_layer_matrix(control::Stage& stage, const std::vector<torch::Tensor>& controls) {
+  if (!stage.linear_layer()) {
+    std::vector<torch::Tensor> flat;
+    for (const auto& c : controls) flat.push_back(c.reshape({-1}));
+    return torch::cat(flat).unsqueeze(0);
+  }
   require_layer(stage);
   auto weight = controls.at(0).reshape({controls[0].size(0), -1});
   return controls.size() == 2 ? torch::cat({weight, controls[1].unsqueeze(1)}, 1) : weight;
 }
 
 std::vector<torch::Tensor> from_layer_matrix(control::Stage& stage, const torch::Tensor& matrix) {
-  require_layer(stage);
   const auto controls = stage.controls();
+  if (!stage.linear_layer()) {
+    std::vector<torch::Tensor> out;
+    int64_t offset = 0;
+    for (const auto& c : controls) {
+      out.push_back(matrix.narrow(-1, offset, c.numel()).reshape(c.sizes()));
+      offset += c.numel();
+    }
+    return out;
+  }
+  require_layer(stage);
   const int64_t fan = controls[0].numel() / controls[0].size(0);
   std::vector<torch::Tensor> out{matrix.narrow(-1, 0, fan).reshape(controls[0].sizes())};
   if (controls.size() == 2) out.push_back(matrix.select(-1, fan).reshape(controls[1].sizes()));

@@ -8,6 +8,7 @@
 #include <sstream>
 
 #include "octrain/control/network.h"
+#include "octrain/dist/communicator.h"
 #include "octrain/methods/augmented_hamiltonian.h"
 #include "octrain/methods/dense_augmented_hamiltonian.h"
 #include "octrain/methods/lbfgs.h"
@@ -153,7 +154,14 @@ StepStats SuccessiveApproximation::step(control::Network& network,
 
   std::vector<StageSolution> solutions(trainable_.size());
   const auto solve_start = Clock::now();
-  parallel_for(trainable_.size(), threads_, [&](size_t k) {
+  // Data-parallel: F_t is a sum over the global batch, so every L-BFGS evaluation sums each
+  // rank's share — its samples' terms with the co-states rescaled to the global 1/B, and 1/N of the
+  // running cost — and every rank takes the same steps. Collectives must be issued in the same
+  // order on every rank, so the stages are then solved one after another.
+  const auto& shards = batch();
+  const bool distributed = shards.distributed();
+  const double world = double(shards.communicator().world_size());
+  parallel_for(trainable_.size(), distributed ? 1 : threads_, [&](size_t k) {
     const auto stage_start = Clock::now();
     const size_t t = trainable_[k];
     control::Stage& stage = network.stage(t);
@@ -164,20 +172,32 @@ StepStats SuccessiveApproximation::step(control::Network& network,
 
     const auto& x_t = trajectory.states[t];
     const auto& x_next = trajectory.states[t + 1];
-    const auto& p_t = trajectory.costates[t];
-    const auto& p_next = trajectory.costates[t + 1];
+    const auto p_t =
+        distributed ? trajectory.costates[t] * shards.weight() : trajectory.costates[t];
+    const auto p_next =
+        distributed ? trajectory.costates[t + 1] * shards.weight() : trajectory.costates[t + 1];
+    const auto running_cost = stage.running_cost_weights();
+    if (distributed) stage.set_running_cost({running_cost.l2 / world, running_cost.l1 / world});
     const AugmentedHamiltonian objective(stage, x_t, x_next, p_t, p_next, rho_[k]);
     const auto closed_form =
         DenseAugmentedHamiltonian::make(stage, x_t, x_next, p_t, p_next, rho_[k]);
+    const auto reduce = [&](double value, std::vector<double>& gradient) {
+      if (!distributed) return value;
+      gradient.push_back(value);
+      shards.sum(gradient);
+      value = gradient.back();
+      gradient.pop_back();
+      return value;
+    };
     std::vector<torch::Tensor> gradients;
     std::vector<double> theta = starts[k];
     solutions[k].lbfgs = minimise_lbfgs(
         [&](const std::vector<double>& point, std::vector<double>& gradient) {
-          if (closed_form) return closed_form->evaluate(point, &gradient);
+          if (closed_form) return reduce(closed_form->evaluate(point, &gradient), gradient);
           assign(controls, point);
           const double value = objective.evaluate(&gradients);
           gradient = flatten(gradients);
-          return value;
+          return reduce(value, gradient);
         },
         theta, lbfgs);
     for (size_t i = 0; i < theta.size(); ++i)
@@ -187,6 +207,12 @@ StepStats SuccessiveApproximation::step(control::Network& network,
       closed_form->evaluate(theta, nullptr, &solutions[k].residuals);
     else
       objective.evaluate(nullptr, &solutions[k].residuals);
+    if (distributed) {
+      stage.set_running_cost(running_cost);
+      std::vector<double> residuals{solutions[k].residuals.state, solutions[k].residuals.costate};
+      shards.sum(residuals);  // the feasibility residuals are sums over the global batch
+      solutions[k].residuals = {residuals[0], residuals[1]};
+    }
 
     torch::NoGradGuard no_grad;
     const auto live = stage.buffers();

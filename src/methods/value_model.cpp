@@ -7,8 +7,7 @@
 #include <algorithm>
 #include <cmath>
 
-#include "octrain/control/activation.h"
-#include "octrain/control/pool.h"
+#include "octrain/control/stage.h"
 #include "octrain/control/terminal_loss.h"
 #include "octrain/methods/layer_maps.h"
 #include "octrain/methods/stage_curvature.h"
@@ -43,18 +42,9 @@ torch::Tensor sample_dot(const torch::Tensor& a, const torch::Tensor& b) {
   return (flat(a) * flat(b)).sum(1);
 }
 
-const control::ActivationStage* as_activation(control::Stage& stage) {
-  return stage.kind() == control::StageKind::kActivation
-             ? static_cast<const control::ActivationStage*>(&stage)
-             : nullptr;
-}
-
-bool is_reshape(control::Stage& stage) {
-  return dynamic_cast<control::FlattenStage*>(&stage) != nullptr;
-}
-
 // c in V_xx = Q_xx − c·η Q_xu M⁻¹ Q_ux (see ValueScale).
 double correction_weight(const LayerValueOptions& o, int64_t batch) {
+  if (o.batch && o.batch->distributed()) batch = o.batch->global_size();
   return o.value_scale == ValueScale::kBatch ? 1.0 / double(batch) : 1.0;
 }
 
@@ -90,18 +80,13 @@ torch::Tensor positive_part(const torch::Tensor& hessian) {
   return projected.reshape(hessian.sizes());
 }
 
-torch::Tensor activation_slope(const control::ActivationStage& act, const torch::Tensor& x,
-                               const torch::Tensor& y) {
-  return control::activation_backward(act.activation(), x, y, torch::ones_like(y));
-}
-
 // ⟨g_uᵀz_s, M⁻¹ g_uᵀz_s⟩ and (when v is defined) ⟨g_uᵀz_s, M⁻¹ g_uᵀv_s⟩ per sample: closed form
 // for dense stages, explicit per-sample control gradients in chunks for conv stages.
 std::pair<torch::Tensor, torch::Tensor> sample_forms(control::Stage& stage, const torch::Tensor& x,
                                                      const StageCurvature& curvature,
                                                      const torch::Tensor& z,
                                                      const torch::Tensor& v) {
-  if (stage.kind() == control::StageKind::kDense) {
+  if (require_linear_layer(stage).is_matrix()) {
     const auto inputs = layer_inputs(stage, x).squeeze(1);
     if (!v.defined()) return {curvature.sample_form(inputs, z, z), torch::Tensor()};
     const auto forms = curvature.sample_form(inputs, z.expand({2, -1, -1}), torch::stack({z, v}));
@@ -128,10 +113,11 @@ torch::Tensor cross_state_products(const torch::Tensor& v_hh, const torch::Tenso
   return wv.permute({0, 3, 2, 1}).matmul(inputs);             // [s, m, j, k]
 }
 
-LayerValue full_layer_value(control::Stage& stage, const torch::Tensor& x, const ValueModel& next,
+LayerValue full_layer_value(control::Stage& stage, const torch::Tensor& x,
+                            const LayerCoupling& coupling, const ValueModel& next,
                             const StageCurvature& curvature, const torch::Tensor& running_gradient,
                             const torch::Tensor& mean_direction, const LayerValueOptions& o) {
-  if (stage.kind() != control::StageKind::kDense)
+  if (!require_linear_layer(stage).is_matrix() || coupling.skip || coupling.slope.defined())
     throw UsageError(
         fmt::format("{}: value_hessian=full supports dense stages only; use value_hessian=factored",
                     stage.describe()));
@@ -190,11 +176,14 @@ LayerValue full_layer_value(control::Stage& stage, const torch::Tensor& x, const
 }
 
 LayerValue factored_layer_value(control::Stage& stage, const torch::Tensor& x,
-                                const ValueModel& next, const StageCurvature& curvature,
+                                const LayerCoupling& coupling, const ValueModel& next,
+                                const StageCurvature& curvature,
                                 const torch::Tensor& running_gradient,
                                 const torch::Tensor& mean_direction, const LayerValueOptions& o) {
-  const auto& v_h = next.gradient;
-  const auto& z = next.factor;
+  // At the layer's output h: v_h = slope ⊙ V'_x and z_h = slope ⊙ z' (the same as at the stage's
+  // output for a plain layer). With a skip, Q_x and q_x gain the identity branch's V'_x and z'.
+  const auto v_h = coupling.to_layer(next.gradient);
+  const auto z = coupling.to_layer(next.factor);
   const int64_t batch = x.size(0);
   auto [zz, zv] = sample_forms(stage, x, curvature, z, o.per_sample_gain ? v_h : torch::Tensor());
   torch::Tensor k_dot;  // z_hᵀ g_u k per sample: the scalar by which Q_uxᵀ k = q_x (z_hᵀ g_u k)
@@ -209,7 +198,7 @@ LayerValue factored_layer_value(control::Stage& stage, const torch::Tensor& x,
   const auto own_gain = zz * weight;  // λ_s = Ĝ_ss
   LayerValue result{};
   if (o.diagnostics || o.cap == FeedbackCap::kSpectral) {
-    auto gain = closed_loop_gain(stage, x, z, curvature, weight, o.gain_start);
+    auto gain = closed_loop_gain(stage, x, z, curvature, weight, o.gain_start, o.batch);
     result.gain = gain.value;
     result.gain_direction = std::move(gain.direction);
   }
@@ -229,14 +218,23 @@ LayerValue factored_layer_value(control::Stage& stage, const torch::Tensor& x,
   result.radicand_clamps = radicand.lt(0).sum().item<int64_t>();
   if (o.diagnostics) result.negative_fraction = double(result.radicand_clamps) / double(batch);
   result.value.gradient = layer_state_vjp(stage, x, v_h + z * per_sample(k_dot, z));
+  if (coupling.skip)
+    result.value.gradient += next.gradient + next.factor * per_sample(k_dot, next.factor);
   if (!o.need_factor) return result;
   result.state_factor = layer_state_vjp(stage, x, z);
+  if (coupling.skip) result.state_factor += next.factor;
   result.value.factor =
       result.state_factor * per_sample(radicand.clamp_min(0).sqrt(), result.state_factor);
   // ε_V accumulates stage to stage as in the paper's Algorithm 3; the factored form keeps the
-  // diagonal of its image g_xᵀ diag(e) g_x.
+  // diagonal of its image g_xᵀ diag(e) g_x (with a skip: of (I + D g_x)ᵀ diag(e) (I + D g_x),
+  // D = diag(slope), without the cross term 2 e ⊙ D ⊙ diag(g_x), which needs g_x's diagonal).
   torch::Tensor tikhonov;
-  if (next.tikhonov.defined()) tikhonov = layer_state_diagonal_vjp(stage, x, next.tikhonov);
+  if (next.tikhonov.defined()) {
+    const auto e_h =
+        coupling.slope.defined() ? next.tikhonov * coupling.slope.square() : next.tikhonov;
+    tikhonov = layer_state_diagonal_vjp(stage, x, e_h);
+    if (coupling.skip) tikhonov += next.tikhonov;
+  }
   if (o.tikhonov > 0)
     tikhonov = tikhonov.defined() ? tikhonov + o.tikhonov : torch::full_like(x, o.tikhonov);
   result.value.tikhonov = tikhonov;
@@ -260,7 +258,20 @@ torch::Tensor per_sample_hessian(const control::TerminalLoss& loss, const torch:
 }
 
 torch::Tensor sampled_terminal_factor(const control::TerminalLoss& loss, const torch::Tensor& x_T,
-                                      const torch::Tensor& y) {
+                                      const torch::Tensor& y, const dist::BatchReducer* shard) {
+  if (shard && shard->distributed()) {
+    // Draw for the whole global batch, our rows in place, and keep ours: torch's samplers
+    // consume the generator element by element, so the draws do not depend on the world size.
+    const auto pad = [&](const torch::Tensor& t) {
+      std::vector<int64_t> shape(t.sizes().begin(), t.sizes().end());
+      shape[0] = shard->global_size();
+      auto out = torch::zeros(shape, t.options());
+      out.slice(0, shard->offset(), shard->offset() + t.size(0)).copy_(t);
+      return out;
+    };
+    return sampled_terminal_factor(loss, pad(x_T), pad(y))
+        .slice(0, shard->offset(), shard->offset() + x_T.size(0));
+  }
   auto z = loss.sample_hessian_factor(x_T);
   if (z.defined()) return z;
   const auto [eigenvalues, vectors] = torch::linalg::eigh(per_sample_hessian(loss, x_T, y), "L");
@@ -270,7 +281,8 @@ torch::Tensor sampled_terminal_factor(const control::TerminalLoss& loss, const t
 
 ValueModel terminal_value(const control::TerminalLoss& loss, const torch::Tensor& x_T,
                           const torch::Tensor& y, ValueHessian mode, bool exact_terminal,
-                          double* loss_value, TerminalFactor factor) {
+                          double* loss_value, TerminalFactor factor,
+                          const dist::BatchReducer* shard) {
   const auto evaluation = loss.evaluate(x_T, y, true);
   if (loss_value) *loss_value = evaluation.value.item<double>();
   ValueModel value;
@@ -286,7 +298,7 @@ ValueModel terminal_value(const control::TerminalLoss& loss, const torch::Tensor
             : torch::einsum("sij,st->sitj", {blocks, torch::eye(x_T.size(0), blocks.options())});
   } else if (mode == ValueHessian::kFactored) {
     value.factor = factor == TerminalFactor::kSampled
-                       ? sampled_terminal_factor(loss, flat(x_T), y).view(x_T.sizes())
+                       ? sampled_terminal_factor(loss, flat(x_T), y, shard).view(x_T.sizes())
                        : value.gradient;
   }
   return value;
@@ -297,24 +309,23 @@ ValueModel stage_free_value(control::Stage& stage, const torch::Tensor& x, const
   auto back = [&](const torch::Tensor& v) { return stage.vjp(x, y, v, true, nullptr).costate; };
   ValueModel value;
   value.gradient = back(next.gradient);
-  const auto* act = as_activation(stage);
+  const auto slope_x = stage.elementwise_slope(x, y);  // defined for activations
   if (next.factored()) {
     value.factor = back(next.factor);
-    if (next.tikhonov.defined() && act)
-      value.tikhonov = next.tikhonov * activation_slope(*act, x, y).square();
-    else if (next.tikhonov.defined() && is_reshape(stage))
+    if (next.tikhonov.defined() && slope_x.defined())
+      value.tikhonov = next.tikhonov * slope_x.square();
+    else if (next.tikhonov.defined() && stage.is_reshape())
       value.tikhonov = next.tikhonov.reshape(x.sizes());
   }
   if (next.full()) {
-    if (act) {
-      const auto slope = flat(activation_slope(*act, x, y));
+    if (slope_x.defined()) {
+      const auto slope = flat(slope_x);
       value.hessian = next.augmented() ? slope.unsqueeze(2).unsqueeze(3) * next.hessian * slope
                                        : slope.unsqueeze(2) * next.hessian * slope.unsqueeze(1);
       if (second_order)
         add_to_diagonal(value.hessian,
-                        flat(next.gradient) *
-                            flat(control::activation_second_derivative(act->activation(), x, y)));
-    } else if (is_reshape(stage)) {
+                        flat(next.gradient) * flat(stage.elementwise_curvature(x, y)));
+    } else if (stage.is_reshape()) {
       value.hessian = next.hessian;
     } else {
       throw UsageError(
@@ -326,38 +337,59 @@ ValueModel stage_free_value(control::Stage& stage, const torch::Tensor& x, const
   return value;
 }
 
+LayerValue layer_value(control::Stage& stage, const torch::Tensor& x, const LayerCoupling& coupling,
+                       const ValueModel& next, const StageCurvature& curvature,
+                       const torch::Tensor& running_gradient, const torch::Tensor& mean_direction,
+                       const LayerValueOptions& options) {
+  if (next.full())
+    return full_layer_value(stage, x, coupling, next, curvature, running_gradient, mean_direction,
+                            options);
+  if (next.factored())
+    return factored_layer_value(stage, x, coupling, next, curvature, running_gradient,
+                                mean_direction, options);
+  LayerValue result{};
+  result.value.gradient = layer_state_vjp(stage, x, coupling.to_layer(next.gradient));
+  if (coupling.skip) result.value.gradient += next.gradient;
+  return result;
+}
+
 LayerValue layer_value(control::Stage& stage, const torch::Tensor& x, const ValueModel& next,
                        const StageCurvature& curvature, const torch::Tensor& running_gradient,
                        const torch::Tensor& mean_direction, const LayerValueOptions& options) {
-  if (next.full())
-    return full_layer_value(stage, x, next, curvature, running_gradient, mean_direction, options);
-  if (next.factored())
-    return factored_layer_value(stage, x, next, curvature, running_gradient, mean_direction,
-                                options);
-  LayerValue result{};
-  result.value.gradient = layer_state_vjp(stage, x, next.gradient);
-  return result;
+  return layer_value(stage, x, LayerCoupling{}, next, curvature, running_gradient, mean_direction,
+                     options);
 }
 
 ClosedLoopGain closed_loop_gain(control::Stage& stage, const torch::Tensor& x,
                                 const torch::Tensor& z, const StageCurvature& curvature,
-                                double weight, const torch::Tensor& start) {
+                                double weight, const torch::Tensor& start,
+                                const dist::BatchReducer* batch) {
   // Power iteration on Ĝv = w Qᵀ M⁻¹ (Q v) in sample space: Q v = g_uᵀ(z ⊙ v) is one weight
   // gradient, Qᵀu = (z·g_u u)_s one layer product. Ĝ is positive semi-definite, so the Rayleigh
   // quotient converges to λ_max from below. The samples change every step but the parameter-space
   // direction u = M⁻¹Qv of the top eigenvector changes slowly: seeded with Qᵀu of the last step's
   // u, two or three iterations reach 1 %.
-  const int64_t batch = x.size(0);
+  // Data-parallel: v lives on every rank's samples, so Qv and the dot products are summed.
+  const auto& shards = batch ? *batch : dist::BatchReducer::single_process();
+  const auto global_norm = [&](const torch::Tensor& t) {
+    if (!shards.distributed()) return t.norm().item<double>();
+    return std::sqrt(shards.sum(t.square().sum().item<double>()));
+  };
   torch::Tensor v;
   if (start.defined()) v = sample_dot(z, layer_apply(stage, x, start));
-  if (!v.defined() || v.norm().item<double>() == 0.0) v = torch::ones({batch}, z.options());
-  v = v / v.norm();
+  if (!v.defined() || global_norm(v) == 0.0) v = torch::ones({x.size(0)}, z.options());
+  v = v / global_norm(v);
   ClosedLoopGain out;
   for (int iteration = 0; iteration < kPowerIterations; ++iteration) {
-    auto u = curvature.solve(layer_control_vjp(stage, x, z * per_sample(v, z)));
+    auto qv = layer_control_vjp(stage, x, z * per_sample(v, z));
+    shards.sum(qv);
+    auto u = curvature.solve(qv);
     const auto gv = sample_dot(z, layer_apply(stage, x, u)) * weight;
-    const double quotient = (gv * v).sum().item<double>();
-    const double norm = gv.norm().item<double>();
+    std::vector<double> sums{(gv * v).sum().item<double>(),
+                             shards.distributed() ? gv.square().sum().item<double>() : 0.0};
+    shards.sum(sums);
+    const double quotient = sums[0];
+    const double norm = shards.distributed() ? std::sqrt(sums[1]) : gv.norm().item<double>();
     out.direction = u;
     if (norm == 0.0) return {0.0, u};
     v = gv / norm;
@@ -373,12 +405,13 @@ ClosedLoopGain closed_loop_gain(control::Stage& stage, const torch::Tensor& x,
 torch::Tensor feedback_gradient(control::Stage& stage, const torch::Tensor& x,
                                 const ValueModel& next, const torch::Tensor& delta_x,
                                 bool second_order, const torch::Tensor& sample_scale,
-                                const torch::Tensor& state_factor) {
-  torch::Tensor r;  // V_hh a with a = g_x δx
+                                const torch::Tensor& state_factor, const LayerCoupling& coupling) {
+  torch::Tensor r;  // V'_xx a at the stage's output, a = δy = (skip ? δx : 0) + slope ⊙ g_x δx
   if (next.factored() && !next.tikhonov.defined() && state_factor.defined()) {
     r = next.factor * per_sample(sample_dot(state_factor, delta_x), next.factor);  // z·a = q_x·δx
   } else {
-    const auto a = layer_state_jvp(stage, delta_x);
+    auto a = coupling.to_layer(layer_state_jvp(stage, delta_x));
+    if (coupling.skip) a = a + delta_x;
     if (next.augmented()) {
       const int64_t n = a.numel();
       r = next.hessian.reshape({n, n}).mv(a.reshape({n})).view(a.sizes());
@@ -390,7 +423,7 @@ torch::Tensor feedback_gradient(control::Stage& stage, const torch::Tensor& x,
     }
   }
   if (sample_scale.defined()) r = r * per_sample(sample_scale, r);
-  auto feedback = layer_control_vjp(stage, x, r);
+  auto feedback = layer_control_vjp(stage, x, coupling.to_layer(r));
   if (second_order) {
     auto g_ux = layer_control_vjp(stage, delta_x, next.gradient);
     if (stage.controls().size() == 2) g_ux.select(1, g_ux.size(1) - 1).zero_();

@@ -1,24 +1,12 @@
 #include "octrain/perf/forward_flops.h"
 
-#include "octrain/control/conv2d.h"
-#include "octrain/control/dense.h"
 #include "octrain/control/network.h"
-#include "octrain/control/residual.h"
 
 namespace octrain::perf {
 namespace {
 
 double stage_flops(control::Stage& stage, const control::Shape& input) {
-  if (auto* dense = dynamic_cast<control::DenseStage*>(&stage))
-    return 2.0 * double(dense->in_features()) * double(dense->out_features());
-  if (auto* conv = dynamic_cast<control::Conv2dStage*>(&stage)) {
-    const auto output = conv->output_shape(input);  // [C_out, H_out, W_out]
-    return 2.0 * double(conv->in_channels()) * double(conv->kernel() * conv->kernel()) *
-           double(output[0]) * double(output[1]) * double(output[2]);
-  }
-  if (auto* residual = dynamic_cast<control::ResidualStage*>(&stage))
-    return stage_flops(residual->inner(), input);
-  return 0.0;
+  return stage.forward_flops(input);
 }
 
 }  // namespace

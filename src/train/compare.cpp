@@ -8,6 +8,8 @@
 #include <filesystem>
 #include <set>
 
+#include "octrain/dist/communicator.h"
+#include "octrain/dist/world.h"
 #include "octrain/methods/registry.h"
 #include "octrain/train/reference_table.h"
 #include "octrain/train/trainer.h"
@@ -139,8 +141,11 @@ std::vector<CompareRow> run_compare(const CompareConfig& config, bool quiet, std
           "compare: two methods are labelled '{}'; give them distinct labels", entry.label));
   }
   const auto manifest = experiment_manifest(config);  // resolves the reference before any run
-  std::filesystem::create_directories(config.base.out);
-  write_text_atomically(config.base.out + "/experiment.json", manifest.dump(2) + "\n");
+  const bool writer = dist::world().rank() == 0;      // data-parallel: rank 0 writes
+  if (writer) {
+    std::filesystem::create_directories(config.base.out);
+    write_text_atomically(config.base.out + "/experiment.json", manifest.dump(2) + "\n");
+  }
   std::map<uint64_t, data::Dataset> datasets;  // one load per split seed
   std::vector<CompareRow> rows;
   for (const auto& entry : config.entries) {
@@ -153,7 +158,7 @@ std::vector<CompareRow> run_compare(const CompareConfig& config, bool quiet, std
       run.method = entry.method;
       run.method_options = entry.options;
       run.out = fmt::format("{}/{}/seed-{}", config.base.out, safe_file_name(entry.label), seed);
-      std::filesystem::remove_all(run.out);  // a grid re-run replaces its old runs
+      if (writer) std::filesystem::remove_all(run.out);  // a grid re-run replaces its old runs
       auto it = datasets.find(run.split_seed());
       if (it == datasets.end())
         it = datasets
@@ -196,8 +201,10 @@ std::vector<CompareRow> run_compare(const CompareConfig& config, bool quiet, std
     csv += fmt::format("\"{}\",{},{},{:.6f},{:.6f},{:.6f},{:.6f},{:.6f},{:.4f}\n", r.label, r.runs,
                        r.diverged, r.accuracy_mean, r.accuracy_std, r.train_loss_mean,
                        r.train_loss_std, r.test_loss_mean, r.step_ms_mean);
-  write_text_atomically(config.base.out + "/summary.csv", csv);
-  write_text_atomically(config.base.out + "/summary.md", summary_markdown(rows, config));
+  if (writer) {
+    write_text_atomically(config.base.out + "/summary.csv", csv);
+    write_text_atomically(config.base.out + "/summary.md", summary_markdown(rows, config));
+  }
   return rows;
 }
 

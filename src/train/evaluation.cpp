@@ -3,6 +3,8 @@
 #include <limits>
 
 #include "octrain/control/network.h"
+#include "octrain/dist/batch_reducer.h"
+#include "octrain/dist/communicator.h"
 
 namespace octrain::train {
 
@@ -29,6 +31,25 @@ Evaluation evaluate(control::Network& network, const control::TerminalLoss& loss
   result.loss = loss_sum / double(n);
   result.accuracy = loss.classification() ? double(correct) / double(n)
                                           : std::numeric_limits<double>::quiet_NaN();
+  return result;
+}
+
+Evaluation evaluate_sharded(control::Network& network, const control::TerminalLoss& loss,
+                            const data::Split& split, dist::Communicator& communicator) {
+  if (!communicator.distributed()) return evaluate(network, loss, split);
+  const auto shard = dist::shard_of(split.size(), communicator.rank(), communicator.world_size());
+  const data::Split mine{split.x.slice(0, shard.offset, shard.offset + shard.size),
+                         split.y.slice(0, shard.offset, shard.offset + shard.size)};
+  const auto local = evaluate(network, loss, mine);
+  const double n = double(local.samples);
+  std::vector<double> sums{local.loss * n,
+                           loss.classification() && n > 0 ? local.accuracy * n : 0.0, n};
+  communicator.all_reduce_sum(sums);
+  Evaluation result;
+  result.samples = int64_t(sums[2]);
+  if (result.samples == 0) return result;
+  result.loss = sums[0] / sums[2];
+  if (loss.classification()) result.accuracy = sums[1] / sums[2];
   return result;
 }
 

@@ -12,12 +12,17 @@
 #include <csignal>
 #include <ctime>
 #include <filesystem>
+#include <fstream>
+#include <functional>
 #include <optional>
 
 #include "octrain/analysis/costate_diagnostics.h"
 #include "octrain/control/discrete_controls.h"
 #include "octrain/control/model_builder.h"
 #include "octrain/control/network.h"
+#include "octrain/dist/batch_reducer.h"
+#include "octrain/dist/communicator.h"
+#include "octrain/dist/world.h"
 #include "octrain/methods/registry.h"
 #include "octrain/train/checkpoint.h"
 #include "octrain/train/compute_threads.h"
@@ -112,6 +117,33 @@ data::Split to_device(const data::Split& split, const torch::Device& device) {
           split.y.defined() ? split.y.to(device) : split.y};
 }
 
+// Data-parallel runs keep batch norm's statistics local (as PyTorch's DDP), so the running
+// statistics drift apart; their EMAs are linear, so the mean over the ranks is the EMA of the
+// ranks' mean statistics. Averaged before every evaluation and checkpoint.
+void average_running_statistics(control::Network& network, dist::Communicator& communicator) {
+  if (!communicator.distributed()) return;
+  std::vector<torch::Tensor> floating;
+  for (auto& b : network.buffers())
+    if (b.is_floating_point()) floating.push_back(b);
+  communicator.all_reduce_mean(floating);
+}
+
+// Rank 0 checks what only it may see (its run directory); the others learn the verdict.
+void agree_with_rank0(dist::Communicator& communicator, const std::function<void()>& check) {
+  std::optional<UsageError> refused;
+  if (communicator.rank() == 0) {
+    try {
+      check();
+    } catch (const UsageError& e) {
+      refused = e;
+    }
+  }
+  std::vector<double> verdict{refused ? 1.0 : 0.0};
+  communicator.all_reduce_sum(verdict);
+  if (refused) throw *refused;
+  if (verdict[0] > 0) throw UsageError("rank 0 refused the run (see its message)");
+}
+
 }  // namespace
 
 void request_stop() {
@@ -157,6 +189,10 @@ data::LoadOptions load_options_for(const RunConfig& config) {
 RunResult run_training(RunConfig config, const RunOptions& options) {
   config.validate();
   const ComputeThreads threads = set_compute_threads(int(config.threads));
+  dist::Communicator& communicator = dist::world();
+  const int rank = communicator.rank(), world = communicator.world_size();
+  const bool writer = rank == 0;  // rank 0 alone writes metrics, checkpoints and reports
+  dist::BatchReducer shard(communicator);
   const torch::Device device = parse_device(config.device);
 
   data::Dataset loaded;
@@ -170,15 +206,19 @@ RunResult run_training(RunConfig config, const RunOptions& options) {
   auto loss = make_loss_for(config, data, *network);
   for (size_t t = 0; t < network->size(); ++t)
     if (network->stage(t).kind() == control::StageKind::kBatchNorm &&
-        std::min(config.batch_size, data.train.size()) < 2)
-      throw UsageError(fmt::format("stage {} ({}) needs batches of at least 2 samples; got {}", t,
-                                   network->stage(t).describe(),
-                                   std::min(config.batch_size, data.train.size())));
+        std::min(config.batch_size, data.train.size()) < 2 * world)
+      throw UsageError(fmt::format(
+          "stage {} ({}) needs batches of at least 2 samples per process; got {} for {}", t,
+          network->stage(t).describe(), std::min(config.batch_size, data.train.size()), world));
+  if (std::min(config.batch_size, data.train.size()) < world)
+    throw UsageError(fmt::format("--batch-size {} cannot be split across {} processes",
+                                 std::min(config.batch_size, data.train.size()), world));
   network->set_running_cost({config.weight_decay, 0.0});
   network->to(device);
   network->train();
   auto method = methods::make_method(config.method, config.method_options, *network);
   method->set_compute_threads(std::max(threads.blas, threads.intra_op));
+  method->set_batch_reducer(shard);
   config.method_options = method->options().to_map();
 
   if (config.out.empty())
@@ -186,24 +226,37 @@ RunResult run_training(RunConfig config, const RunOptions& options) {
                              config.seed, timestamp());
   const std::string dir = config.out;
   const std::string checkpoint_path = dir + "/checkpoint.pt";
-  std::filesystem::create_directories(dir);
-  if (!options.resume && std::filesystem::exists(checkpoint_path))
-    throw UsageError(fmt::format(
-        "{}: already holds a run; pass --resume {} to continue it or choose another --out", dir,
-        dir));
+  agree_with_rank0(communicator, [&] {
+    std::filesystem::create_directories(dir);
+    if (!options.resume && std::filesystem::exists(checkpoint_path))
+      throw UsageError(fmt::format(
+          "{}: already holds a run; pass --resume {} to continue it or choose another --out", dir,
+          dir));
+  });
 
   TrainingPosition position;
   if (options.resume) {
-    position = load_checkpoint(checkpoint_path, *network, *method);
+    if (communicator.distributed()) {
+      // Rank 0 reads the checkpoint and sends it: the others need not see its file system.
+      std::string bytes;
+      agree_with_rank0(communicator, [&] {
+        if (!std::filesystem::exists(checkpoint_path))
+          throw UsageError(fmt::format("--resume {}: no checkpoint.pt there", dir));
+        std::ifstream file(checkpoint_path, std::ios::binary);
+        bytes.assign(std::istreambuf_iterator<char>(file), {});
+      });
+      communicator.broadcast_bytes(bytes, 0);
+      position = restore_checkpoint_bytes(bytes, *network, *method);
+    } else {
+      position = load_checkpoint(checkpoint_path, *network, *method);
+    }
     if (config.epochs < position.epoch)
       throw UsageError(fmt::format(
           "--resume {}: the run has already trained {} epochs; --epochs {} would undo them", dir,
           position.epoch, config.epochs));
     method->set_learning_rate_scale(position.lr_scale);
   }
-  write_text_atomically(dir + "/config.toml", config.to_toml());
-  // Read first: a damaged log refuses the resume before anything in the run is rewritten.
-  MetricsLog metrics(dir, options.resume, position.global_step, options.skip_damaged_metrics);
+  if (writer) write_text_atomically(dir + "/config.toml", config.to_toml());
   nlohmann::json metadata = {
       {"octrain_version", version()},
       {"git_revision", git_revision()},
@@ -225,18 +278,43 @@ RunResult run_training(RunConfig config, const RunOptions& options) {
       {"loss", loss->name()},
       {"method", method->describe()},
       {"resumed_from_step", position.global_step},
+      {"world_size", world},
   };
-  write_text_atomically(dir + "/metadata.json", metadata.dump(2) + "\n");
+  if (writer) write_text_atomically(dir + "/metadata.json", metadata.dump(2) + "\n");
 
+  // Only rank 0 keeps a log; the others' records go nowhere.
+  std::optional<MetricsLog> log;
+  if (writer) log.emplace(dir, options.resume, position.global_step, options.skip_damaged_metrics);
+  struct {
+    std::optional<MetricsLog>& log;
+    void append(const nlohmann::json& r) {
+      if (log) log->append(r);
+    }
+    void flush() {
+      if (log) log->flush();
+    }
+    void flush_tables() {
+      if (log) log->flush_tables();
+    }
+    void discard_steps_after(int64_t step) {
+      if (log) log->discard_steps_after(step);
+    }
+    std::vector<nlohmann::json> epochs() const {
+      return log ? log->epochs() : std::vector<nlohmann::json>{};
+    }
+  } metrics{log};
   const data::Split train = to_device(data.train, device);
   const data::Split test = to_device(data.test, device);
   const data::Split validation = to_device(data.validation, device);
   const int64_t n = train.size();
   int64_t steps_per_epoch = (n + config.batch_size - 1) / config.batch_size;
-  if (steps_per_epoch > 1 && n % config.batch_size == 1)
-    --steps_per_epoch;  // batch norm cannot take 1 sample
+  // Batch norm cannot take 1 sample, nor can a process take none: a last batch too small for
+  // that joins the one before it.
+  const int64_t remainder = n % config.batch_size;
+  if (steps_per_epoch > 1 && remainder > 0 && (remainder == 1 || remainder < world))
+    --steps_per_epoch;
 
-  Progress progress(options.out, options.quiet, config.epochs, steps_per_epoch);
+  Progress progress(options.out, options.quiet || !writer, config.epochs, steps_per_epoch);
   std::string model_summary = network->summary();
   model_summary.pop_back();  // its last newline; line() adds one
   progress.line(fmt::format("{}: {} train, {} validation, {} test samples, input {}", data.name,
@@ -245,6 +323,9 @@ RunResult run_training(RunConfig config, const RunOptions& options) {
   progress.line(model_summary);
   progress.line(fmt::format("loss {} · method {} · {}", loss->name(), method->describe(),
                             threads.describe()));
+  if (communicator.distributed())
+    progress.line(
+        fmt::format("data-parallel: {} processes, global batch {}", world, config.batch_size));
   if (options.resume)
     progress.line(fmt::format("resuming {} at epoch {} step {}", dir, position.epoch + 1,
                               position.step_in_epoch));
@@ -266,7 +347,10 @@ RunResult run_training(RunConfig config, const RunOptions& options) {
     for (int64_t s = position.step_in_epoch; s < steps_per_epoch; ++s) {
       const int64_t begin = s * config.batch_size;
       const int64_t end = s + 1 == steps_per_epoch ? n : std::min(n, begin + config.batch_size);
-      const auto index = permutation.slice(0, begin, end);
+      // Every rank shuffles alike and takes its slice of the global batch.
+      const auto part = dist::shard_of(end - begin, rank, world);
+      shard.set_shard(part.offset, part.size, end - begin);
+      const auto index = permutation.slice(0, begin + part.offset, begin + part.offset + part.size);
       const auto x = train.x.index_select(0, index);
       const auto y = train.y.index_select(0, index);
 
@@ -276,8 +360,26 @@ RunResult run_training(RunConfig config, const RunOptions& options) {
         diagnostics.emplace(*network, *loss, x, y);
 
       const auto t0 = Clock::now();
-      const auto stats = method->step(*network, *loss, x, y);
+      const auto communication_before = communicator.stats();
+      auto stats = method->step(*network, *loss, x, y);
       const double seconds = std::chrono::duration<double>(Clock::now() - t0).count();
+      const auto communication = communicator.stats();
+      // The step's figures over the global batch; an interrupt on any rank stops every rank.
+      std::vector<double> figures{stats.loss, stats.objective, stats.accuracy};
+      for (const auto& [key, value] : stats.extras) figures.push_back(value);
+      figures.push_back(g_stop_requested.exchange(false) ? 1.0 : 0.0);
+      shard.mean(figures);
+      stats.loss = figures[0];
+      stats.objective = figures[1];
+      stats.accuracy = figures[2];
+      size_t at = 3;
+      for (auto& entry : stats.extras) entry.second = figures[at++];
+      const bool stop = figures.back() > 0;
+      if (communicator.distributed()) {
+        stats.extras["comm_ms"] = 1e3 * (communication.seconds - communication_before.seconds);
+        stats.extras["comm_bytes"] = double(communication.bytes - communication_before.bytes);
+        stats.extras["comm_calls"] = double(communication.calls - communication_before.calls);
+      }
 
       const int64_t bad_stage = first_nonfinite_stage(*network);
       if (!std::isfinite(stats.loss) || bad_stage >= 0) {
@@ -346,8 +448,9 @@ RunResult run_training(RunConfig config, const RunOptions& options) {
                         {"hamiltonian", diagnostics->hamiltonian}});
       }
       progress.step(epoch, s + 1, stats.loss, stats.accuracy, run_steps);
-      if (g_stop_requested.exchange(false)) {
-        save_checkpoint(checkpoint_path, *network, *method, position);
+      if (stop) {
+        average_running_statistics(*network, communicator);
+        if (writer) save_checkpoint(checkpoint_path, *network, *method, position);
         metrics.flush_tables();
         progress.line(
             fmt::format("interrupted at epoch {} step {}; resume with: octrain train --resume {}",
@@ -359,6 +462,7 @@ RunResult run_training(RunConfig config, const RunOptions& options) {
     if (rolled_back) continue;
 
     method->end_epoch(epoch);
+    average_running_statistics(*network, communicator);
     const bool last = epoch + 1 == config.epochs;
     const double steps = double(position.step_in_epoch);
     nlohmann::json record = {
@@ -373,12 +477,12 @@ RunResult run_training(RunConfig config, const RunOptions& options) {
     for (const auto& [key, value] : control::nonzero_fractions(*network)) record[key] = value;
     for (const auto& [key, value] : method->epoch_extras()) record[key] = nan_to_null(value);
     if (last || (epoch + 1) % config.eval_every == 0) {
-      const auto t = evaluate(*network, *loss, test);
+      const auto t = evaluate_sharded(*network, *loss, test, communicator);
       record["test_loss"] = t.loss;
       record["test_accuracy"] = nan_to_null(t.accuracy);
       result.test = t;
       if (validation.size() > 0) {
-        const auto v = evaluate(*network, *loss, validation);
+        const auto v = evaluate_sharded(*network, *loss, validation, communicator);
         record["validation_loss"] = v.loss;
         record["validation_accuracy"] = nan_to_null(v.accuracy);
       }
@@ -391,7 +495,7 @@ RunResult run_training(RunConfig config, const RunOptions& options) {
     const bool checkpoint_due = config.checkpoint_every > 0
                                     ? (epoch + 1) % config.checkpoint_every == 0
                                     : Clock::now() - last_checkpoint >= kAutoCheckpointInterval;
-    if (last || checkpoint_due) {
+    if (writer && (last || checkpoint_due)) {
       save_checkpoint(checkpoint_path, *network, *method, position);
       last_checkpoint = Clock::now();
     }
@@ -416,7 +520,7 @@ RunResult run_training(RunConfig config, const RunOptions& options) {
   result.steps = run_steps;
   result.mean_step_ms = run_steps > 0 ? 1e3 * run_step_seconds / double(run_steps) : 0.0;
   if (result.test.samples == 0 && position.epoch == config.epochs)
-    result.test = evaluate(*network, *loss, test);
+    result.test = evaluate_sharded(*network, *loss, test, communicator);
   if (!result.epochs.empty())
     result.final_train_loss = result.epochs.back().value("train_loss", 0.0);
   nlohmann::json summary = {{"test_loss", result.test.loss},
@@ -426,7 +530,7 @@ RunResult run_training(RunConfig config, const RunOptions& options) {
                             {"epochs", config.epochs},
                             {"steps", position.global_step},
                             {"method", method->describe()}};
-  write_text_atomically(dir + "/result.json", summary.dump(2) + "\n");
+  if (writer) write_text_atomically(dir + "/result.json", summary.dump(2) + "\n");
   return result;
 }
 

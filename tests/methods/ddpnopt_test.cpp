@@ -365,8 +365,13 @@ TEST(Ddpnopt, StateSavesAndLoadsExactly) {
 }
 
 TEST(Ddpnopt, RefusesWhatItCannotHandle) {
+  // Residual stages pass (tests/methods/stage_blocks_test.cpp), not with full value Hessians;
+  // batch norm is refused.
   auto res = control::build_network("resmlp:3-4x2-2", {3});
-  EXPECT_THROW(make_method("ddpnopt", *res), UsageError);
+  EXPECT_NO_THROW(make_method("ddpnopt", *res));
+  EXPECT_THROW(make_method("ddpnopt:value_hessian=full", *res), UsageError);
+  auto bn = control::build_network("mlp:3-4-2:relu:bn=true", {3});
+  EXPECT_THROW(make_method("ddpnopt", *bn), UsageError);
   auto cnn = control::build_network(kCnn, {1, 6, 6});
   EXPECT_THROW(make_method("ddpnopt:value_hessian=full", *cnn), UsageError);
   EXPECT_NO_THROW(make_method("ddpnopt", *cnn));

@@ -1,16 +1,9 @@
 #pragma once
 
-#include <string>
-
+#include "octrain/control/activation_kind.h"
 #include "octrain/control/stage.h"
 
 namespace octrain::control {
-
-enum class Activation { kTanh, kRelu, kSigmoid, kSoftplus, kIdentity };
-
-std::string to_string(Activation activation);
-// Throws UsageError listing the known names.
-Activation parse_activation(const std::string& name);
 
 torch::Tensor apply_activation(Activation activation, const torch::Tensor& z);
 // σ'(z) ⊙ p, given z and σ(z) (whichever the derivative is cheapest from).
@@ -32,6 +25,10 @@ class ActivationStage : public Stage {
   bool has_closed_form_vjp() const override { return true; }
   StageVjp vjp(const torch::Tensor& x, const torch::Tensor& y, const torch::Tensor& p_next,
                bool need_costate, const LocalGraph* graph) override;
+  bool is_elementwise() const override { return true; }
+  torch::Tensor elementwise_slope(const torch::Tensor& x, const torch::Tensor& y) const override;
+  torch::Tensor elementwise_curvature(const torch::Tensor& x,
+                                      const torch::Tensor& y) const override;
   Activation activation() const { return activation_; }
 
  private:

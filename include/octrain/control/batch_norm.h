@@ -14,6 +14,10 @@ class BatchNormStage : public Stage {
   StageKind kind() const override { return StageKind::kBatchNorm; }
   std::string describe() const override;
   Shape output_shape(const Shape& input) const override;
+  // Closed form: ∂⟨v_s, y_s⟩/∂γ = Σ_pos v_s ⊙ x̂_s, ∂/∂β = Σ_pos v_s, x̂ normalised with the batch
+  // statistics in training (the running ones in evaluation), as forward() does.
+  torch::Tensor per_sample_control_gradients(const torch::Tensor& x,
+                                             const torch::Tensor& v) override;
 
   torch::Tensor gamma, beta;                // controls
   torch::Tensor running_mean, running_var;  // buffers, saved with the model

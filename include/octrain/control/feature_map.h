@@ -13,7 +13,7 @@ class TileStage : public Stage {
  public:
   explicit TileStage(int64_t copies);
   torch::Tensor forward(const torch::Tensor& x) override { return x.repeat({1, copies_}); }
-  StageKind kind() const override { return StageKind::kFlatten; }
+  StageKind kind() const override { return StageKind::kTile; }
   std::string describe() const override;
   Shape output_shape(const Shape& input) const override;
   bool has_closed_form_vjp() const override { return true; }
@@ -29,7 +29,7 @@ class GroupSumStage : public Stage {
  public:
   explicit GroupSumStage(int64_t outputs);
   torch::Tensor forward(const torch::Tensor& x) override;
-  StageKind kind() const override { return StageKind::kPool; }
+  StageKind kind() const override { return StageKind::kGroupSum; }
   std::string describe() const override;
   Shape output_shape(const Shape& input) const override;
   bool has_closed_form_vjp() const override { return true; }

@@ -41,6 +41,7 @@ class FlattenStage : public Stage {
   torch::Tensor forward(const torch::Tensor& x) override { return x.flatten(1); }
   StageKind kind() const override { return StageKind::kFlatten; }
   std::string describe() const override { return "Flatten"; }
+  bool is_reshape() const override { return true; }
   Shape output_shape(const Shape& input) const override;
   bool has_closed_form_vjp() const override { return true; }
   StageVjp vjp(const torch::Tensor& x, const torch::Tensor& y, const torch::Tensor& p_next,

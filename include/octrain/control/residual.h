@@ -15,6 +15,9 @@ class ResidualStage : public Stage {
   StageKind kind() const override { return StageKind::kResidual; }
   std::string describe() const override;
   Shape output_shape(const Shape& input) const override;
+  LinearLayer* linear_layer() override { return inner_->linear_layer(); }
+  LayerForm layer_form() const override { return {true, delta_, activation_}; }
+  double forward_flops(const Shape& input) const override { return inner_->forward_flops(input); }
 
   Stage& inner() { return *inner_; }
   Activation activation() const { return activation_; }

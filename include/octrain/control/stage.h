@@ -7,6 +7,8 @@
 #include <string>
 #include <vector>
 
+#include "octrain/control/linear_layer.h"
+
 namespace octrain::control {
 
 // Where a stage's controls θ_t may live (docs/ARCHITECTURE.md). Dense and Conv2d stages may be
@@ -14,7 +16,17 @@ namespace octrain::control {
 enum class ControlSet { kReal, kBinary, kTernary };
 
 // What a stage is, for methods that treat layer types differently (curvature factors).
-enum class StageKind { kDense, kConv2d, kResidual, kBatchNorm, kActivation, kPool, kFlatten };
+enum class StageKind {
+  kDense,
+  kConv2d,
+  kResidual,
+  kBatchNorm,
+  kActivation,
+  kPool,
+  kFlatten,
+  kTile,
+  kGroupSum
+};
 
 std::string to_string(StageKind kind);
 std::string to_string(ControlSet set);
@@ -60,6 +72,36 @@ class Stage : public torch::nn::Module {
   // null for such a stage (a caller without a recorded rollout) the forward is rebuilt locally.
   virtual StageVjp vjp(const torch::Tensor& x, const torch::Tensor& y, const torch::Tensor& p_next,
                        bool need_costate, const LocalGraph* graph);
+
+  // Capabilities that methods query instead of concrete types (docs/ARCHITECTURE.md).
+  // The real affine layer the controls act through (Dense, Conv2d: the stage; Residual: its
+  // inner layer); null for other stages and for discrete control sets (α ⊙ W x is not affine in
+  // a real W).
+  virtual LinearLayer* linear_layer() { return nullptr; }
+  // How y = f_t(x) is formed from linear_layer()'s output (meaningful only with a layer).
+  virtual LayerForm layer_form() const { return {}; }
+  // Element-wise stages (activations): σ'(x) and σ''(x) given x and y = σ(x); undefined
+  // otherwise.
+  virtual bool is_elementwise() const { return false; }
+  virtual torch::Tensor elementwise_slope(const torch::Tensor& x, const torch::Tensor& y) const {
+    return {};
+  }
+  virtual torch::Tensor elementwise_curvature(const torch::Tensor& x,
+                                              const torch::Tensor& y) const {
+    return {};
+  }
+  // True when f_t only reshapes its input (same values, new shape).
+  virtual bool is_reshape() const { return false; }
+  // Per-sample control gradients (∂⟨v_s, y_s⟩/∂θ) flattened and concatenated in controls()
+  // order, [B, num_controls()], at x with the output cotangent v [B, …]. The default
+  // differentiates a local graph once per sample; stages with a closed form override it.
+  virtual torch::Tensor per_sample_control_gradients(const torch::Tensor& x,
+                                                     const torch::Tensor& v);
+
+  // Multiply-adds ×2 of one sample's forward at this input shape (0 for parameter-free maps).
+  virtual double forward_flops(const Shape& input) const { return 0.0; }
+  // The per-output scale α of a discrete stage (x_{t+1} = α ⊙ (W x_t)); null otherwise.
+  virtual torch::Tensor* discrete_scale() { return nullptr; }
 
   // θ_t: the trainable tensors (parameters() by default, in registration order).
   virtual std::vector<torch::Tensor> controls() { return parameters(); }

@@ -49,7 +49,7 @@ class KroneckerCurvature : public StageCurvature {
 
   const KroneckerOptions& options() const { return options_; }
   int64_t steps() const { return steps_; }
-  int64_t refreshes() const { return refreshes_; }
+  int64_t refreshes() const override { return refreshes_; }
   // The EMA factors A [fan, fan] and G [out, out] (undefined before the first observation).
   const torch::Tensor& input_factor() const { return A_; }
   const torch::Tensor& output_factor() const { return G_; }
@@ -74,6 +74,31 @@ class KroneckerCurvature : public StageCurvature {
   torch::Tensor A_, G_;
   torch::Tensor A_inverse_, G_inverse_;  // K-FAC
   torch::Tensor U_A_, U_G_, S_;          // EKFAC
+};
+
+// The fallback block of the Kronecker methods for a trainable stage without an affine layer
+// (batch norm's scale γ and shift β): the exact diagonal of the Fisher the Kronecker blocks
+// approximate, M = diag(F) + λ with F the EMA of E_s[g_s ⊙ g_s] over the per-sample control
+// gradients g_s = ∂φ_s/∂θ (LayerRows::sample_gradients), folded in on the statistics steps of
+// `options` (stats_every, decay). Layer matrices are the flat [1, N] form of stage_curvature.h.
+class DiagonalFisherCurvature : public StageCurvature {
+ public:
+  DiagonalFisherCurvature(int64_t controls, KroneckerOptions options);
+  void observe(const LayerRows& rows, const torch::Tensor& mean_gradient) override;
+  bool uses_rows() const override { return steps_ % options_.stats_every == 0; }
+  torch::Tensor solve(const torch::Tensor& gradient) const override;
+  // Not used: DDPNOpt's value recursion needs a layer (it refuses stages without one).
+  torch::Tensor sample_form(const torch::Tensor& inputs, const torch::Tensor& u,
+                            const torch::Tensor& v) const override;
+  void save(torch::serialize::OutputArchive& archive, const std::string& prefix) const override;
+  void load(torch::serialize::InputArchive& archive, const std::string& prefix) override;
+  const torch::Tensor& fisher_diagonal() const { return fisher_; }
+
+ private:
+  int64_t controls_;
+  KroneckerOptions options_;
+  int64_t steps_ = 0;
+  torch::Tensor fisher_;  // F [1, N]; undefined before the first statistics step
 };
 
 }  // namespace octrain::methods

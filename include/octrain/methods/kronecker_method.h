@@ -1,5 +1,7 @@
 #pragma once
 
+#include <memory>
+
 #include "octrain/methods/kronecker_curvature.h"
 #include "octrain/methods/method.h"
 
@@ -12,7 +14,9 @@ namespace octrain::methods {
 // momentum on the preconditioned direction, and optional KL clipping of Ba, Grosse & Martens
 // 2017 that shrinks a step whose predicted change lr²·Σ_t⟨M_t⁻¹∇_t, ∇_t⟩ exceeds κ: K-FAC's
 // M⁻¹ is only as good as its stale factors, and small batches with small damping overshoot).
-// Every trainable stage must be real dense or conv2d.
+// Curvature blocks per stage: Kronecker factors for every real affine layer (dense, conv2d, the
+// inner layer of a residual stage, whose rows take g = δσ'(h) ⊙ ∂φ_s/∂x_{t+1}), the diagonal
+// Fisher (DiagonalFisherCurvature) for any other real trainable stage (batch norm).
 class KroneckerMethod : public Method {
  public:
   // `name` is kfac or ekfac; `options` parsed from schema_for(name).
@@ -30,9 +34,9 @@ class KroneckerMethod : public Method {
 
  private:
   struct Layer {
-    size_t t;                      // stage index
-    KroneckerCurvature curvature;  // M_t
-    torch::Tensor velocity;        // momentum buffer [out, fan(+1)]
+    size_t t;                                   // stage index
+    std::unique_ptr<StageCurvature> curvature;  // M_t: Kronecker, or the diagonal fallback
+    torch::Tensor velocity;                     // momentum buffer [out, fan(+1)]
   };
   std::string name_;
   std::vector<Layer> layers_;

@@ -3,14 +3,31 @@
 #include <torch/types.h>
 
 namespace octrain::control {
+class LinearLayer;
 class Stage;
-}
+}  // namespace octrain::control
 
 namespace octrain::methods {
 
-// The linear maps of a real dense or conv2d stage h = g(x, θ) that DDPNOpt's value recursion
-// composes (docs/methods/ddpnopt.md), without autograd. Layer matrices are [out, fan(+1)] as in
-// stage_curvature.h.
+// The linear maps of a stage's real affine layer h = g(x, θ) (control::LinearLayer: a dense or
+// conv2d stage, or the inner layer of a residual stage) that DDPNOpt's value recursion and the
+// Kronecker curvatures compose (docs/methods/ddpnopt.md), without autograd. Layer matrices are
+// [out, fan(+1)] as in stage_curvature.h. Every function throws UsageError naming the stage when
+// it has no such layer.
+
+// The stage's layer (UsageError otherwise).
+control::LinearLayer& require_linear_layer(control::Stage& stage);
+
+// How the stage's output y responds to its layer's output h at x:
+//   δy = (skip ? δx : 0) + slope ⊙ δh
+// (dense/conv2d: y = h; residual y = x + δ·σ(h): skip, slope δ·σ'(h), h recomputed from x).
+struct LayerCoupling {
+  bool skip = false;
+  torch::Tensor slope;  // like h; undefined means 1
+  // A cotangent or second-order factor at y → its part at h: slope ⊙ v.
+  torch::Tensor to_layer(const torch::Tensor& v) const { return slope.defined() ? v * slope : v; }
+};
+LayerCoupling layer_coupling(control::Stage& stage, const torch::Tensor& x);
 
 // g(x; θ = matrix) = g_u·matrix: the stage's pre-activation with the controls replaced by
 // `matrix`, e.g. the change Δh a control step Δθ makes.

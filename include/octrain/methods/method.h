@@ -9,6 +9,7 @@
 #include <string>
 #include <vector>
 
+#include "octrain/dist/batch_reducer.h"
 #include "octrain/util/options.h"
 
 namespace torch::serialize {
@@ -54,13 +55,22 @@ class Method {
   // The run's --threads, for methods with work of their own to spread (per-stage solves).
   virtual void set_compute_threads(int threads) {}
 
+  // Data-parallel training (docs/DISTRIBUTED.md): the batch given to step() is this rank's shard
+  // of the global batch, and the method reduces through `reducer` what it averages over the
+  // batch. The trainer sets it once and updates its shard each step; single process by default.
+  void set_batch_reducer(const dist::BatchReducer& reducer) { reducer_ = &reducer; }
+
   // Method state (moments, curvature, EMAs) for checkpoints; resuming must be exact.
   virtual void save(torch::serialize::OutputArchive& archive) const = 0;
   virtual void load(torch::serialize::InputArchive& archive) = 0;
 
  protected:
   explicit Method(OptionValues options) : options_(std::move(options)) {}
+  const dist::BatchReducer& batch() const { return *reducer_; }
   OptionValues options_;
+
+ private:
+  const dist::BatchReducer* reducer_ = &dist::BatchReducer::single_process();
 };
 
 // The start every method's step shares: the rollout and sweep of one batch into `trajectory`,
@@ -68,6 +78,10 @@ class Method {
 StepStats sweep_batch(control::Network& network, const control::TerminalLoss& loss,
                       const torch::Tensor& x, const torch::Tensor& y,
                       control::Trajectory& trajectory, bool need_initial_costate = false);
+
+// The batch-mean ∂(Σ_s H_t)/∂θ_t of a swept shard → that of the global batch, in one bucketed
+// all-reduce (a no-op in one process).
+void reduce_hamiltonian_gradients(const dist::BatchReducer& batch, control::Trajectory& trajectory);
 
 // The trainable stages split by control set, for methods that treat discrete stages apart.
 struct StagesByControlSet {

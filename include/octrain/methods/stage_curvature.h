@@ -5,6 +5,8 @@
 #include <string>
 #include <vector>
 
+#include "octrain/dist/batch_reducer.h"
+
 namespace torch::serialize {
 class InputArchive;
 class OutputArchive;
@@ -24,22 +26,37 @@ namespace octrain::methods {
 // column. The "rows" of a step are the stage's inputs x̃ = [x; 1] and the per-sample gradients
 // g = ∂φ_s/∂h of the pre-activation h = f_t(x, θ) — for a dense stage one row per sample, for a
 // conv stage one row per sample and output position (unfolded patches).
+//
+// A trainable stage without such a layer (batch norm) has a flat "layer matrix" [1, N] of its
+// controls in controls() order, and its rows are the per-sample control gradients instead
+// (the diagonal fallback, DiagonalFisherCurvature).
 struct LayerRows {
-  torch::Tensor inputs;        // x̃ [N, fan(+1)]
-  torch::Tensor output_grads;  // g [N, out], for the per-sample loss φ_s (not divided by B)
-  int64_t batch_size = 0;      // B; N = B·L for a conv stage with L output positions
+  torch::Tensor inputs;            // x̃ [N, fan(+1)]
+  torch::Tensor output_grads;      // g [N, out], for the per-sample loss φ_s (not divided by B)
+  torch::Tensor sample_gradients;  // fallback: ∂φ_s/∂θ [B, num_controls]
+  int64_t batch_size = 0;          // B; N = B·L for a conv stage with L output positions
+  // Data-parallel: the rows are this rank's shard, and statistics over them are reduced to the
+  // global batch's through it. Null: one process.
+  const dist::BatchReducer* shard = nullptr;
 };
 
-// The rows of `stage` (Dense or Conv2d, real controls) at input x [B, …] with pre-activation
-// gradients `output_grad` [B, out(, H', W')]; UsageError naming the stage otherwise.
+// The rows of `stage`'s real affine layer (Dense, Conv2d or a residual's inner layer) at input
+// x [B, …] with the layer-output gradients `output_grad` [B, out(, H', W')]; UsageError naming the
+// stage otherwise.
 LayerRows layer_rows(control::Stage& stage, const torch::Tensor& x,
                      const torch::Tensor& output_grad);
 // The stage's inputs x̃ alone as [B, L, fan(+1)] (L = 1 for dense): the per-sample patches.
 torch::Tensor layer_inputs(control::Stage& stage, const torch::Tensor& x);
-// Controls (weight, bias) → one layer-gradient matrix, and back (shapes of stage.controls()).
+// The fallback rows of any trainable stage: per-sample control gradients for the output
+// cotangent `output_grad` (per-sample units, not divided by B) at the stage's output.
+LayerRows sample_gradient_rows(control::Stage& stage, const torch::Tensor& x,
+                               const torch::Tensor& output_grad);
+// Controls (weight, bias) → one layer-gradient matrix, and back (shapes of stage.controls());
+// stages without a layer use the flat [1, N] form.
 torch::Tensor to_layer_matrix(control::Stage& stage, const std::vector<torch::Tensor>& controls);
 std::vector<torch::Tensor> from_layer_matrix(control::Stage& stage, const torch::Tensor& matrix);
-// True for the stages a StageCurvature can serve: real Dense and Conv2d.
+// True for the stages with a real affine layer (Dense, Conv2d, Residual around one): the ones a
+// Kronecker block serves.
 bool has_layer_curvature(control::Stage& stage);
 
 // M_t of one stage: statistics gathered each step, M⁻¹ applied to layer gradients.
@@ -54,6 +71,8 @@ class StageCurvature {
   virtual void revise(const torch::Tensor& observed, const torch::Tensor& applied) {}
   // False when observe() ignores the rows, so callers can skip forming them (conv patches).
   virtual bool uses_rows() const { return true; }
+  // Inverse or eigenbasis computations so far (Kronecker blocks; 0 for the others).
+  virtual int64_t refreshes() const { return 0; }
   // M⁻¹ D for layer gradients D [..., out, fan(+1)]; may return D itself, so never write to it.
   virtual torch::Tensor solve(const torch::Tensor& gradient) const = 0;
   // For dense stages, per sample s: ⟨u_s x̃_sᵀ, M⁻¹ (v_s x̃_sᵀ)⟩ with x̃ [B, fan(+1)] and

@@ -2,6 +2,9 @@
 
 #include <torch/types.h>
 
+#include "octrain/dist/batch_reducer.h"
+#include "octrain/methods/layer_maps.h"
+
 namespace octrain::control {
 class Stage;
 class TerminalLoss;
@@ -43,10 +46,14 @@ enum class TerminalFactor { kOuter, kSampled };
 // batch-mean loss in `loss_value`.
 ValueModel terminal_value(const control::TerminalLoss& loss, const torch::Tensor& x_T,
                           const torch::Tensor& y, ValueHessian mode, bool exact_terminal,
-                          double* loss_value, TerminalFactor factor = TerminalFactor::kOuter);
-// One draw z [B, K] per sample with E[z zᵀ] = ∇²φ_s(x_T) (TerminalFactor::kSampled).
+                          double* loss_value, TerminalFactor factor = TerminalFactor::kOuter,
+                          const dist::BatchReducer* shard = nullptr);
+// One draw z [B, K] per sample with E[z zᵀ] = ∇²φ_s(x_T) (TerminalFactor::kSampled). With a
+// data-parallel `shard`, the draws are those of the global batch's rows [offset, offset + B), so
+// N processes draw what one process draws.
 torch::Tensor sampled_terminal_factor(const control::TerminalLoss& loss, const torch::Tensor& x_T,
-                                      const torch::Tensor& y);
+                                      const torch::Tensor& y,
+                                      const dist::BatchReducer* shard = nullptr);
 
 // V_t from V_{t+1} through a stage without controls, f_t linear or element-wise:
 // V_x = f_xᵀ V'_x, z = f_xᵀ z', e = f_x² e' (activations and reshapes; dropped elsewhere) and
@@ -77,8 +84,11 @@ struct LayerValueOptions {
   bool positive_part = false;            // FULL: V_xx ← its positive-semidefinite part
   bool diagnostics = false;              // fill LayerValue's gain and negative_fraction
   torch::Tensor gain_start;              // FACTORED: the last step's LayerValue::gain_direction
-  bool need_factor = true;               // FACTORED: false leaves the factor at the input
-                                         // undefined (no trainable stage before uses it)
+  // Data-parallel runs: x is this rank's shard; B in c = 1/B is the global batch and the power
+  // iteration for λ_max(Ĝ) runs over every rank's samples. Null: one process.
+  const dist::BatchReducer* batch = nullptr;
+  bool need_factor = true;  // FACTORED: false leaves the factor at the input
+                            // undefined (no trainable stage before uses it)
 };
 struct LayerValue {
   ValueModel value;         // V_t at the stage's input
@@ -100,6 +110,14 @@ struct LayerValue {
 //   V_x^(s) = Q_x^(s) + Q_xu^(s) k̄,   V_xx^(s) = Q_xx^(s) − c·η Q_xu^(s) M⁻¹ Q_ux^(s)   (+ ε_V I),
 // FULL with Q_ux formed per sample (dense stages only), AUGMENTED with the cross-sample blocks
 // −(η/B) Q_xu^(s) M⁻¹ Q_ux^(s') too, FACTORED in closed form (Proposition 3).
+// A residual stage y = x + δ·σ(h) (LayerCoupling) enters through h: v_h = δσ'(h) ⊙ V'_x and
+// z_h = δσ'(h) ⊙ z' replace V'_x and z' in the formulas, and the identity branch adds V'_x +
+// z'·(z_hᵀ g_u k̄) to V_x and z' to q_x (FACTORED only; FULL needs a plain dense stage).
+LayerValue layer_value(control::Stage& stage, const torch::Tensor& x, const LayerCoupling& coupling,
+                       const ValueModel& next, const StageCurvature& curvature,
+                       const torch::Tensor& running_gradient, const torch::Tensor& mean_direction,
+                       const LayerValueOptions& options);
+// The same for a plain dense or conv2d stage (no coupling).
 LayerValue layer_value(control::Stage& stage, const torch::Tensor& x, const ValueModel& next,
                        const StageCurvature& curvature, const torch::Tensor& running_gradient,
                        const torch::Tensor& mean_direction, const LayerValueOptions& options);
@@ -113,16 +131,19 @@ struct ClosedLoopGain {
 };
 ClosedLoopGain closed_loop_gain(control::Stage& stage, const torch::Tensor& x,
                                 const torch::Tensor& z, const StageCurvature& curvature,
-                                double weight, const torch::Tensor& start = {});
+                                double weight, const torch::Tensor& start = {},
+                                const dist::BatchReducer* batch = nullptr);
 
 // Σ_s Q_ux^(s) δx_s as a layer matrix, never forming Q_ux: with a = g_x δx the feedback is the
-// weight gradient of the output gradient r = V_hh a (FULL: V_xx a; FACTORED: (z·a) z + e ⊙ a),
+// weight gradient of the output gradient r = V_hh a (FULL: V_xx a; FACTORED: (z·a) z + e ⊙ a;
+// through a residual coupling a = δx + slope ⊙ g_x δx and r is taken back by the slope),
 // plus, with `second_order`, the g_ux term Σ_s V_h,s δx_sᵀ. `next` is V at the stage's output;
 // `sample_scale` [B], if defined, multiplies each sample's r (LayerValue::feedback_scale);
 // `state_factor`, if defined, is LayerValue::state_factor (used when `next` has no Tikhonov term).
 torch::Tensor feedback_gradient(control::Stage& stage, const torch::Tensor& x,
                                 const ValueModel& next, const torch::Tensor& delta_x,
                                 bool second_order, const torch::Tensor& sample_scale = {},
-                                const torch::Tensor& state_factor = {});
+                                const torch::Tensor& state_factor = {},
+                                const LayerCoupling& coupling = {});
 
 }  // namespace octrain::methods

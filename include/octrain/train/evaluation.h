@@ -10,6 +10,10 @@ class Network;
 class TerminalLoss;
 }  // namespace octrain::control
 
+namespace octrain::dist {
+class Communicator;
+}
+
 namespace octrain::train {
 
 struct Evaluation {
@@ -21,5 +25,9 @@ struct Evaluation {
 // Evaluates in eval mode (batch norm uses running statistics), in chunks; restores train mode.
 Evaluation evaluate(control::Network& network, const control::TerminalLoss& loss,
                     const data::Split& split, int64_t chunk = 1000);
+// Data-parallel: every rank evaluates its slice of the split (dist::shard_of) and all get the
+// figures of the whole split. With one process the same as evaluate().
+Evaluation evaluate_sharded(control::Network& network, const control::TerminalLoss& loss,
+                            const data::Split& split, dist::Communicator& communicator);
 
 }  // namespace octrain::train

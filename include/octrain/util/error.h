@@ -12,6 +12,7 @@ enum class ExitCode : int {
   kUsage = 2,          // bad flag, config value or name
   kData = 3,           // missing, corrupt or truncated data file
   kDivergence = 4,     // training diverged and the policy gave up
+  kPeerLost = 5,       // a data-parallel worker died, hung or never joined (docs/DISTRIBUTED.md)
   kInterrupted = 130,  // stopped by SIGINT/SIGTERM after writing a resumable checkpoint
 };
 
@@ -35,6 +36,10 @@ struct DataError : Error {
 
 struct DivergenceError : Error {
   explicit DivergenceError(const std::string& message) : Error(ExitCode::kDivergence, message) {}
+};
+
+struct PeerLostError : Error {
+  explicit PeerLostError(const std::string& message) : Error(ExitCode::kPeerLost, message) {}
 };
 
 }  // namespace octrain
