@@ -121,6 +121,28 @@ std::map<std::string, torch::Tensor> network_tensors(control::Network& network) 
   return out;
 }
 
+// A tensor's element count from a header shape, refused before anything is allocated when a
+// dimension is negative or the count exceeds what the encoding can hold in `bytes` (float32: 4
+// per element; one-/two-bit: 8 or 4 elements per byte) or, for sparse tensors whose zeros take no
+// bytes, kMaxSparseElements.
+constexpr int64_t kMaxSparseElements = int64_t(1) << 31;
+int64_t checked_numel(const std::vector<int64_t>& shape, const std::string& encoding, size_t bytes,
+                      const std::string& where) {
+  const int64_t limit = encoding == "float32"   ? int64_t(bytes / 4)
+                        : encoding == "one-bit" ? int64_t(bytes) * 8
+                        : encoding == "two-bit" ? int64_t(bytes) * 4
+                                                : kMaxSparseElements;
+  int64_t n = 1;
+  for (const int64_t d : shape) {
+    if (d < 0) throw DataError(fmt::format("{}: negative dimension {} in its shape", where, d));
+    if (d != 0 && n > limit / d)
+      throw DataError(fmt::format("{}: shape holds more elements than its {} bytes of {} data",
+                                  where, bytes, encoding));
+    n *= d;
+  }
+  return n;
+}
+
 uint32_t crc_of(const Bytes& bytes) {
   return uint32_t(crc32(0L, reinterpret_cast<const Bytef*>(bytes.data()), uInt(bytes.size())));
 }
@@ -238,9 +260,16 @@ PackedModel read_packed_model(const std::string& path) {
       if (offset > payload.size() || bytes > payload.size() - offset)
         throw DataError(fmt::format("{}: tensor '{}' lies outside the payload", path, name));
       const Bytes data = payload.substr(offset, bytes);
-      auto tensor = torch::empty(shape, torch::kFloat32);
       const std::string where = fmt::format("{}: tensor '{}'", path, name);
       const std::string encoding = entry.at("encoding").get<std::string>();
+      const int64_t numel = checked_numel(shape, encoding, bytes, where);
+      if (encoding == "sparse") {
+        const int64_t nonzero = entry.at("nonzero").get<int64_t>();
+        if (nonzero < 0 || nonzero > numel)
+          throw DataError(
+              fmt::format("{}: {} non-zero entries in a tensor of {}", where, nonzero, numel));
+      }
+      auto tensor = torch::empty(shape, torch::kFloat32);
       if (encoding == "float32") {
         if (int64_t(bytes) != 4 * tensor.numel()) throw DataError(where + ": wrong size");
         std::memcpy(tensor.data_ptr<float>(), data.data(), bytes);

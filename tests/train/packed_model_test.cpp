@@ -2,8 +2,10 @@
 // encoding where it is smaller, and one-line DataErrors for corrupt or truncated files.
 #include "octrain/train/packed_model.h"
 
+#include <fmt/format.h>
 #include <gtest/gtest.h>
 #include <torch/torch.h>
+#include <zlib.h>
 
 #include <cstring>
 #include <fstream>
@@ -224,6 +226,54 @@ TEST(PackedModel, CorruptTruncatedOrMismatchedFilesAreDataErrors) {
     expect_read_error(p, p);
   auto other = make_network("tmlp:20-8-5", 3, 1.0);
   EXPECT_THROW(load_packed_model(read_packed_model(path), *other, path), DataError);
+}
+
+// A header with a valid CRC but hostile shapes or counts is refused before any allocation.
+TEST(PackedModel, HostileHeadersWithValidCrcAreDataErrors) {
+  const auto dir = testing::fresh_dir();
+  auto net = make_network("tmlp:20-16-5", 3, 0.5);
+  const std::string path = (dir / "m.octpack").string();
+  write_packed_model(path, *net, {{"dataset", "digits"}});
+  std::ifstream in(path, std::ios::binary);
+  const std::string bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  constexpr size_t kMagicSize = 8;
+  uint64_t header_size;
+  std::memcpy(&header_size, bytes.data() + kMagicSize, sizeof header_size);
+  const auto header = nlohmann::json::parse(bytes.substr(kMagicSize + 8, header_size));
+  const std::string payload =
+      bytes.substr(kMagicSize + 8 + header_size, bytes.size() - kMagicSize - 8 - header_size - 4);
+  // Re-seals `edited` with the original payload and a correct CRC.
+  const auto seal = [&](const nlohmann::json& edited, const std::string& name) {
+    const std::string text = edited.dump();
+    std::string file = bytes.substr(0, kMagicSize);
+    const uint64_t size = text.size();
+    file.append(reinterpret_cast<const char*>(&size), sizeof size);
+    file += text + payload;
+    const uint32_t crc =
+        uint32_t(crc32(0L, reinterpret_cast<const Bytef*>(file.data()), uInt(file.size())));
+    file.append(reinterpret_cast<const char*>(&crc), sizeof crc);
+    const std::string p = (dir / name).string();
+    std::ofstream(p, std::ios::binary) << file;
+    return p;
+  };
+  ASSERT_NO_THROW(read_packed_model(seal(header, "same.octpack")));
+  const nlohmann::json hostile_shapes[] = {{-1}, {1000000000000LL}, {4294967296LL, 4294967296LL}};
+  int k = 0;
+  for (size_t t = 0; t < header["tensors"].size(); ++t) {
+    for (const auto& shape : hostile_shapes) {
+      auto edited = header;
+      edited["tensors"][t]["shape"] = shape;
+      expect_read_error(seal(edited, fmt::format("shape{}.octpack", k++)), "shape");
+    }
+    if (header["tensors"][t].value("encoding", "") == "sparse") {
+      for (const int64_t count : {int64_t(-1), int64_t(1000000000000000000LL)}) {
+        auto edited = header;
+        edited["tensors"][t]["nonzero"] = count;
+        expect_read_error(seal(edited, fmt::format("count{}.octpack", k++)), "non-zero");
+      }
+    }
+  }
+  EXPECT_GT(k, 6);
 }
 
 }  // namespace
