@@ -206,13 +206,18 @@ TEST(PackedModel, FormatOneFilesStillReadAndNewerFormatsAreRefused) {
   expect_read_error(padded, "bits set past its last weight");
 }
 
-TEST(PackedModel, CorruptTruncatedOrMismatchedFilesAreDataErrors) {
-  const auto dir = testing::fresh_dir();
+// Writes tmlp:20-16-5 packed at `path` and returns the file's bytes.
+std::string packed_ternary_bytes(const std::string& path) {
   auto net = make_network("tmlp:20-16-5", 3, 0.5);
-  const std::string path = (dir / "m.octpack").string();
   write_packed_model(path, *net, {{"dataset", "digits"}});
   std::ifstream in(path, std::ios::binary);
-  const std::string bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  return std::string((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+}
+
+TEST(PackedModel, CorruptTruncatedOrMismatchedFilesAreDataErrors) {
+  const auto dir = testing::fresh_dir();
+  const std::string path = (dir / "m.octpack").string();
+  const std::string bytes = packed_ternary_bytes(path);
   const auto write = [&](const std::string& name, const std::string& content) {
     const std::string p = (dir / name).string();
     std::ofstream(p, std::ios::binary) << content;
@@ -231,11 +236,8 @@ TEST(PackedModel, CorruptTruncatedOrMismatchedFilesAreDataErrors) {
 // A header with a valid CRC but hostile shapes or counts is refused before any allocation.
 TEST(PackedModel, HostileHeadersWithValidCrcAreDataErrors) {
   const auto dir = testing::fresh_dir();
-  auto net = make_network("tmlp:20-16-5", 3, 0.5);
   const std::string path = (dir / "m.octpack").string();
-  write_packed_model(path, *net, {{"dataset", "digits"}});
-  std::ifstream in(path, std::ios::binary);
-  const std::string bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  const std::string bytes = packed_ternary_bytes(path);
   constexpr size_t kMagicSize = 8;
   uint64_t header_size;
   std::memcpy(&header_size, bytes.data() + kMagicSize, sizeof header_size);
