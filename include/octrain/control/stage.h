@@ -15,7 +15,8 @@ namespace octrain::control {
 // Binary or Ternary (docs/methods/discrete-msa.md); every other stage is Real.
 enum class ControlSet { kReal, kBinary, kTernary };
 
-// What a stage is, for methods that treat layer types differently (curvature factors).
+// What a stage is: a label for descriptions and the trainer. Methods query the capabilities
+// below (linear_layer(), is_elementwise(), …) instead.
 enum class StageKind {
   kDense,
   kConv2d,
