@@ -1,9 +1,7 @@
 #include "octrain/methods/stage_curvature.h"
 
-#include <fmt/format.h>
-
 #include "octrain/control/stage.h"
-#include "octrain/util/error.h"
+#include "octrain/methods/layer_maps.h"
 
 namespace octrain::methods {
 namespace {
@@ -13,9 +11,7 @@ bool has_bias(control::Stage& stage) {
 }
 
 void require_layer(control::Stage& stage) {
-  if (!has_layer_curvature(stage))
-    throw UsageError(
-        fmt::format("{}: curvature needs a real dense or conv2d stage", stage.describe()));
+  require_linear_layer(stage);  // one check and message for every layer map
 }
 
 torch::Tensor append_ones(const torch::Tensor& rows) {
