@@ -144,7 +144,9 @@ TEST_P(PytorchExport, LibtorchRoundTripGivesOctrainOutputs) {
   torch::NoGradGuard no_grad;
   const auto got = module.forward({p.x}).toTensor();
   ASSERT_EQ(got.sizes(), p.expected.sizes());
-  EXPECT_LE(relative_difference(got, p.expected), kTolerance) << c.spec;
+  const double difference = relative_difference(got, p.expected);
+  RecordProperty("relative_difference", fmt::format("{:.3g}", difference));
+  EXPECT_LE(difference, kTolerance) << c.spec;
   const auto network = module.get_method("network")({p.x_standardised}).toTensor();
   EXPECT_LE(relative_difference(network, p.expected), kTolerance);
   EXPECT_EQ(module.attr("input_standardised").toBool(), c.tabular);
