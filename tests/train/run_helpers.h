@@ -5,6 +5,8 @@
 
 #include <cstdlib>
 #include <filesystem>
+#include <fstream>
+#include <sstream>
 #include <string>
 
 #include "octrain/data/dataset.h"
@@ -27,6 +29,13 @@ inline fs::path fresh_dir(const std::string& leaf = "") {
   fs::remove_all(dir);
   fs::create_directories(dir);
   return dir;
+}
+
+inline std::string file_text(const fs::path& path) {
+  std::ifstream in(path);
+  std::stringstream s;
+  s << in.rdbuf();
+  return s.str();
 }
 
 inline bool installed(const std::string& name) {
