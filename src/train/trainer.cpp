@@ -31,6 +31,7 @@
 #include "octrain/train/progress.h"
 #include "octrain/util/atomic_file.h"
 #include "octrain/util/build_info.h"
+#include "octrain/util/directory_lock.h"
 #include "octrain/util/error.h"
 #include "octrain/util/file_name.h"
 
@@ -205,8 +206,10 @@ RunResult run_training(RunConfig config, const RunOptions& options) {
                              config.seed, timestamp());
   const std::string dir = config.out;
   const std::string checkpoint_path = dir + "/checkpoint.pt";
+  std::optional<DirectoryLock> lock;  // rank 0 writes the run directory, alone
   agree_with_rank0(communicator, [&] {
     std::filesystem::create_directories(dir);
+    lock.emplace(dir);
     if (!options.resume && std::filesystem::exists(checkpoint_path))
       throw UsageError(fmt::format(
           "{}: already holds a run; pass --resume {} to continue it or choose another --out", dir,

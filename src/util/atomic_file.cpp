@@ -1,7 +1,11 @@
 #include "octrain/util/atomic_file.h"
 
+#include <fcntl.h>
+#include <signal.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
+#include <cerrno>
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
@@ -9,9 +13,45 @@
 #include "octrain/util/error.h"
 
 namespace octrain {
+namespace {
+
+namespace fs = std::filesystem;
+
+// Flushes a file's (or a directory's) data to the disk, so that a crash after the rename
+// cannot leave the new name pointing at unwritten blocks.
+void sync_path(const std::string& path) {
+  const int fd = ::open(path.c_str(), O_RDONLY);
+  if (fd < 0) return;  // nothing to flush that we could name
+  ::fsync(fd);
+  ::close(fd);
+}
+
+// Temporary files of this path left by a process that no longer runs (a SIGKILL mid-write).
+void remove_stale_temporaries(const std::string& path) {
+  const fs::path target(path);
+  const std::string prefix = target.filename().string() + ".tmp.";
+  std::error_code ec;
+  const fs::path dir = target.has_parent_path() ? target.parent_path() : fs::path(".");
+  for (const auto& entry : fs::directory_iterator(dir, ec)) {
+    const std::string name = entry.path().filename().string();
+    if (name.rfind(prefix, 0) != 0) continue;
+    char* end = nullptr;
+    const long pid = std::strtol(name.c_str() + prefix.size(), &end, 10);
+    if (*end != '\0' || pid <= 0) continue;
+    if (::kill(pid_t(pid), 0) != 0 && errno == ESRCH) fs::remove_all(entry.path(), ec);
+  }
+}
+
+}  // namespace
 
 void write_atomically(const std::string& path,
                       const std::function<void(const std::string&)>& write) {
+  // A rename would replace whatever is there: a device node or a directory is not ours to replace.
+  std::error_code ec;
+  const auto status = fs::status(path, ec);
+  if (!ec && fs::exists(status) && !fs::is_regular_file(status))
+    throw UsageError(path +
+                     ": exists and is not a regular file; octrain writes only regular files");
   const std::string temp = path + ".tmp." + std::to_string(::getpid());
   try {
     write(temp);
@@ -19,12 +59,15 @@ void write_atomically(const std::string& path,
     std::remove(temp.c_str());
     throw;
   }
-  std::error_code ec;
-  std::filesystem::rename(temp, path, ec);
+  sync_path(temp);
+  fs::rename(temp, path, ec);
   if (ec) {
     std::remove(temp.c_str());
     throw Error(ExitCode::kFailure, path + ": cannot write: " + ec.message());
   }
+  const fs::path parent = fs::path(path).parent_path();
+  sync_path(parent.empty() ? std::string(".") : parent.string());
+  remove_stale_temporaries(path);
 }
 
 void write_text_atomically(const std::string& path, const std::string& content) {

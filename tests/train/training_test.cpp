@@ -10,6 +10,7 @@
 #include "octrain/control/network.h"
 #include "octrain/train/checkpoint.h"
 #include "octrain/train/trainer.h"
+#include "octrain/util/directory_lock.h"
 #include "octrain/util/error.h"
 #include "run_helpers.h"
 
@@ -208,6 +209,22 @@ TEST(Training, RefusesToOverwriteARun) {
   const auto dir = fresh_dir();
   run_training(testing::toy_config(dir), quiet());
   EXPECT_THROW(run_training(testing::toy_config(dir), quiet()), UsageError);
+}
+
+TEST(Training, ASecondWriterOfTheSameRunIsRefused) {
+  const auto dir = fresh_dir();
+  {
+    const DirectoryLock other_run(dir.string());  // as if another process trained here now
+    try {
+      run_training(testing::toy_config(dir), quiet());
+      FAIL() << "two writers of one run directory";
+    } catch (const UsageError& e) {
+      EXPECT_NE(std::string(e.what()).find("another octrain process is writing this run (pid "),
+                std::string::npos)
+          << e.what();
+    }
+  }
+  EXPECT_NO_THROW(run_training(testing::toy_config(dir), quiet()));  // free again
 }
 
 TEST(Training, DivergenceStopsWithStepAndStage) {

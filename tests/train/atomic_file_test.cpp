@@ -1,0 +1,40 @@
+// write_atomically replaces only regular files and cleans up after killed writers.
+#include "octrain/util/atomic_file.h"
+
+#include <gtest/gtest.h>
+#include <sys/stat.h>
+
+#include <fstream>
+
+#include "octrain/util/error.h"
+#include "run_helpers.h"
+
+namespace octrain::train::testing {
+namespace {
+
+TEST(AtomicFile, RefusesToReplaceANonRegularFile) {
+  const auto dir = fresh_dir();
+  const auto fifo = dir / "fifo";
+  ASSERT_EQ(::mkfifo(fifo.c_str(), 0600), 0);
+  EXPECT_THROW(write_text_atomically(fifo.string(), "x"), UsageError);
+  EXPECT_TRUE(fs::is_fifo(fifo));
+  EXPECT_THROW(write_text_atomically(dir.string(), "x"), UsageError);  // a directory
+  EXPECT_TRUE(fs::is_directory(dir));
+}
+
+TEST(AtomicFile, WritesAndRemovesTemporariesOfDeadWriters) {
+  const auto dir = fresh_dir();
+  const auto target = dir / "result.json";
+  const auto stale = dir / "result.json.tmp.2147483646";  // above any pid_max: not running
+  const auto other = dir / "other.json.tmp.2147483646";   // another file's: left alone
+  std::ofstream(stale) << "half";
+  std::ofstream(other) << "half";
+  write_text_atomically(target.string(), "done");
+  std::ifstream in(target);
+  EXPECT_EQ(std::string(std::istreambuf_iterator<char>(in), {}), "done");
+  EXPECT_FALSE(fs::exists(stale));
+  EXPECT_TRUE(fs::exists(other));
+}
+
+}  // namespace
+}  // namespace octrain::train::testing
