@@ -9,6 +9,7 @@
 
 #include "octrain/data/dataset.h"
 #include "octrain/train/run_config.h"
+#include "octrain/train/trainer.h"
 
 namespace octrain::train::testing {
 
@@ -26,6 +27,13 @@ inline fs::path fresh_dir(const std::string& leaf = "") {
   fs::remove_all(dir);
   fs::create_directories(dir);
   return dir;
+}
+
+// Options for a run that prints nothing.
+inline RunOptions quiet() {
+  RunOptions o;
+  o.quiet = true;
+  return o;
 }
 
 inline bool installed(const std::string& name) {
