@@ -13,7 +13,8 @@ void add_bench_command(CLI::App& app) {
   command->footer(
       "Example:\n"
       "  octrain bench --quick --out bench.md          (a few minutes on 2 cores)\n"
-      "  octrain bench --filter 'cnn4/' --threads 2    (one net, every method)");
+      "  octrain bench --filter 'cnn4/' --threads 2    (one net, every method)\n"
+      "  octrain bench --device cuda --nets gpu --batches 128,1024 --no-scaling");
   auto options = std::make_shared<perf::SuiteOptions>();
   auto out = std::make_shared<std::string>();
   command->add_flag("--quick", options->quick, "fewer, shorter repetitions and scaling points");
@@ -32,6 +33,17 @@ void add_bench_command(CLI::App& app) {
   command->add_flag(
       "--no-scaling", [options](int64_t) { options->scaling = false; },
       "skip the batch-size and depth scaling of Adam");
+  command->add_option("--device", options->device, "cpu | cuda | cuda:N (default cpu)");
+  command
+      ->add_option("--nets", options->nets,
+                   "standard (the papers' small nets) | gpu (mlp784, cnn4, bmlp:784-2048x3-10, "
+                   "a CIFAR-size CNN)")
+      ->check(CLI::IsMember({"standard", "gpu"}));
+  command
+      ->add_option("--batches", options->batches,
+                   "every net at these batch sizes, e.g. --batches 128,1024")
+      ->delimiter(',')
+      ->check(CLI::Range(int64_t(1), int64_t(1) << 20));
   command->add_option("--out,-o", *out, "also write the Markdown tables to this file");
   command->callback([options, out] {
     const std::string md = perf::run_performance_suite(*options, stderr);

@@ -244,7 +244,7 @@ void empirical(const MeanFieldFlags& f, const GaussHermite& rule) {
     const double q0 = std::max(0.0, (q_star - f.sigma_b2) / f.sigma_w2);
     const auto J = analysis::input_output_jacobian(
         *net, std::sqrt(q0) * torch::randn({f.width}, torch::kFloat64), size_t(2 * f.depth));
-    const auto s = std::get<0>(torch::sort(torch::linalg::svdvals(J, c10::nullopt)));
+    const auto s = std::get<0>(torch::sort(torch::linalg::svdvals(J, /*driver=*/{})));
     const auto lambda = s.pow(2);
     const auto moments = field.isometry(f.depth, weights);
     fmt::print("| {} | {} | {} | {} | {} | {} |\n", kind, real(lambda.mean().item<double>()),

@@ -1,9 +1,19 @@
-# octrain_layer(NAME [DEPS...]): a static library octrain_NAME built from src/NAME/*.cpp.
-# All layers share one precompiled header (libtorch's headers dominate compile time).
+# octrain_use_pch(TARGET): TARGET reuses octrain_util's precompiled header (libtorch's headers
+# dominate compile time). The PCH is private: consumers of the library never see it.
+function(octrain_use_pch target)
+  if(OCTRAIN_USE_PCH)
+    target_precompile_headers(${target} REUSE_FROM octrain_util)
+  endif()
+endfunction()
+
+# octrain_layer(NAME [DEPS...]): a static library octrain_NAME built from src/NAME/*.cpp,
+# exported as octrain::NAME.
 function(octrain_layer name)
-  file(GLOB sources CONFIGURE_DEPENDS ${CMAKE_SOURCE_DIR}/src/${name}/*.cpp)
+  file(GLOB sources CONFIGURE_DEPENDS ${PROJECT_SOURCE_DIR}/src/${name}/*.cpp)
   add_library(octrain_${name} STATIC ${sources})
-  target_include_directories(octrain_${name} PUBLIC ${CMAKE_SOURCE_DIR}/include)
+  set_target_properties(octrain_${name} PROPERTIES EXPORT_NAME ${name})
+  target_include_directories(octrain_${name} PUBLIC $<BUILD_INTERFACE:${PROJECT_SOURCE_DIR}/include>
+                                                    $<INSTALL_INTERFACE:include>)
   target_compile_options(octrain_${name} PRIVATE -Wall -Wextra -Wno-unused-parameter)
   set(deps)
   foreach(dep ${ARGN})
@@ -12,23 +22,26 @@ function(octrain_layer name)
   target_link_libraries(octrain_${name} PUBLIC ${deps} ${TORCH_LIBRARIES} fmt::fmt
                         nlohmann_json::nlohmann_json tomlplusplus::tomlplusplus ZLIB::ZLIB)
   if(name STREQUAL "util")
-    target_precompile_headers(octrain_util PUBLIC
-      <torch/torch.h> <fmt/format.h> <nlohmann/json.hpp> <string> <vector> <memory>)
+    if(OCTRAIN_USE_PCH)
+      target_precompile_headers(octrain_util PRIVATE
+        <torch/torch.h> <fmt/format.h> <nlohmann/json.hpp> <string> <vector> <memory>)
+    endif()
   else()
-    target_precompile_headers(octrain_${name} REUSE_FROM octrain_util)
+    octrain_use_pch(octrain_${name})
   endif()
+  set_property(GLOBAL APPEND PROPERTY OCTRAIN_LAYERS octrain_${name})
 endfunction()
 
 # octrain_test(NAME LIB): a GoogleTest executable test_NAME from tests/NAME/*.cpp.
 function(octrain_test name lib)
-  file(GLOB sources CONFIGURE_DEPENDS ${CMAKE_SOURCE_DIR}/tests/${name}/*.cpp)
+  file(GLOB sources CONFIGURE_DEPENDS ${PROJECT_SOURCE_DIR}/tests/${name}/*.cpp)
   if(NOT sources)
     return()
   endif()
   add_executable(test_${name} ${sources})
   target_link_libraries(test_${name} PRIVATE ${lib} GTest::gtest_main)
-  target_include_directories(test_${name} PRIVATE ${CMAKE_SOURCE_DIR}/tests)
-  target_precompile_headers(test_${name} REUSE_FROM octrain_util)
+  target_include_directories(test_${name} PRIVATE ${PROJECT_SOURCE_DIR}/tests)
+  octrain_use_pch(test_${name})
   gtest_discover_tests(test_${name} DISCOVERY_TIMEOUT 60
-                       PROPERTIES ENVIRONMENT "OCTRAIN_TEST_TMP=${CMAKE_BINARY_DIR}/test-tmp")
+                       PROPERTIES ENVIRONMENT "OCTRAIN_TEST_TMP=${PROJECT_BINARY_DIR}/test-tmp")
 endfunction()

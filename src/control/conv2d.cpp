@@ -76,13 +76,13 @@ torch::Tensor Conv2dStage::apply(const torch::Tensor& x, const torch::Tensor& w,
 
 torch::Tensor Conv2dStage::input_vjp(const torch::Tensor& w, const torch::Tensor& x,
                                      const torch::Tensor& v) const {
-  return std::get<0>(at::convolution_backward(v, x, w, c10::nullopt, {stride_, stride_},
+  return std::get<0>(at::convolution_backward(v, x, w, /*bias_sizes=*/{}, {stride_, stride_},
                                               {padding_, padding_}, {1, 1}, false, {0, 0}, 1,
                                               {true, false, false}));
 }
 
 torch::Tensor Conv2dStage::weight_vjp(const torch::Tensor& x, const torch::Tensor& v) const {
-  return std::get<1>(at::convolution_backward(v, x, weight, c10::nullopt, {stride_, stride_},
+  return std::get<1>(at::convolution_backward(v, x, weight, /*bias_sizes=*/{}, {stride_, stride_},
                                               {padding_, padding_}, {1, 1}, false, {0, 0}, 1,
                                               {false, true, false}));
 }

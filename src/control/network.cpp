@@ -55,7 +55,7 @@ void Network::sweep(Trajectory& trajectory, const TerminalLoss& loss, const torc
   trajectory.costates.assign(T + 1, torch::Tensor());
   trajectory.costates[T] = terminal.costate;
   trajectory.hamiltonian_gradients.assign(T, {});
-  trajectory.running_cost = 0.0;
+  torch::Tensor running_cost;  // summed on the device, read once
 
   // Co-states below the first trainable stage are needed only on request.
   size_t first_trainable = T;
@@ -80,8 +80,10 @@ void Network::sweep(Trajectory& trajectory, const TerminalLoss& loss, const torc
         vjp.control_grads[i] = vjp.control_grads[i] - cost_gradients[i];
     }
     trajectory.hamiltonian_gradients[t] = std::move(vjp.control_grads);
-    trajectory.running_cost += f.running_cost();
+    if (auto cost = f.running_cost_tensor(); cost.defined())
+      running_cost = running_cost.defined() ? running_cost + cost : cost;
   }
+  trajectory.running_cost = running_cost.defined() ? running_cost.item<double>() : 0.0;
 }
 
 torch::Tensor Network::predict(const torch::Tensor& x0) {
@@ -111,9 +113,11 @@ void Network::set_running_cost(RunningCost cost) {
 }
 
 double Network::running_cost() {
-  double total = 0.0;
-  for (auto& f : stages_) total += f->running_cost();
-  return total;
+  torch::Tensor total;
+  for (auto& f : stages_)
+    if (auto cost = f->running_cost_tensor(); cost.defined())
+      total = total.defined() ? total + cost : cost;
+  return total.defined() ? total.item<double>() : 0.0;
 }
 
 std::string Network::summary() {

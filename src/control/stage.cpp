@@ -96,16 +96,22 @@ torch::Tensor Stage::per_sample_control_gradients(const torch::Tensor& x, const 
   return torch::stack(rows);
 }
 
-double Stage::running_cost() {
-  if (running_cost_.l2 == 0.0 && running_cost_.l1 == 0.0) return 0.0;
+torch::Tensor Stage::running_cost_tensor() {
+  if (running_cost_.l2 == 0.0 && running_cost_.l1 == 0.0) return {};
   torch::NoGradGuard no_grad;
-  double total = 0.0;
+  torch::Tensor total;
+  const auto add = [&total](torch::Tensor term) { total = total.defined() ? total + term : term; };
   for (const auto& theta : controls()) {
     if (running_cost_.l2 != 0.0)
-      total += 0.5 * running_cost_.l2 * theta.pow(2).sum().item<double>();
-    if (running_cost_.l1 != 0.0) total += running_cost_.l1 * theta.abs().sum().item<double>();
+      add(0.5 * running_cost_.l2 * theta.pow(2).sum().to(torch::kDouble));
+    if (running_cost_.l1 != 0.0) add(running_cost_.l1 * theta.abs().sum().to(torch::kDouble));
   }
   return total;
+}
+
+double Stage::running_cost() {
+  const auto total = running_cost_tensor();
+  return total.defined() ? total.item<double>() : 0.0;
 }
 
 std::vector<torch::Tensor> Stage::running_cost_gradients() {

@@ -38,7 +38,9 @@ double AugmentedHamiltonian::evaluate(std::vector<torch::Tensor>* gradients,
     }
     if (rho_ > 0.0) objective = objective + (0.5 * rho_) * (state_term + costate_term);
   }
-  double value = objective.item<double>() + stage_.running_cost();
+  const auto cost = stage_.running_cost_tensor();  // one host read for both terms
+  double value = cost.defined() ? (objective.detach().to(torch::kDouble) + cost).item<double>()
+                                : objective.item<double>();
   if (gradients) {
     const auto controls = stage_.controls();
     *gradients = torch::autograd::grad({objective}, controls, {}, /*retain_graph=*/false,

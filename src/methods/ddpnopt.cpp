@@ -264,7 +264,7 @@ StepStats Ddpnopt::step(control::Network& network, const control::TerminalLoss& 
 
   // Backward pass: curvature statistics, Q̄_u, M⁻¹Q̄_u and the value model at every stage's output.
   int64_t clamps = 0;
-  double predicted_change = 0.0;  // Σ_t ⟨M_t⁻¹Q̄_u, Q̄_u⟩, for KL clipping
+  torch::Tensor predicted_change;  // Σ_t ⟨M_t⁻¹Q̄_u, Q̄_u⟩, for KL clipping (read once)
   for (size_t t = network.size(); t-- > first;) {
     auto& stage = network.stage(t);
     const auto& x_t = states[t];
@@ -291,8 +291,10 @@ StepStats Ddpnopt::step(control::Network& network, const control::TerminalLoss& 
     rows.shard = &this->batch();
     curvature.observe(rows, mean_gradient);
     trainable->mean_direction = curvature.solve(mean_gradient);
-    if (kl_clip_ > 0)
-      predicted_change += (trainable->mean_direction * mean_gradient).sum().item<double>();
+    if (kl_clip_ > 0) {
+      auto change = (trainable->mean_direction * mean_gradient).sum().to(torch::kDouble);
+      predicted_change = predicted_change.defined() ? predicted_change + change : change;
+    }
     trainable->output_value = value;
     if (t == first) break;  // V at x_0 is never used
     // The factor at this stage's input serves only trainable stages after the first.
@@ -318,15 +320,15 @@ StepStats Ddpnopt::step(control::Network& network, const control::TerminalLoss& 
   // before the forward pass), so that without feedback this is exactly `kfac`.
   double clip = 1.0;
   if (kl_clip_ > 0) {
-    if (predicted_change > 0)
-      clip = std::min(
-          1.0, std::sqrt(kl_clip_ / (layer_options.lr * layer_options.lr * predicted_change)));
+    const double change = predicted_change.defined() ? predicted_change.item<double>() : 0.0;
+    if (change > 0)
+      clip = std::min(1.0, std::sqrt(kl_clip_ / (layer_options.lr * layer_options.lr * change)));
     stats.extras["kl_clip_scale"] = clip;
   }
 
   // Forward pass with the feedback policy: each stage's update sees the new states x̂_t.
   auto x_hat = states[first];
-  double feedback_total = 0.0;
+  torch::Tensor feedback_total;  // Σ_t ‖feedback_t‖², on the device
   for (size_t t = first; t <= last; ++t) {
     auto& stage = network.stage(t);
     if (auto* trainable = stages_[t].get()) {
@@ -337,9 +339,9 @@ StepStats Ddpnopt::step(control::Network& network, const control::TerminalLoss& 
                                      trainable->state_factor, trainable->coupling)
                        .div_(batch);
         this->batch().mean(feedback);  // E[Q_ux δx] over the global batch
-        const double norm = feedback.norm().item<double>();
-        stats.extras[fmt::format("stage{}.feedback_norm", t)] = norm;
-        feedback_total += norm * norm;
+        const auto squared = feedback.square().sum();
+        stats.defer(fmt::format("stage{}.feedback_norm", t), squared.sqrt());
+        feedback_total = feedback_total.defined() ? feedback_total + squared : squared;
       }
       update(stage, *trainable, feedback, clip, stats, t);
       trainable->output_value = {};
@@ -348,7 +350,11 @@ StepStats Ddpnopt::step(control::Network& network, const control::TerminalLoss& 
     }
     if (feedback_ && t < last) x_hat = stage.forward(x_hat);
   }
-  if (feedback_) stats.extras["feedback_norm"] = std::sqrt(feedback_total);
+  if (feedback_total.defined())
+    stats.defer("feedback_norm", feedback_total.sqrt());
+  else if (feedback_)
+    stats.extras["feedback_norm"] = 0.0;
+  stats.resolve();
   return stats;
 }
 
@@ -383,7 +389,7 @@ void Ddpnopt::update(control::Stage& stage, TrainableStage& trainable,
   const auto deltas = from_layer_matrix(stage, step);
   auto controls = stage.controls();
   for (size_t i = 0; i < controls.size(); ++i) controls[i].sub_(deltas[i]);
-  stats.extras[fmt::format("stage{}.update_norm", t)] = step.norm().item<double>();
+  stats.defer(fmt::format("stage{}.update_norm", t), step.norm());
 }
 
 void Ddpnopt::save(torch::serialize::OutputArchive& archive) const {

@@ -11,7 +11,7 @@ namespace {
 constexpr int64_t kMaxWeights = 4096;
 
 std::vector<double> to_doubles(const torch::Tensor& t) {
-  const auto d = t.detach().to(torch::kDouble).contiguous();
+  const auto d = t.detach().to(torch::kCPU, torch::kDouble).contiguous();
   return std::vector<double>(d.data_ptr<double>(), d.data_ptr<double>() + d.numel());
 }
 

@@ -80,7 +80,7 @@ StepStats KroneckerMethod::step(control::Network& network, const control::Termin
   const double momentum = options_.real("momentum");
   const double kl_clip = options_.real("kl_clip");
   std::vector<torch::Tensor> directions;
-  double predicted_change = 0.0;  // Σ_t ⟨M_t⁻¹∇_t, ∇_t⟩
+  torch::Tensor predicted_change;  // Σ_t ⟨M_t⁻¹∇_t, ∇_t⟩, read once
   int64_t refreshes = 0;
   for (auto& layer : layers_) {
     auto& stage = network.stage(layer.t);
@@ -97,13 +97,16 @@ StepStats KroneckerMethod::step(control::Network& network, const control::Termin
     rows.shard = &this->batch();
     curvature.observe(rows, gradient);
     directions.push_back(curvature.solve(gradient));
-    if (kl_clip > 0) predicted_change += (directions.back() * gradient).sum().item<double>();
+    if (kl_clip > 0) {
+      auto change = (directions.back() * gradient).sum().to(torch::kDouble);
+      predicted_change = predicted_change.defined() ? predicted_change + change : change;
+    }
     refreshes += curvature.refreshes();
   }
   // KL clipping (Ba, Grosse & Martens 2017): shrink the step so that lr²·Σ⟨Δ, ∇⟩ ≤ κ.
-  const double clip = kl_clip > 0 && predicted_change > 0
-                          ? std::min(1.0, std::sqrt(kl_clip / (lr * lr * predicted_change)))
-                          : 1.0;
+  const double change =
+      kl_clip > 0 && predicted_change.defined() ? predicted_change.item<double>() : 0.0;
+  const double clip = change > 0 ? std::min(1.0, std::sqrt(kl_clip / (lr * lr * change))) : 1.0;
   for (size_t l = 0; l < layers_.size(); ++l) {
     auto& layer = layers_[l];
     auto& stage = network.stage(layer.t);
@@ -112,10 +115,11 @@ StepStats KroneckerMethod::step(control::Network& network, const control::Termin
     auto controls = stage.controls();
     const auto pieces = from_layer_matrix(stage, direction);
     for (size_t i = 0; i < controls.size(); ++i) controls[i].sub_(pieces[i], lr);
-    stats.extras[fmt::format("update_norm_t{}", layer.t)] = lr * direction.norm().item<double>();
+    stats.defer(fmt::format("update_norm_t{}", layer.t), direction.norm().to(torch::kDouble) * lr);
   }
   if (kl_clip > 0) stats.extras["kl_clip_scale"] = clip;
   stats.extras["refreshes"] = static_cast<double>(refreshes);
+  stats.resolve();
   return stats;
 }
 

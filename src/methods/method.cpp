@@ -12,15 +12,33 @@ double batch_accuracy(const control::TerminalLoss& loss, const torch::Tensor& x_
   return loss.predict_class(x_T).eq(y).to(torch::kFloat64).mean().item<double>();
 }
 
+void StepStats::resolve() {
+  if (pending.empty()) return;
+  std::vector<torch::Tensor> values;
+  for (const auto& item : pending) values.push_back(item.second.detach().to(torch::kDouble));
+  const auto host = torch::stack(values).cpu();
+  const double* v = host.data_ptr<double>();
+  for (size_t i = 0; i < pending.size(); ++i) extras[pending[i].first] = v[i];
+  pending.clear();
+}
+
 StepStats sweep_batch(control::Network& network, const control::TerminalLoss& loss,
                       const torch::Tensor& x, const torch::Tensor& y,
                       control::Trajectory& trajectory, bool need_initial_costate) {
   trajectory = network.rollout(x);
   network.sweep(trajectory, loss, y, need_initial_costate);
   StepStats stats;
-  stats.loss = trajectory.terminal_loss.item<double>();
+  // Loss and accuracy in one device-to-host copy.
+  torch::Tensor figures = trajectory.terminal_loss.detach().to(torch::kDouble).reshape({1});
+  if (loss.classification()) {
+    torch::NoGradGuard no_grad;
+    const auto correct = loss.predict_class(trajectory.output()).eq(y).to(torch::kDouble).mean();
+    figures = torch::cat({figures, correct.reshape({1})});
+  }
+  figures = figures.cpu();
+  stats.loss = figures[0].item<double>();
   stats.objective = stats.loss + trajectory.running_cost;
-  stats.accuracy = batch_accuracy(loss, trajectory.output(), y);
+  if (loss.classification()) stats.accuracy = figures[1].item<double>();
   return stats;
 }
 

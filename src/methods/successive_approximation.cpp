@@ -39,7 +39,7 @@ std::vector<double> parse_rho_list(const std::string& text, const std::string& o
 std::vector<double> flatten(const std::vector<torch::Tensor>& tensors) {
   std::vector<double> out;
   for (const auto& t : tensors) {
-    const auto d = t.detach().to(torch::kDouble).contiguous();
+    const auto d = t.detach().to(torch::kCPU, torch::kDouble).contiguous();
     out.insert(out.end(), d.data_ptr<double>(), d.data_ptr<double>() + d.numel());
   }
   return out;

@@ -15,6 +15,7 @@
 #include "octrain/methods/registry.h"
 #include "octrain/perf/forward_flops.h"
 #include "octrain/perf/interleaved_timer.h"
+#include "octrain/train/compute_device.h"
 #include "octrain/train/compute_threads.h"
 #include "octrain/util/build_info.h"
 #include "octrain/util/error.h"
@@ -28,17 +29,30 @@ struct NetCase {
   int64_t batch;
 };
 
+const std::string kCnn4 =
+    "cnn:conv32x3-conv32x3-maxpool2-conv32x3-conv32x3-maxpool2-flatten-fc128-10:relu";
+
 // The standard nets of the papers (docs/methods/): the DDPNOpt 5-layer FC net on DIGITS-shaped
 // input, the main job's MLP, the DDPNOpt 4-conv CNN, the E-MSA tiny residual CNN, and a binary MLP
-// for the discrete-weight methods.
-const std::vector<NetCase>& net_cases() {
+// for the discrete-weight methods. The gpu set: the main job's MLP, the 4-conv CNN, the
+// discrete-weight papers' 3×2048 binary MLP and a CIFAR-size CNN (3×32×32 inputs).
+const std::vector<NetCase>& net_cases(const std::string& set) {
+  static const std::vector<NetCase> gpu = {
+      {"mlp784", "mlp:784-256-256-10:relu", {1, 28, 28}, 128},
+      {"cnn4", kCnn4, {1, 28, 28}, 128},
+      {"bmlp2048", "bmlp:784-2048x3-10", {1, 28, 28}, 100},
+      {"cifar_cnn",
+       "cnn:conv64x3-conv64x3-maxpool2-conv128x3-conv128x3-maxpool2-flatten-fc256-10:relu",
+       {3, 32, 32},
+       128},
+  };
+  if (set == "gpu") return gpu;
+  if (set != "standard")
+    throw UsageError(fmt::format("bench: --nets '{}' is not a net set: standard or gpu", set));
   static const std::vector<NetCase> nets = {
       {"fc5", "mlp:64-32-32-32-32-10:tanh", {64}, 32},
       {"mlp784", "mlp:784-256-256-10:relu", {1, 28, 28}, 128},
-      {"cnn4",
-       "cnn:conv32x3-conv32x3-maxpool2-conv32x3-conv32x3-maxpool2-flatten-fc128-10:relu",
-       {1, 28, 28},
-       128},
+      {"cnn4", kCnn4, {1, 28, 28}, 128},
       {"emsa_tiny_cnn",
        "cnn:conv5x3-avgpool2-conv5x3-avgpool2-res5x3-res5x3-chmean-flatten-10:tanh:delta=0.5",
        {1, 28, 28},
@@ -54,21 +68,28 @@ struct StepWorkload {
   std::unique_ptr<control::TerminalLoss> loss;
   std::unique_ptr<methods::Method> method;
   torch::Tensor x, y;
+  torch::Device device = torch::kCPU;
   double flops = 0;       // forward FLOPs of one batch
   double step_flops = 0;  // of one gradient step (forward_flops.h)
 
-  void step() { method->step(*network, *loss, x, y); }
+  // A step ends when the device has finished it, not when its last kernel is queued.
+  void step() {
+    method->step(*network, *loss, x, y);
+    train::synchronize(device);
+  }
 };
 
 StepWorkload make_workload(const std::string& spec, const control::Shape& input, int64_t batch,
-                           const std::string& method) {
+                           const std::string& method, const torch::Device& device) {
   torch::manual_seed(1234);
   StepWorkload w;
+  w.device = device;
   w.network = control::build_network(spec, input);
+  w.network->to(device);
   control::Shape shape = input;
   shape.insert(shape.begin(), batch);
-  w.x = torch::randn(shape);
-  w.y = torch::randint(10, {batch}, torch::kLong);
+  w.x = torch::randn(shape).to(device);
+  w.y = torch::randint(10, {batch}, torch::kLong).to(device);
   w.loss = control::make_terminal_loss("cross-entropy", 10, w.network->output_shape()[0]);
   w.flops = forward_flops(*w.network, batch);
   w.step_flops = gradient_step_flops(*w.network, batch);
@@ -86,11 +107,16 @@ double gflops(double flops, double ms) {
 
 // The best of the repetitions: a peak is what the machine can do, and on a shared machine the
 // median would charge other jobs' load to it.
-double sgemm_peak_gflops(int n, const InterleavedTimer& timer) {
+double sgemm_peak_gflops(int n, const InterleavedTimer& timer, const torch::Device& device) {
   torch::manual_seed(1);
-  const auto a = torch::randn({n, n}), b = torch::randn({n, n});
+  const auto a = torch::randn({n, n}).to(device), b = torch::randn({n, n}).to(device);
   torch::Tensor c;
-  const auto ms = timer.repetition_ms({[&] { c = torch::mm(a, b); }}).front();
+  const auto ms = timer
+                      .repetition_ms({[&] {
+                        c = torch::mm(a, b);
+                        train::synchronize(device);
+                      }})
+                      .front();
   return gflops(2.0 * double(n) * n * n, *std::min_element(ms.begin(), ms.end()));
 }
 
@@ -116,10 +142,24 @@ std::string run_performance_suite(const SuiteOptions& options, std::FILE* progre
     throw UsageError(fmt::format("bench: --filter '{}' is not a regular expression ({})",
                                  options.filter, e.what()));
   }
-  const int gemm_n = 2048;  // large enough for OpenBLAS to reach its peak
-  double peak = sgemm_peak_gflops(gemm_n, timer);
-  fmt::print(progress, "bench: {}; sgemm {}×{}: {:.1f} GFLOP/s\n", compute.describe(), gemm_n,
-             gemm_n, peak);
+  const torch::Device device = train::parse_compute_device(options.device);
+  const auto& nets = net_cases(options.nets);
+  // Large enough for OpenBLAS, and for a GPU's tensor cores, to reach their peak.
+  const int gemm_n = device.is_cuda() ? 8192 : 2048;
+  double peak = sgemm_peak_gflops(gemm_n, timer, device);
+  const std::string where = device.is_cuda()
+                                ? fmt::format("{}, {}", device.str(), compute.describe())
+                                : compute.describe();
+  fmt::print(progress, "bench: {}; sgemm {}×{}: {:.1f} GFLOP/s\n", where, gemm_n, gemm_n, peak);
+  // Each net at its own batch, or at every batch asked for.
+  std::vector<NetCase> cases;
+  for (const auto& net : nets) {
+    if (options.batches.empty()) cases.push_back(net);
+    for (auto b : options.batches) {
+      cases.push_back(net);
+      cases.back().batch = b;
+    }
+  }
 
   // Text pieces; a piece with a finite `achieved` is a table row still missing its last cell,
   // the fraction of the sgemm peak, known only once the peak's last re-measurement is in.
@@ -136,7 +176,7 @@ std::string run_performance_suite(const SuiteOptions& options, std::FILE* progre
       "| net | batch | forward MFLOP | method | step (ms) | / Adam | GFLOP/s | % of sgemm peak |\n"
       "|---|---:|---:|---|---:|---:|---:|---:|\n");
   std::vector<std::string> not_applicable;
-  for (const auto& net : net_cases()) {
+  for (const auto& net : cases) {
     std::vector<std::string> wanted;
     for (const auto& info : methods::method_catalogue())
       if (std::regex_search(net.id + "/" + info.name, filter)) wanted.push_back(info.name);
@@ -150,7 +190,7 @@ std::string run_performance_suite(const SuiteOptions& options, std::FILE* progre
     std::vector<std::pair<std::string, std::string>> refused, failed;
     for (const auto& name : wanted) {
       try {
-        auto w = make_workload(net.spec, net.input, net.batch, name);
+        auto w = make_workload(net.spec, net.input, net.batch, name, device);
         w.step();  // a method that fails on this net fails here, not inside the timing
         names.push_back(name);
         workloads.push_back(std::move(w));
@@ -160,7 +200,7 @@ std::string run_performance_suite(const SuiteOptions& options, std::FILE* progre
         failed.emplace_back(name, first_line(e.what()));
       }
     }
-    fmt::print(progress, "bench: {} ({} methods)\n", net.id, names.size());
+    fmt::print(progress, "bench: {} at batch {} ({} methods)\n", net.id, net.batch, names.size());
     std::vector<std::function<void()>> calls;
     for (auto& w : workloads) calls.push_back([&w] { w.step(); });
     const auto ms = timer.median_ms(calls);
@@ -168,7 +208,7 @@ std::string run_performance_suite(const SuiteOptions& options, std::FILE* progre
     for (size_t i = 0; i < names.size(); ++i)
       if (names[i] == "adam") adam_ms = ms[i];
     const double flops = workloads.empty() ? 0 : workloads.front().flops;
-    peak = std::max(peak, sgemm_peak_gflops(gemm_n, timer));  // re-measured beside each net
+    peak = std::max(peak, sgemm_peak_gflops(gemm_n, timer, device));  // re-measured per net
     for (size_t i = 0; i < names.size(); ++i) {
       const double achieved = gflops(workloads[i].step_flops, ms[i]);
       row(fmt::format("| {} | {} | {:.2f} | {} | {:.3f} | {} | {:.2f} |", net.id, net.batch,
@@ -186,7 +226,7 @@ std::string run_performance_suite(const SuiteOptions& options, std::FILE* progre
     text(fmt::format("\nNot applicable (the method refuses the net): {}.\n",
                      fmt::join(not_applicable, "; ")));
   text("\nNets: ");
-  for (const auto& net : net_cases())
+  for (const auto& net : nets)
     text(fmt::format("`{}` = `{}` on [{}, {}]; ", net.id, net.spec, net.batch,
                      fmt::join(net.input, ", ")));
   text("random inputs and labels, cross-entropy, default method options.\n");
@@ -204,7 +244,7 @@ std::string run_performance_suite(const SuiteOptions& options, std::FILE* progre
     fmt::print(progress, "bench: scaling with batch size\n");
     std::vector<StepWorkload> by_batch;
     for (auto b : batches)
-      by_batch.push_back(make_workload(mlp_of_depth(2), {1, 28, 28}, b, "adam"));
+      by_batch.push_back(make_workload(mlp_of_depth(2), {1, 28, 28}, b, "adam", device));
     std::vector<std::function<void()>> calls;
     for (auto& w : by_batch) calls.push_back([&w] { w.step(); });
     auto ms = timer.median_ms(calls);
@@ -221,7 +261,7 @@ std::string run_performance_suite(const SuiteOptions& options, std::FILE* progre
     fmt::print(progress, "bench: scaling with depth\n");
     std::vector<StepWorkload> by_depth;
     for (int d : depths)
-      by_depth.push_back(make_workload(mlp_of_depth(d), {1, 28, 28}, 128, "adam"));
+      by_depth.push_back(make_workload(mlp_of_depth(d), {1, 28, 28}, 128, "adam", device));
     calls.clear();
     for (auto& w : by_depth) calls.push_back([&w] { w.step(); });
     ms = timer.median_ms(calls);
@@ -232,14 +272,13 @@ std::string run_performance_suite(const SuiteOptions& options, std::FILE* progre
           achieved);
     }
   }
-  peak = std::max(peak, sgemm_peak_gflops(gemm_n, timer));
+  peak = std::max(peak, sgemm_peak_gflops(gemm_n, timer, device));
   std::string md = fmt::format(
       "## Performance suite\n\n"
       "octrain {} (revision {}), {}; median of {} interleaved repetitions of ≥ {} s per step "
       "workload. Measured sgemm peak: **{:.1f} GFLOP/s** (`torch::mm` {}×{} float, best "
       "repetition of measurements at the start, beside each net and at the end of this run).\n\n",
-      version(), git_revision(), compute.describe(), repetitions, min_seconds, peak, gemm_n,
-      gemm_n);
+      version(), git_revision(), where, repetitions, min_seconds, peak, gemm_n, gemm_n);
   for (const auto& [piece, achieved] : pieces)
     md +=
         std::isnan(achieved) ? piece : fmt::format("{} {:.1f} % |\n", piece, 100 * achieved / peak);

@@ -1,6 +1,9 @@
 #include "octrain/train/checkpoint.h"
 
 #include <ATen/CPUGeneratorImpl.h>
+#include <ATen/Context.h>
+#include <fmt/format.h>
+#include <torch/cuda.h>
 #include <torch/serialize.h>
 
 #include <filesystem>
@@ -17,6 +20,14 @@ namespace {
 
 constexpr int64_t kFormatVersion = 1;
 
+int64_t cuda_devices() {
+  return torch::cuda::is_available() ? int64_t(torch::cuda::device_count()) : 0;
+}
+
+at::Generator cuda_generator(int64_t device) {
+  return at::globalContext().defaultGenerator(at::Device(at::kCUDA, at::DeviceIndex(device)));
+}
+
 void write_archive(torch::serialize::OutputArchive& archive, control::Network& network,
                    const methods::Method& method, const TrainingPosition& p) {
   archive.write("format_version", torch::tensor(kFormatVersion));
@@ -32,6 +43,10 @@ void write_archive(torch::serialize::OutputArchive& archive, control::Network& n
                                                 p.epoch_step_seconds},
                                                torch::kFloat64));
   archive.write("torch_rng", at::detail::getDefaultCPUGenerator().get_state());
+  // Each CUDA device's generator too: sampled curvature factors draw on the compute device, so
+  // resume on a GPU is exact only with its generator's state.
+  for (int64_t d = 0; d < cuda_devices(); ++d)
+    archive.write(fmt::format("cuda_rng.{}", d), cuda_generator(d).get_state());
   // Later additions, optional on reading (checkpoints before them lack them).
   archive.write("lr_schedule",
                 torch::tensor(std::vector<int64_t>(p.lr_schedule.begin(), p.lr_schedule.end()),
@@ -66,8 +81,17 @@ TrainingPosition read_archive(torch::serialize::InputArchive& archive, control::
   archive.read("torch_rng", rng);
   position = position.cpu(), position_real = position_real.cpu(), rng = rng.cpu();
   at::Generator generator = at::detail::getDefaultCPUGenerator();  // shares the global generator
-  std::lock_guard<std::mutex> lock(generator.mutex());
-  generator.set_state(rng);
+  {
+    std::lock_guard<std::mutex> lock(generator.mutex());
+    generator.set_state(rng);
+  }
+  for (int64_t d = 0; d < cuda_devices(); ++d) {
+    torch::Tensor cuda_rng;
+    if (!archive.try_read(fmt::format("cuda_rng.{}", d), cuda_rng)) break;  // written without CUDA
+    at::Generator cuda = cuda_generator(d);
+    std::lock_guard<std::mutex> lock(cuda.mutex());
+    cuda.set_state(cuda_rng.cpu());
+  }
   TrainingPosition p;
   auto pi = position.accessor<int64_t, 1>();
   auto pr = position_real.accessor<double, 1>();

@@ -25,6 +25,7 @@
 #include "octrain/dist/world.h"
 #include "octrain/methods/registry.h"
 #include "octrain/train/checkpoint.h"
+#include "octrain/train/compute_device.h"
 #include "octrain/train/compute_threads.h"
 #include "octrain/train/lr_schedule.h"
 #include "octrain/train/metrics_log.h"
@@ -105,28 +106,6 @@ std::unique_ptr<control::TerminalLoss> make_loss_for(const RunConfig& config,
     throw UsageError(fmt::format("model '{}': outputs {} values but the dataset has {} targets",
                                  config.model, output_dim, data.target_dim));
   return loss;
-}
-
-torch::Device parse_device(const std::string& text) {
-  std::optional<torch::Device> device;
-  try {
-    device = torch::Device(text);
-  } catch (const std::exception&) {
-    throw UsageError(
-        fmt::format("config 'device' = '{}' is invalid: expected cpu, cuda or cuda:N", text));
-  }
-  if (device->is_cuda()) {
-    if (!torch::cuda::is_available())
-      throw UsageError(
-          fmt::format("config 'device' = '{}': CUDA is not available on this machine", text));
-    if (device->has_index() && device->index() >= int64_t(torch::cuda::device_count()))
-      throw UsageError(fmt::format("config 'device' = '{}': this machine has {} CUDA device(s)",
-                                   text, torch::cuda::device_count()));
-  } else if (!device->is_cpu()) {
-    throw UsageError(
-        fmt::format("config 'device' = '{}' is invalid: expected cpu, cuda or cuda:N", text));
-  }
-  return *device;
 }
 
 data::Split to_device(const data::Split& split, const torch::Device& device) {
@@ -210,7 +189,7 @@ RunResult run_training(RunConfig config, const RunOptions& options) {
   const int rank = communicator.rank(), world = communicator.world_size();
   const bool writer = rank == 0;  // rank 0 alone writes metrics, checkpoints and reports
   dist::BatchReducer shard(communicator);
-  const torch::Device device = parse_device(config.device);
+  const torch::Device device = parse_compute_device(config.device);
 
   data::Dataset loaded;
   const data::Dataset& data =

@@ -88,7 +88,7 @@ TEST(SignalPropagation, OrthogonalLinearNetworkIsAnExactIsometry) {
   torch::manual_seed(5);
   auto network = control::build_network("mlp:64-64-64-64:linear:init=orthogonal,sw2=1.44", {64});
   const auto J = input_output_jacobian(*network, torch::randn({64}), network->size());
-  const auto s = torch::linalg::svdvals(J, c10::nullopt);
+  const auto s = torch::linalg::svdvals(J, /*driver=*/{});
   // Three orthogonal layers scaled by σ_w = 1.2 each.
   EXPECT_NEAR(s.min().item<double>(), std::pow(1.2, 3), 1e-4);
   EXPECT_NEAR(s.max().item<double>(), std::pow(1.2, 3), 1e-4);
@@ -107,7 +107,7 @@ TEST(SignalPropagation, GaussianJacobianSpectrumMatchesTheIsometryMoments) {
   // Through the `layers` Dense+tanh pairs (the last Dense is left out): J = Π D_l W_l.
   const auto J =
       input_output_jacobian(*network, std::sqrt(q0) * torch::randn({width}), size_t(2 * layers));
-  const auto lambda = torch::linalg::svdvals(J.to(torch::kFloat64), c10::nullopt).pow(2);
+  const auto lambda = torch::linalg::svdvals(J.to(torch::kFloat64), /*driver=*/{}).pow(2);
   const auto theory = field.isometry(layers, WeightDistribution::kGaussian);
   // One input and finite width: tr(JJᵀ)/N fluctuates by several percent per layer. Dropping the
   // Gaussian term of the variance would make the theory ~10× too small here.

@@ -8,6 +8,7 @@
 #include "octrain/control/network.h"
 #include "octrain/methods/registry.h"
 #include "octrain/util/error.h"
+#include "test_device.h"
 
 namespace octrain::methods {
 namespace {
@@ -22,9 +23,10 @@ Problem make_problem(uint64_t seed) {
   torch::manual_seed(seed);
   Problem p;
   p.net = control::build_network("mlp:5-7-6-3:tanh", {5});
-  p.net->to(torch::kFloat64);
-  p.x = torch::randn({8, 5}, torch::kFloat64);
-  p.y = torch::randint(3, {8}, torch::kLong);
+  const auto device = test_env::test_device();  // OCTRAIN_TEST_DEVICE
+  p.net->to(device, torch::kFloat64);
+  p.x = torch::randn({8, 5}, torch::kFloat64).to(device);
+  p.y = torch::randint(3, {8}, torch::kLong).to(device);
   return p;
 }
 

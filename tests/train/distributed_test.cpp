@@ -109,11 +109,14 @@ TEST(Distributed, GradientMethodsMatchOneProcess) {
              {13});
 }
 
+// DDPNOpt at lr 0.02: at 0.05 its feedback multiplies float rounding (the shards sum in another
+// order) by about 5 per step on this net, so the last step differed by 7e-5 on an AMD EPYC's
+// OpenBLAS kernels although the first agreed to 3e-8; at 0.02 it stays below 2e-6.
 TEST(Distributed, SecondOrderAndControlMethodsMatchOneProcess) {
   if (!installed("wine")) GTEST_SKIP() << "wine is not installed";
   check_grid(kWine, kDense.substr(3),
              {"kfac:stats_every=1,refresh_every=2", "ekfac:stats_every=1,refresh_every=2",
-              "ddpnopt:lr=0.05", "ddp:blocks=diagonal,lr=0.1", "msa:iterations=3",
+              "ddpnopt:lr=0.02", "ddp:blocks=diagonal,lr=0.1", "msa:iterations=3",
               "emsa:iterations=3,rho=1"},
              {13});
 }

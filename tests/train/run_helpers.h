@@ -10,6 +10,7 @@
 #include "octrain/data/dataset.h"
 #include "octrain/train/run_config.h"
 #include "octrain/train/trainer.h"
+#include "test_device.h"
 
 namespace octrain::train::testing {
 
@@ -53,6 +54,7 @@ inline RunConfig toy_config(const fs::path& out) {
   c.epochs = 4;
   c.batch_size = 25;
   c.threads = 1;
+  c.device = test_env::test_device_name();  // OCTRAIN_TEST_DEVICE
   c.out = out.string();
   return c;
 }
@@ -67,6 +69,7 @@ inline RunConfig wine_config(const fs::path& out, const std::string& method,
   c.epochs = 5;
   c.batch_size = 16;
   c.threads = 1;
+  c.device = test_env::test_device_name();  // OCTRAIN_TEST_DEVICE
   c.out = out.string();
   return c;
 }

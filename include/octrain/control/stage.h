@@ -111,8 +111,10 @@ class Stage : public torch::nn::Module {
 
   void set_running_cost(RunningCost cost) { running_cost_ = cost; }
   const RunningCost& running_cost_weights() const { return running_cost_; }
-  // L_t(θ_t) as a double and its gradient ∂L_t/∂θ (one per control; empty when L_t ≡ 0).
+  // L_t(θ_t) as a double (one host sync), as a 0-dim tensor on the controls' device (undefined
+  // when L_t ≡ 0), and its gradient ∂L_t/∂θ (one per control; empty when L_t ≡ 0).
   double running_cost();
+  torch::Tensor running_cost_tensor();
   std::vector<torch::Tensor> running_cost_gradients();
 
   int64_t num_controls();

@@ -31,6 +31,14 @@ struct StepStats {
   double objective = 0.0;  // loss + Σ_t L_t(θ_t)
   double accuracy = std::numeric_limits<double>::quiet_NaN();  // NaN for regression
   std::map<std::string, double> extras;                        // method-specific figures
+
+  // Figures still on the compute device, moved into `extras` by resolve() in one transfer, so
+  // a GPU step waits for the host once instead of once per figure.
+  std::vector<std::pair<std::string, torch::Tensor>> pending;
+  void defer(std::string name, torch::Tensor value) {
+    pending.emplace_back(std::move(name), std::move(value));
+  }
+  void resolve();
 };
 
 // A training algorithm: improves the controls θ_0 … θ_{T−1} from one batch's trajectory.

@@ -1,17 +1,22 @@
 #pragma once
 
+#include <cstdint>
 #include <cstdio>
 #include <string>
+#include <vector>
 
 namespace octrain::perf {
 
 struct SuiteOptions {
-  bool quick = false;      // fewer and shorter repetitions, fewer scaling points
-  std::string filter;      // ECMAScript regex searched in "NET/METHOD"; empty: everything
-  int threads = 1;         // compute threads, as `octrain train --threads`
-  int repetitions = 0;     // interleaved repetitions; 0: 3 quick, 7 otherwise
-  double min_seconds = 0;  // per workload per repetition; 0: 0.05 quick, 0.3 otherwise
-  bool scaling = true;     // Adam's step time against batch size and depth
+  bool quick = false;             // fewer and shorter repetitions, fewer scaling points
+  std::string filter;             // ECMAScript regex searched in "NET/METHOD"; empty: everything
+  int threads = 1;                // compute threads, as `octrain train --threads`
+  int repetitions = 0;            // interleaved repetitions; 0: 3 quick, 7 otherwise
+  double min_seconds = 0;         // per workload per repetition; 0: 0.05 quick, 0.3 otherwise
+  bool scaling = true;            // Adam's step time against batch size and depth
+  std::string device = "cpu";     // cpu | cuda | cuda:N; CUDA steps are timed to completion
+  std::string nets = "standard";  // standard | gpu (larger nets, a CIFAR-size CNN)
+  std::vector<int64_t> batches;   // every net at these batch sizes; empty: each net's own
 };
 
 // The performance suite behind `octrain bench`: one training step of every method in the
