@@ -315,6 +315,7 @@ std::vector<CompareRow> run_compare(const CompareConfig& config, const CompareOp
       run_options.progress.prefix = where;
       run_options.progress.runs_after = total - index;
       run_options.progress.seconds_per_run = trained ? trained_seconds / double(trained) : -1;
+      run_options.resume_hint = "the same octrain compare command with --resume";
       const auto started = std::chrono::steady_clock::now();
       try {
         const auto result = run_training(run, run_options);

@@ -475,9 +475,9 @@ RunResult run_training(RunConfig config, const RunOptions& options) {
         average_running_statistics(*network, communicator);
         if (writer) save_checkpoint(checkpoint_path, *network, *method, position);
         metrics.flush_tables();
-        progress.notice(
-            fmt::format("interrupted at epoch {} step {}; resume with: octrain train --resume {}",
-                        epoch + 1, s + 1, dir));
+        progress.notice(fmt::format(
+            "interrupted at epoch {} step {}; resume with: {}", epoch + 1, s + 1,
+            options.resume_hint.empty() ? "octrain train --resume " + dir : options.resume_hint));
         throw Error(ExitCode::kInterrupted,
                     "interrupted; checkpoint written to " + checkpoint_path);
       }

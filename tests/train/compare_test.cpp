@@ -101,6 +101,18 @@ TEST(Compare, TomlSweepsExpandToRunsNamedByTheirOptions) {
   }
 }
 
+// The shipped sweep config: three runs, validation-first settings in the base config.
+TEST(Compare, ShippedSweepConfig) {
+  CompareConfig config;
+  config.merge_toml_file(OCTRAIN_SOURCE_DIR "/configs/wine-adam-lr-sweep.toml", "quick");
+  ASSERT_EQ(config.entries.size(), 3u);
+  EXPECT_EQ(config.entries[2].label, "Adam lr=0.01");
+  EXPECT_EQ(config.base.lr_schedule, "warmup:20,cosine:0.01");
+  EXPECT_EQ(config.base.keep, "best");
+  EXPECT_EQ(config.base.epochs, 30);
+  config.base.validate();
+}
+
 // One seed leaves no spread: the summary says n=1 instead of "± 0.00".
 TEST(Compare, OneSeedShowsNoSpread) {
   const auto dir = testing::fresh_dir();

@@ -13,9 +13,10 @@
 namespace octrain::train {
 
 struct RunOptions {
-  bool resume = false;                     // continue config.out from its checkpoint
-  bool quiet = false;                      // no progress output
-  ProgressOptions progress;                // what to show while training (progress.h)
+  bool resume = false;       // continue config.out from its checkpoint
+  bool quiet = false;        // no progress output
+  ProgressOptions progress;  // what to show while training (progress.h)
+  std::string resume_hint;   // how to resume after an interrupt; empty: octrain train --resume DIR
   bool skip_damaged_metrics = false;       // resume past damaged metrics.jsonl lines
   std::FILE* out = stdout;                 // progress and epoch lines
   const data::Dataset* dataset = nullptr;  // already loaded (octrain compare shares one per split)
