@@ -7,11 +7,14 @@
 #include <torch/serialize.h>
 
 #include <filesystem>
+#include <fstream>
+#include <iterator>
 #include <mutex>
 #include <sstream>
 
 #include "octrain/control/network.h"
 #include "octrain/methods/method.h"
+#include "octrain/train/zip_integrity.h"
 #include "octrain/util/atomic_file.h"
 #include "octrain/util/error.h"
 
@@ -57,23 +60,51 @@ void write_archive(torch::serialize::OutputArchive& archive, control::Network& n
                                       torch::kFloat64));
 }
 
+void verify_version(torch::serialize::InputArchive& archive, const std::string& where) {
+  torch::Tensor version;
+  archive.read("format_version", version);
+  const int64_t v = version.cpu().item<int64_t>();
+  if (v != kFormatVersion)
+    throw DataError(fmt::format("{}: unsupported checkpoint format version {}", where, v));
+}
+
+// Loads the network's tensors, refusing a checkpoint of another shape: libtorch's reader would
+// otherwise give each tensor the saved shape, so weights of mlp:64-33-10 would run as if the
+// config's mlp:64-32-10 had been trained.
+void load_model(torch::serialize::InputArchive& archive, control::Network& network,
+                const std::string& where) {
+  std::vector<std::pair<std::string, std::vector<int64_t>>> shapes;
+  for (const auto& item : network.named_parameters())
+    shapes.emplace_back(item.key(), item.value().sizes().vec());
+  for (const auto& item : network.named_buffers())
+    shapes.emplace_back(item.key(), item.value().sizes().vec());
+  torch::serialize::InputArchive model;
+  archive.read("model", model);
+  network.load(model);
+  size_t i = 0;
+  for (const auto& items : {network.named_parameters(), network.named_buffers()})
+    for (const auto& item : items) {
+      const auto& [name, expected] = shapes.at(i++);
+      if (item.value().sizes().vec() != expected)
+        throw DataError(fmt::format(
+            "{}: tensor '{}' is [{}] in the checkpoint but [{}] in this model: the checkpoint "
+            "was written for another model",
+            where, name, fmt::join(item.value().sizes(), ", "), fmt::join(expected, ", ")));
+    }
+}
+
 TrainingPosition read_archive(torch::serialize::InputArchive& archive, control::Network& network,
                               methods::Method& method, const std::string& where) {
-  torch::Tensor version, name, position, position_real, rng;
-  archive.read("format_version", version);
-  version = version.cpu();
-  if (version.item<int64_t>() != kFormatVersion)
-    throw DataError(where + ": unsupported checkpoint format version " +
-                    std::to_string(version.item<int64_t>()));
+  verify_version(archive, where);
+  torch::Tensor name, position, position_real, rng;
   archive.read("method_name", name);
   name = name.cpu();
   const std::string saved_name(name.data_ptr<int64_t>(), name.data_ptr<int64_t>() + name.numel());
   if (saved_name != method.name())
     throw DataError(where + ": checkpoint was written by method '" + saved_name + "', not '" +
                     method.name() + "'");
-  torch::serialize::InputArchive model, state;
-  archive.read("model", model);
-  network.load(model);
+  load_model(archive, network, where);
+  torch::serialize::InputArchive state;
   archive.read("method", state);
   method.load(state);
   archive.read("position", position);
@@ -121,6 +152,18 @@ TrainingPosition read_archive(torch::serialize::InputArchive& archive, control::
 torch::Device device_of(control::Network& network) {
   const auto parameters = network.parameters();
   return parameters.empty() ? torch::Device(torch::kCPU) : parameters.front().device();
+}
+
+// libtorch's reader trusts the bytes (a flipped bit in a pickle can crash it; one in a tensor
+// loads as a different number), so the zip's own CRC-32s are checked first.
+void load_verified(torch::serialize::InputArchive& archive, const std::string& path,
+                   const torch::Device& device) {
+  std::ifstream in(path, std::ios::binary);
+  const std::string bytes{std::istreambuf_iterator<char>(in), {}};
+  if (!in.good() && !in.eof()) throw DataError(path + ": cannot read the checkpoint");
+  verify_zip_integrity(bytes, path);
+  std::istringstream stream(bytes);
+  archive.load_from(stream, device);
 }
 
 template <typename F>
@@ -173,7 +216,7 @@ TrainingPosition load_checkpoint(const std::string& path, control::Network& netw
   if (!std::filesystem::exists(path)) throw DataError(path + ": checkpoint not found");
   return as_data_error(path, [&] {
     torch::serialize::InputArchive archive;
-    archive.load_from(path, device_of(network));
+    load_verified(archive, path, device_of(network));
     return read_archive(archive, network, method, path);
   });
 }
@@ -189,10 +232,10 @@ TrainingPosition restore_checkpoint_bytes(const std::string& bytes, control::Net
 void load_network_from_checkpoint(const std::string& path, control::Network& network) {
   if (!std::filesystem::exists(path)) throw DataError(path + ": checkpoint not found");
   as_data_error(path, [&] {
-    torch::serialize::InputArchive archive, model;
-    archive.load_from(path, device_of(network));
-    archive.read("model", model);
-    network.load(model);
+    torch::serialize::InputArchive archive;
+    load_verified(archive, path, device_of(network));
+    verify_version(archive, path);
+    load_model(archive, network, path);
     return 0;
   });
 }
