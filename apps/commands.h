@@ -13,6 +13,7 @@ void add_train_command(CLI::App& app);
 void add_compare_command(CLI::App& app);
 void add_eval_command(CLI::App& app);
 void add_export_command(CLI::App& app);
+void add_predict_command(CLI::App& app);
 void add_datasets_command(CLI::App& app);
 void add_info_commands(CLI::App& app);  // version, methods, model
 void add_meanfield_command(CLI::App& app);

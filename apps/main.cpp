@@ -15,8 +15,9 @@ int main(int argc, char** argv) {
   CLI::App app{
       "octrain — neural-network training as optimal control (MSA, E-MSA, DDPNOpt, baselines)"};
   app.footer(
-      "Exit codes: 0 success, 1 internal failure, 2 bad flag/config/name, 3 bad or missing data "
-      "file,\n"
+      "Exit codes: 0 success, 1 internal failure, 2 bad flag/config/name, 3 bad, missing or "
+      "changed data\n"
+      "            file or inputs of the wrong shape,\n"
       "            4 training diverged, 5 a data-parallel worker was lost (died, hung or never\n"
       "            joined), 130 interrupted (a resumable checkpoint was written).\n"
       "Run 'octrain COMMAND --help' for a command's options.");
@@ -28,6 +29,7 @@ int main(int argc, char** argv) {
   octrain::app::add_compare_command(app);
   octrain::app::add_eval_command(app);
   octrain::app::add_export_command(app);
+  octrain::app::add_predict_command(app);
   octrain::app::add_datasets_command(app);
   octrain::app::add_info_commands(app);
   octrain::app::add_meanfield_command(app);
@@ -50,7 +52,9 @@ int main(int argc, char** argv) {
     }
     return int(e.code());
   } catch (const std::exception& e) {
+    // The first line with text (libtorch's messages may start with a line break).
     std::string message = e.what();
+    message.erase(0, message.find_first_not_of("\n "));
     fmt::print(stderr, "octrain: internal error: {}\n", message.substr(0, message.find('\n')));
     return int(octrain::ExitCode::kFailure);
   }

@@ -6,6 +6,8 @@
 
 #include "commands.h"
 #include "octrain/plot/gnuplot_figure.h"
+#include "octrain/report/experiment.h"
+#include "octrain/report/report.h"
 #include "octrain/train/metrics_reader.h"
 #include "octrain/util/error.h"
 
@@ -86,24 +88,36 @@ void plot_diagnostics(const std::string& run_dir, const std::string& out) {
   fmt::print("{} diagnostics records: wrote {} and {}\n", records.size(), a, b);
 }
 
+// Training loss, test loss and test accuracy against iteration and training time.
+void plot_metrics(const std::string& run_dir, const std::string& out) {
+  const auto experiment = report::load_experiment(run_dir);
+  const auto figures = report::write_metric_figures(experiment, "run", out);
+  std::vector<std::string> paths;
+  for (const auto& f : figures) paths.push_back(f.svg);
+  fmt::print("wrote {}\n", fmt::join(paths, ", "));
+}
+
 }  // namespace
 
 void add_plot_command(CLI::App& app) {
   auto* command = app.add_subcommand("plot", "Draw a run's logged figures with gnuplot");
   command->footer(
       "Example:\n"
+      "  octrain plot runs/wine                 (loss and accuracy: runs/wine/plots/run-*.svg)\n"
       "  octrain train -d digits -m mlp:64-64-64-64-64-10:tanh --diagnostics 5 -o runs/diag\n"
-      "  octrain plot runs/diag --diagnostics        (writes runs/diag/plots/costate_*.svg)");
+      "  octrain plot runs/diag --diagnostics   (also runs/diag/plots/costate_*.svg)");
   auto run_dir = std::make_shared<std::string>();
   auto out = std::make_shared<std::string>();
   auto diagnostics = std::make_shared<bool>(false);
   command->add_option("RUNDIR", *run_dir, "run directory")->required();
   command->add_flag("--diagnostics", *diagnostics,
-                    "co-state norms ‖p_t‖ over depth and time (needs train --diagnostics N)");
+                    "also the co-state norms ‖p_t‖ over depth and time (needs train "
+                    "--diagnostics N)");
   command->add_option("--out,-o", *out, "output folder (default RUNDIR/plots)");
   command->callback([run_dir, out, diagnostics] {
-    if (!*diagnostics) throw UsageError("plot: say what to draw: --diagnostics");
-    plot_diagnostics(*run_dir, out->empty() ? *run_dir + "/plots" : *out);
+    const std::string dir = out->empty() ? *run_dir + "/plots" : *out;
+    if (*diagnostics) plot_diagnostics(*run_dir, dir);  // first: it checks the records exist
+    plot_metrics(*run_dir, dir);
   });
 }
 

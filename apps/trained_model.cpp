@@ -3,6 +3,8 @@
 #include <fmt/format.h>
 
 #include <filesystem>
+#include <fstream>
+#include <nlohmann/json.hpp>
 
 #include "octrain/control/model_builder.h"
 #include "octrain/train/checkpoint.h"
@@ -25,6 +27,7 @@ TrainedModel load_trained_model(const std::string& target) {
   const fs::path path(target);
   if (!fs::exists(path)) throw UsageError(target + ": no such run directory, checkpoint or file");
   TrainedModel model;
+  model.source = target;
   if (fs::is_regular_file(path) && train::is_packed_model(target)) {
     const auto packed = train::read_packed_model(target);
     for (const auto& [key, value] : packed.settings) {
@@ -47,9 +50,22 @@ TrainedModel load_trained_model(const std::string& target) {
     throw UsageError(fmt::format("{}: no config.toml beside the checkpoint; is it a run directory?",
                                  dir.string()));
   model.config.merge_toml_file(config_file);
+  if (std::ifstream metadata(dir / "metadata.json"); metadata) {
+    const auto json = nlohmann::json::parse(metadata, nullptr, /*allow_exceptions=*/false);
+    if (json.is_object()) model.recorded_checksum = json.value("dataset_checksum", "");
+  }
   load_data_and_network(model);
   train::load_network_from_checkpoint(checkpoint, *model.network);
   return model;
+}
+
+void check_data_unchanged(const TrainedModel& model, bool allow_changed) {
+  if (model.recorded_checksum.empty() || model.recorded_checksum == model.data.checksum) return;
+  const std::string message = fmt::format(
+      "{}: the data of '{}' changed since training (checksum {} in metadata.json, {} now)",
+      model.source, model.config.dataset, model.recorded_checksum, model.data.checksum);
+  if (!allow_changed) throw DataError(message + "; --allow-changed-data goes on anyway");
+  fmt::print(stderr, "warning: {}\n", message);
 }
 
 std::unique_ptr<control::TerminalLoss> run_loss(const TrainedModel& model) {

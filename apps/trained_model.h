@@ -16,8 +16,14 @@ struct TrainedModel {
   data::Dataset data;
   std::shared_ptr<control::Network> network;
   bool packed = false;
+  std::string source;             // the run directory or file it was loaded from
+  std::string recorded_checksum;  // the dataset checksum in the run's metadata.json, if any
 };
 TrainedModel load_trained_model(const std::string& target);
+
+// Refuses (DataError, exit 3) when the data re-read now differs from the data the run recorded
+// in metadata.json; with `allow_changed` prints a warning to stderr instead.
+void check_data_unchanged(const TrainedModel& model, bool allow_changed);
 
 // The terminal loss the run trained with (its `loss`, or the task's default).
 std::unique_ptr<control::TerminalLoss> run_loss(const TrainedModel& model);

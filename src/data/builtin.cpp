@@ -160,7 +160,7 @@ int64_t parse_classes(const std::string& source, const SourceSpec& spec) {
 
 }  // namespace
 
-Dataset load_dataset(const std::string& source, const LoadOptions& options) {
+RawDataset load_raw_dataset(const std::string& source, const LoadOptions& options) {
   const SourceSpec spec = parse_source(source);
   const std::string data_dir = resolve_data_dir(options.data_dir);
   if (!spec.kind.empty() && spec.location.empty()) {
@@ -184,6 +184,14 @@ Dataset load_dataset(const std::string& source, const LoadOptions& options) {
         builtin_names()));
   }
   raw.name = source;
+  return raw;
+}
+
+Dataset load_dataset(const std::string& source, const LoadOptions& options) {
+  RawDataset raw = load_raw_dataset(source, options);
+  if (!raw.train.y.defined())
+    throw UsageError(source +
+                     ": has no labels or targets (label=none serves octrain predict only)");
   return finish_dataset(std::move(raw), options);
 }
 

@@ -69,7 +69,9 @@ void fill_tabular(RawDataset& raw, const std::string& path, const CsvTable& tabl
   raw.standardise = true;
 
   nlohmann::json columns = {{"features", num_features}, {"targets", target_columns}};
-  if (task == Task::kClassification) {
+  if (target_columns.empty()) {
+    raw.metadata["targets"] = "none (label=none)";
+  } else if (task == Task::kClassification) {
     const int64_t label_column = target_columns.at(0);
     std::vector<int64_t> labels(static_cast<size_t>(n));
     for (int64_t r = 0; r < n; ++r) {
@@ -150,7 +152,8 @@ RawDataset load_csv_source(const std::string& source, const SourceSpec& spec) {
 
   std::vector<int64_t> target_columns;
   if (task == Task::kClassification) {
-    target_columns.push_back(parse_column(source, option("label", "last"), table.cols));
+    if (option("label", "last") != "none")
+      target_columns.push_back(parse_column(source, option("label", "last"), table.cols));
   } else {
     std::string list = option("target", "last");
     size_t start = 0;

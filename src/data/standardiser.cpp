@@ -1,5 +1,7 @@
 #include "octrain/data/standardiser.h"
 
+#include "octrain/util/error.h"
+
 namespace octrain::data {
 
 Standardiser Standardiser::fit(const torch::Tensor& x) {
@@ -29,6 +31,29 @@ nlohmann::json Standardiser::to_json() const {
           {"mean", as_vector(mean_)},
           {"std", as_vector(std_)},
           {"constant_features", constant_features_}};
+}
+
+std::optional<Standardiser> Standardiser::from_json(const nlohmann::json& record,
+                                                    const std::string& owner) {
+  if (!record.is_object() || !record.value("applied", false)) return std::nullopt;
+  const auto vector = [&](const char* key) {
+    const auto it = record.find(key);
+    if (it == record.end() || !it->is_array() || it->empty())
+      throw DataError(owner + ": standardisation record without a '" + key + "' list");
+    std::vector<double> values;
+    for (const auto& v : *it) {
+      if (!v.is_number()) throw DataError(owner + ": non-numeric standardisation " + key);
+      values.push_back(v.get<double>());
+    }
+    return torch::tensor(values, torch::kDouble);
+  };
+  Standardiser s;
+  s.mean_ = vector("mean");
+  s.std_ = vector("std");
+  if (s.mean_.numel() != s.std_.numel() || !(s.std_ > 0).all().item<bool>())
+    throw DataError(owner + ": standardisation record with mismatched or non-positive std");
+  s.constant_features_ = record.value("constant_features", int64_t(0));
+  return s;
 }
 
 }  // namespace octrain::data

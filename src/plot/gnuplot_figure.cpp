@@ -22,6 +22,18 @@ std::string shell_quoted(const std::string& s) {
   return out + "'";
 }
 
+// Line colours 1…7: the Okabe–Ito palette, distinguishable with the common colour-vision
+// deficiencies (its yellow left out: it does not show on white).
+constexpr const char* kPalette =
+    "set linetype 1 lc rgb '#0072B2'\n"
+    "set linetype 2 lc rgb '#D55E00'\n"
+    "set linetype 3 lc rgb '#009E73'\n"
+    "set linetype 4 lc rgb '#CC79A7'\n"
+    "set linetype 5 lc rgb '#E69F00'\n"
+    "set linetype 6 lc rgb '#56B4E9'\n"
+    "set linetype 7 lc rgb '#000000'\n"
+    "set linetype cycle 7\n";
+
 bool is_executable(const std::filesystem::path& path) {
   return ::access(path.c_str(), X_OK) == 0 && std::filesystem::is_regular_file(path);
 }
@@ -84,8 +96,9 @@ std::string GnuplotFigure::render(const std::string& dir) const {
       "# Re-render with: gnuplot {}.gp\n"
       "set terminal svg size {},{} dynamic enhanced font 'Helvetica,12' background rgb 'white'\n"
       "if (!exists(\"output\")) output = '{}'\n"
-      "set output output\n",
-      name_, width_, height_, svg);
+      "set output output\n"
+      "{}",
+      name_, width_, height_, svg, kPalette);
   for (const auto& c : commands_) script += c + "\n";
   write_text_atomically(dir + "/" + name_ + ".gp", script);
 

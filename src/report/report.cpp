@@ -2,6 +2,7 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <cmath>
 #include <filesystem>
 #include <set>
@@ -19,10 +20,14 @@ namespace {
 struct MetricInfo {
   const char* key;
   const char* title;
-  bool percent;
+  bool percent;  // a fraction shown in %, so bands stay within [0, 100]
   bool log_scale;
   SeedCurve SeedRun::*curve;
 };
+
+// Series with fewer points than this are drawn as points with ± std error bars (a band or a
+// line needs two points, and a handful of evaluations reads better as marks).
+constexpr size_t kFewPoints = 20;
 
 const MetricInfo kCurves[] = {
     {"train_loss", "training loss (per batch)", false, true, &SeedRun::train_loss},
@@ -56,8 +61,12 @@ MeanStd final_metric(const MethodRuns& m, const std::string& key) {
 // One figure per metric: against iteration (left) and training time (right).
 std::string metric_figure(const Experiment& e, const MetricInfo& metric, const std::string& stem,
                           const std::string& dir, size_t max_points) {
-  plot::GnuplotFigure figure(stem, 1100, 440);
-  std::vector<std::pair<std::string, std::string>> tables;  // file, label
+  plot::GnuplotFigure figure(stem, 1100, 480);
+  struct Series {
+    std::string file, label;
+    bool few;  // drawn as points with error bars
+  };
+  std::vector<Series> tables;
   bool positive = true;  // every mean > 0: losses go on a log axis
   for (size_t i = 0; i < e.methods.size(); ++i) {
     std::vector<const SeedCurve*> curves;
@@ -68,35 +77,50 @@ std::string metric_figure(const Experiment& e, const MetricInfo& metric, const s
     std::vector<std::vector<double>> rows;
     for (const auto& p : band) {
       positive = positive && p.mean > 0;
-      // On a log axis a band reaching zero is drawn down to a tenth of the mean instead.
-      const double low = metric.log_scale && p.mean - p.std <= 0 ? p.mean / 10 : p.mean - p.std;
-      rows.push_back({p.step, p.seconds, scale * p.mean, scale * low, scale * (p.mean + p.std)});
+      // Losses and accuracies are ≥ 0 (on a log axis a band reaching zero is drawn down to a
+      // tenth of the mean instead); accuracies ≤ 100 %.
+      const double low =
+          metric.log_scale && p.mean - p.std <= 0 ? p.mean / 10 : std::max(0.0, p.mean - p.std);
+      const double high = metric.percent ? std::min(1.0, p.mean + p.std) : p.mean + p.std;
+      rows.push_back({p.step, p.seconds, scale * p.mean, scale * low, scale * high});
     }
-    tables.emplace_back(
-        figure.table(fmt::format("m{}", i), {"step", "seconds", "mean", "low", "high"}, rows),
-        e.methods[i].label);
+    tables.push_back(
+        {figure.table(fmt::format("m{}", i), {"step", "seconds", "mean", "low", "high"}, rows),
+         e.methods[i].label, rows.size() < kFewPoints});
   }
   if (tables.empty()) return "";
   const bool log_scale = metric.log_scale && positive;
-  figure
-      .command(fmt::format("set multiplot layout 1,2 title '{}: {}' noenhanced",
-                           gnuplot_text(e.name), metric.title))
+  // Labels are plain text (no enhanced-text markup, so '_' stays '_'); the legend sits below
+  // the data, one keyentry per method, so every drawn series is a data series.
+  figure.command("set termoption noenhanced")
+      .command(fmt::format("set multiplot layout 1,2 title '{}: {}'", gnuplot_text(e.name),
+                           metric.title))
       .command("set grid")
-      .command("set key top right noenhanced")
+      .command("set key below horizontal")
+      .command(fmt::format("set ylabel '{}'", gnuplot_text(metric.title)))
       .command(log_scale ? "set logscale y" : "unset logscale y")
+      .command("set format y '%g'")
       .command("set style fill transparent solid 0.2 noborder");
   for (const auto& [column, label] :
        {std::pair{1, "iteration"}, std::pair{2, "training time (s)"}}) {
     figure.command(fmt::format("set xlabel '{}'", label));
-    std::string plot = "plot ";
+    std::vector<std::string> plots;
     for (size_t k = 0; k < tables.size(); ++k) {
-      const auto& [file, title] = tables[k];
-      plot += fmt::format(
-          "{}{} using {}:4:5 with filledcurves lc {} notitle, {} using {}:3 with lines lw 2 lc {} "
-          "title '{}'",
-          k ? ", " : "", file, column, k + 1, file, column, k + 1, gnuplot_text(title));
+      const auto& s = tables[k];
+      if (s.few)
+        plots.push_back(
+            fmt::format("{} using {}:3:4:5 with yerrorlines lw 2 pt 7 ps 0.8 lc {} notitle", s.file,
+                        column, k + 1));
+      else
+        plots.push_back(
+            fmt::format("{0} using {1}:4:5 with filledcurves lc {2} notitle, {0} "
+                        "using {1}:3 with lines lw 2 lc {2} notitle",
+                        s.file, column, k + 1));
+      plots.push_back(fmt::format("keyentry with {} lw 2 lc {} title '{}'",
+                                  s.few ? "linespoints pt 7 ps 0.8" : "lines", k + 1,
+                                  gnuplot_text(s.label)));
     }
-    figure.command(plot);
+    figure.command(fmt::format("plot {}", fmt::join(plots, ", ")));
   }
   figure.command("unset multiplot");
   return figure.render(dir);
@@ -194,6 +218,16 @@ void reference_section(ReportDocument& doc, const Experiment& e) {
 
 }  // namespace
 
+std::vector<MetricFigure> write_metric_figures(const Experiment& e, const std::string& stem,
+                                               const std::string& dir, size_t max_points) {
+  std::vector<MetricFigure> figures;
+  for (const auto& metric : kCurves) {
+    auto svg = metric_figure(e, metric, stem + "-" + metric.key, dir, max_points);
+    if (!svg.empty()) figures.push_back({std::move(svg), metric.title});
+  }
+  return figures;
+}
+
 ReportFiles write_report(const std::vector<Experiment>& experiments, const ReportOptions& options) {
   namespace fs = std::filesystem;
   fs::create_directories(options.out + "/figures");
@@ -214,13 +248,11 @@ ReportFiles write_report(const std::vector<Experiment>& experiments, const Repor
     doc.paragraph(fmt::format("`{}` — {}", e.dir, facts_line(e)));
     final_table(doc, e);
     if (e.reference) reference_section(doc, e);
-    for (const auto& metric : kCurves) {
-      const auto svg = metric_figure(e, metric, stem + "-" + metric.key, options.out + "/figures",
-                                     options.max_points);
-      if (svg.empty()) continue;
-      files.figures.push_back(svg);
-      doc.figure("figures/" + fs::path(svg).filename().string(),
-                 fmt::format("{}: {} against iteration and training time", e.name, metric.title));
+    for (const auto& figure :
+         write_metric_figures(e, stem, options.out + "/figures", options.max_points)) {
+      files.figures.push_back(figure.svg);
+      doc.figure("figures/" + fs::path(figure.svg).filename().string(),
+                 fmt::format("{}: {} against iteration and training time", e.name, figure.title));
     }
   }
   files.markdown = options.out + "/report.md";

@@ -194,6 +194,13 @@ TEST(Cli, DiscreteRunsExportAPackedModelThatEvaluatesIdentically) {
     const auto from_packed = run_cli("eval '" + packed + "'");
     ASSERT_EQ(from_packed.code, 0) << from_packed.output;
     EXPECT_EQ(from_checkpoint.output, from_packed.output);
+    // The packed model exports to TorchScript and predicts as the run does.
+    const std::string script = (dir / "model.pt").string();
+    ASSERT_EQ(run_cli("export '" + packed + "' --format torchscript -o '" + script + "'").code, 0);
+    const auto predicted_by_run = run_cli("predict '" + run.string() + "' -i digits");
+    ASSERT_EQ(predicted_by_run.code, 0) << predicted_by_run.output;
+    EXPECT_EQ(predicted_by_run.output, run_cli("predict '" + script + "' -i digits").output);
+    EXPECT_NE(predicted_by_run.output.find("index,label,class,output_0"), std::string::npos);
     const auto bad_format =
         run_cli("export '" + run.string() + "' --format zip -o '" + packed + "'");
     EXPECT_EQ(bad_format.code, 2) << bad_format.output;  // CLI11's own message (and its help hint)

@@ -12,6 +12,7 @@
 #include "octrain/util/error.h"
 #include "report_fixtures.h"
 #include "run_helpers.h"
+#include "svg_series.h"
 
 namespace octrain::report {
 namespace fs = std::filesystem;
@@ -129,6 +130,62 @@ TEST(Report, SingleRunsAreLabelledWithTheirOptionsAndOverlaid) {
   EXPECT_NE(md.find("| validation loss | validation accuracy (%) | test loss |"), std::string::npos)
       << md;
   EXPECT_NE(md.find("| adam:lr=0.01 (c) |"), std::string::npos) << md;
+}
+
+// Every series of every figure draws something, also the test curves of runs evaluated once
+// (one point each); bands stay within [0, 100] %; labels are plain text.
+TEST(Report, EveryFigureShowsEverySeries) {
+  if (plot::find_gnuplot().empty()) GTEST_SKIP() << "gnuplot is not installed";
+  const auto dir = train::testing::fresh_dir();
+  train::testing::write_synthetic_grid(dir / "grid");
+  // Accuracies 100 % and 90 %: mean + std is above 100 %.
+  train::testing::write_synthetic_run(dir / "grid" / "Adam" / "seed-1", "adam", 20, 0.2, 0.9);
+  train::testing::write_synthetic_run(dir / "grid" / "Adam" / "seed-0", "adam", 20, 0.2, 1.0);
+  ReportOptions options;
+  options.out = (dir / "report").string();
+  const auto files = write_report({load_experiment((dir / "grid").string())}, options);
+  ASSERT_EQ(files.figures.size(), 3u);
+  for (const auto& svg : files.figures) {
+    const auto series = train::testing::svg_data_series(train::testing::file_text(svg));
+    // two panels × two methods × (band + line, or one error-bar series)
+    EXPECT_GE(series.size(), 4u) << svg;
+    for (const auto& s : series) EXPECT_TRUE(s.drawn) << svg << ": " << s.id << " draws nothing";
+    const auto gp = train::testing::file_text(fs::path(svg).replace_extension(".gp"));
+    EXPECT_NE(gp.find("set termoption noenhanced"), std::string::npos) << gp;
+    EXPECT_NE(gp.find("set ylabel"), std::string::npos) << gp;
+    EXPECT_NE(gp.find("set key below"), std::string::npos) << gp;
+  }
+  const auto accuracy = (dir / "report" / "figures" / "grid-test_accuracy-m1.dat").string();
+  std::istringstream rows(train::testing::file_text(accuracy));
+  int checked = 0;
+  for (std::string line; std::getline(rows, line);) {
+    if (line.empty() || line[0] == '#') continue;
+    std::istringstream values(line);
+    double step, seconds, mean, low, high;
+    values >> step >> seconds >> mean >> low >> high;
+    EXPECT_LE(high, 100.0) << line;
+    EXPECT_GE(low, 0.0) << line;
+    ++checked;
+  }
+  EXPECT_EQ(checked, 1) << accuracy;
+}
+
+// The checker itself: a line through one point draws nothing, through two it does.
+TEST(Report, SvgSeriesCheckerSeesEmptySeries) {
+  if (plot::find_gnuplot().empty()) GTEST_SKIP() << "gnuplot is not installed";
+  const auto dir = train::testing::fresh_dir();
+  plot::GnuplotFigure figure("check", 400, 300);
+  const auto one = figure.table("one", {"x", "y"}, {{1, 2}});
+  const auto two = figure.table("two", {"x", "y"}, {{1, 2}, {2, 3}});
+  figure.command("plot " + one + " using 1:2 with lines notitle, " + two +
+                 " using 1:2 with lines notitle, " + one +
+                 " using 1:2 with points notitle, keyentry with lines title 'legend'");
+  const auto series =
+      train::testing::svg_data_series(train::testing::file_text(figure.render(dir.string())));
+  ASSERT_EQ(series.size(), 3u);
+  EXPECT_FALSE(series[0].drawn);
+  EXPECT_TRUE(series[1].drawn);
+  EXPECT_TRUE(series[2].drawn);
 }
 
 TEST(Report, MissingOrCorruptRunsAreClearErrors) {

@@ -5,6 +5,8 @@
 
 #include <cstdlib>
 #include <filesystem>
+#include <fstream>
+#include <sstream>
 #include <string>
 
 #include "octrain/data/dataset.h"
@@ -35,6 +37,13 @@ inline RunOptions quiet() {
   RunOptions o;
   o.quiet = true;
   return o;
+}
+
+inline std::string file_text(const fs::path& path) {
+  std::ifstream in(path);
+  std::stringstream s;
+  s << in.rdbuf();
+  return s.str();
 }
 
 inline bool installed(const std::string& name) {

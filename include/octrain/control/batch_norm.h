@@ -19,6 +19,9 @@ class BatchNormStage : public Stage {
   torch::Tensor per_sample_control_gradients(const torch::Tensor& x,
                                              const torch::Tensor& v) override;
 
+  int64_t features() const { return features_; }
+  double eps() const { return eps_; }
+  double momentum() const { return momentum_; }
   torch::Tensor gamma, beta;                // controls
   torch::Tensor running_mean, running_var;  // buffers, saved with the model
 

@@ -19,6 +19,7 @@ class TileStage : public Stage {
   bool has_closed_form_vjp() const override { return true; }
   StageVjp vjp(const torch::Tensor& x, const torch::Tensor& y, const torch::Tensor& p_next,
                bool need_costate, const LocalGraph* graph) override;
+  int64_t copies() const { return copies_; }
 
  private:
   int64_t copies_;
@@ -35,6 +36,7 @@ class GroupSumStage : public Stage {
   bool has_closed_form_vjp() const override { return true; }
   StageVjp vjp(const torch::Tensor& x, const torch::Tensor& y, const torch::Tensor& p_next,
                bool need_costate, const LocalGraph* graph) override;
+  int64_t outputs() const { return outputs_; }
 
  private:
   int64_t outputs_;

@@ -15,6 +15,8 @@ class PoolStage : public Stage {
   std::string describe() const override;
   Shape output_shape(const Shape& input) const override;
   PoolType type() const { return type_; }
+  int64_t window() const { return window_; }
+  int64_t stride() const { return stride_; }
 
  private:
   PoolType type_;

@@ -18,7 +18,8 @@ void fill_tabular(RawDataset& raw, const std::string& path, const CsvTable& tabl
                   const std::vector<int64_t>& target_columns);
 
 // The source csv:PATH[?options]:
-//   label=first|last|<index>  class label column (default last), classification
+//   label=first|last|<index>  class label column (default last), classification; none: every
+//                             column is a feature (inputs for octrain predict only)
 //   target=<i>[,<j>...]       regression target column(s), implies task=regression
 //   task=classification|regression   regression without target= uses the last column
 //   header=auto|yes|no        default auto: a first line with a non-number is a header

@@ -35,6 +35,10 @@ struct RawDataset {
 // Everything is recorded in the metadata. Throws UsageError for out-of-range options.
 Dataset finish_dataset(RawDataset raw, const LoadOptions& options);
 
+// The samples of `source` as its reader produced them, before finish_dataset(): no split, limit
+// or standardisation (load_dataset() is finish_dataset(load_raw_dataset())).
+RawDataset load_raw_dataset(const std::string& source, const LoadOptions& options);
+
 // LoadOptions::data_dir, else $OCTRAIN_DATA_DIR, else octrain::default_data_dir().
 std::string resolve_data_dir(const std::string& data_dir);
 

@@ -1,6 +1,8 @@
 #pragma once
 
 #include <nlohmann/json.hpp>
+#include <optional>
+#include <string>
 
 #include "octrain/data/dataset.h"
 
@@ -17,6 +19,13 @@ class Standardiser {
   torch::Tensor apply(const torch::Tensor& x) const;
   // mean and std per feature (population std), and how many features were constant.
   nlohmann::json to_json() const;
+  // The statistics written by to_json() (a dataset's metadata["standardisation"]); nullopt when
+  // that record says none were applied. Throws DataError naming `owner` for a malformed record.
+  static std::optional<Standardiser> from_json(const nlohmann::json& record,
+                                               const std::string& owner);
+
+  const torch::Tensor& mean() const { return mean_; }  // float64 [F]
+  const torch::Tensor& std() const { return std_; }    // float64 [F], constant features 1
 
  private:
   torch::Tensor mean_;  // float64 [F]

@@ -26,4 +26,15 @@ struct ReportFiles {
 // seeds), in <out>/figures/ and linked relatively, so the folder can be moved as a whole.
 ReportFiles write_report(const std::vector<Experiment>& experiments, const ReportOptions& options);
 
+// One experiment's figures (training loss, test loss, test accuracy, each against iteration and
+// training time) as <dir>/<stem>-<metric>.svg with their .gp and .dat files; a metric no run
+// logged gets no figure.
+struct MetricFigure {
+  std::string svg;    // its path
+  std::string title;  // the metric, e.g. "test accuracy (%)"
+};
+std::vector<MetricFigure> write_metric_figures(const Experiment& experiment,
+                                               const std::string& stem, const std::string& dir,
+                                               size_t max_points = 400);
+
 }  // namespace octrain::report
