@@ -56,12 +56,13 @@ Shape Conv2dStage::output_shape(const Shape& input) const {
   if (input.size() != 3 || input[0] != in_)
     throw UsageError(
         fmt::format("{}: expects input [{}×H×W], got {}", describe(), in_, to_string(input)));
-  const int64_t h = (input[1] + 2 * padding_ - kernel_) / stride_ + 1;
-  const int64_t w = (input[2] + 2 * padding_ - kernel_) / stride_ + 1;
-  if (h <= 0 || w <= 0)
+  // Tested before dividing, which rounds a negative numerator towards zero.
+  const int64_t span_h = input[1] + 2 * padding_ - kernel_,
+                span_w = input[2] + 2 * padding_ - kernel_;
+  if (span_h < 0 || span_w < 0)
     throw UsageError(
         fmt::format("{}: input {} is smaller than the kernel", describe(), to_string(input)));
-  return {out_, h, w};
+  return {out_, span_h / stride_ + 1, span_w / stride_ + 1};
 }
 
 torch::Tensor Conv2dStage::patches(const torch::Tensor& x) const {

@@ -29,12 +29,11 @@ Shape PoolStage::output_shape(const Shape& input) const {
   if (input.size() != 3)
     throw UsageError(
         fmt::format("{}: expects input [C×H×W], got {}", describe(), to_string(input)));
-  const int64_t h = (input[1] - window_) / stride_ + 1;
-  const int64_t w = (input[2] - window_) / stride_ + 1;
-  if (h <= 0 || w <= 0)
+  // Tested before dividing: C++ rounds (28 − 29) / 29 towards zero, which would give 1.
+  if (input[1] < window_ || input[2] < window_)
     throw UsageError(
         fmt::format("{}: input {} is smaller than the window", describe(), to_string(input)));
-  return {input[0], h, w};
+  return {input[0], (input[1] - window_) / stride_ + 1, (input[2] - window_) / stride_ + 1};
 }
 
 Shape ChannelMeanStage::output_shape(const Shape& input) const {

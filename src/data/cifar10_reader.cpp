@@ -55,6 +55,12 @@ Cifar10Files find_cifar10_files(const std::string& dir) {
   for (int i = 1; fs::exists(root / fmt::format("data_batch_{}.bin", i), ec); ++i) {
     files.train.push_back((root / fmt::format("data_batch_{}.bin", i)).string());
   }
+  // A gap (batch 3 missing, 4 present) would silently drop the batches after it.
+  for (int i = int(files.train.size()) + 2; i <= int(files.train.size()) + 10; ++i)
+    if (fs::exists(root / fmt::format("data_batch_{}.bin", i), ec))
+      throw DataError(fmt::format(
+          "{}: no such file, although data_batch_{}.bin is there",
+          (root / fmt::format("data_batch_{}.bin", files.train.size() + 1)).string(), i));
   if (files.train.empty()) {
     throw DataError((root / "data_batch_1.bin").string() +
                     ": no such file (CIFAR-10 binary batches)");

@@ -5,11 +5,13 @@
 #include <cerrno>
 #include <cmath>
 #include <cstdlib>
+#include <limits>
 #include <optional>
 #include <string_view>
 
 #include "octrain/data/file_bytes.h"
 #include "octrain/util/error.h"
+#include "octrain/util/excerpt.h"
 
 namespace octrain::data {
 namespace {
@@ -65,7 +67,8 @@ struct Line {
 CsvTable read_csv(const std::string& path, CsvHeader header_mode, Provenance& provenance) {
   const std::vector<uint8_t> bytes = read_file_bytes(path);
   provenance.record_file(path, bytes.data(), bytes.size());
-  const std::string_view text(reinterpret_cast<const char*>(bytes.data()), bytes.size());
+  std::string_view text(reinterpret_cast<const char*>(bytes.data()), bytes.size());
+  if (text.substr(0, 3) == "\xEF\xBB\xBF") text.remove_prefix(3);  // a UTF-8 byte-order mark
   if (text.find('\0') != std::string_view::npos) {
     throw DataError(path + ": contains NUL bytes, not a text CSV file");
   }
@@ -116,12 +119,18 @@ CsvTable read_csv(const std::string& path, CsvHeader header_mode, Provenance& pr
     }
     for (size_t c = 0; c < fields.size(); ++c) {
       const auto value = parse_number(fields[c]);
-      if (!value || !std::isfinite(*value)) {
+      // Values train as float32: beyond its range they would become inf in the tensor.
+      const bool representable =
+          value && std::isfinite(*value) && std::abs(*value) <= std::numeric_limits<float>::max();
+      if (!representable) {
         const std::string column = named_columns
                                        ? fmt::format("column {} ({})", c + 1, table.header[c])
                                        : fmt::format("column {}", c + 1);
+        const char* expected = !value                   ? "a number"
+                               : !std::isfinite(*value) ? "a finite number"
+                                                        : "within float32's range (±3.4e38)";
         throw DataError(fmt::format("{}: line {}, {}: '{}' is not {}", path, lines[r].number,
-                                    column, fields[c], value ? "a finite number" : "a number"));
+                                    column, excerpt(fields[c]), expected));
       }
       table.values.push_back(*value);
     }
@@ -141,9 +150,11 @@ CsvTable read_csv(const std::string& path, CsvHeader header_mode, Provenance& pr
       throw DataError(fmt::format("{}: header declares {} samples, file has {} rows", path,
                                   *samples, table.rows));
     }
-    if (*features >= table.cols) {
-      throw DataError(fmt::format("{}: header declares {} features, rows have only {} fields", path,
-                                  *features, table.cols));
+    // Rows are the features and one target.
+    if (*features + 1 != table.cols) {
+      throw DataError(fmt::format(
+          "{}: header declares {} features, so rows should have {} fields, but they have {}", path,
+          *features, *features + 1, table.cols));
     }
     table.declared_samples = *samples;
     table.declared_features = *features;

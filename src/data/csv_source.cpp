@@ -144,7 +144,8 @@ RawDataset load_csv_source(const std::string& source, const SourceSpec& spec) {
     throw UsageError(source + ": target= is for regression; use label= for classification");
   }
 
-  const std::string& path = spec.location;
+  // csv:- reads standard input (a pipe or a redirected file).
+  const std::string path = spec.location == "-" ? std::string("/dev/stdin") : spec.location;
   if (path.empty()) throw UsageError(source + ": missing the file path after 'csv:'");
   RawDataset raw;
   raw.name = source;

@@ -37,6 +37,10 @@ size_t expected_size(const std::string& path, size_t stored_size) {
   }
   const size_t isize = size_t{trailer[0]} | size_t{trailer[1]} << 8 | size_t{trailer[2]} << 16 |
                        size_t{trailer[3]} << 24;
+  // A damaged or hostile trailer must not size the buffer: deflate expands at most 1032:1, so a
+  // larger claim is ignored and the read loop grows the buffer as the data really inflates.
+  constexpr size_t kMaxDeflateRatio = 1032;
+  if (isize / kMaxDeflateRatio > stored_size) return stored_size;
   return std::max(isize, stored_size);
 }
 
@@ -60,7 +64,9 @@ std::vector<uint8_t> read_file_bytes(const std::string& path) {
   const auto status = fs::status(path, ec);
   if (ec || !fs::exists(status)) throw DataError(path + ": no such file");
   if (fs::is_directory(status)) throw DataError(path + ": is a directory, expected a file");
-  const auto stored_size = static_cast<size_t>(fs::file_size(path, ec));
+  // A pipe or a device (csv:-, /dev/stdin) has no size to go by: the buffer grows as data comes.
+  const bool regular = fs::is_regular_file(status);
+  const size_t stored_size = regular ? static_cast<size_t>(fs::file_size(path, ec)) : 0;
 
   // gzopen reads non-gzip files transparently, so one code path serves raw and .gz files.
   std::unique_ptr<gzFile_s, GzCloser> file(gzopen(path.c_str(), "rb"));
@@ -69,7 +75,7 @@ std::vector<uint8_t> read_file_bytes(const std::string& path) {
   gzbuffer(file.get(), 1 << 20);
 
   std::vector<uint8_t> bytes;
-  bytes.resize(std::max<size_t>(expected_size(path, stored_size), 1 << 16) + 1);
+  bytes.resize(std::max<size_t>(regular ? expected_size(path, stored_size) : 0, 1 << 16) + 1);
   size_t filled = 0;
   for (;;) {
     if (filled == bytes.size()) bytes.resize(bytes.size() * 2);

@@ -307,7 +307,7 @@ RunResult run_training(RunConfig config, const RunOptions& options) {
   const data::Split test = to_device(data.test, device);
   const data::Split validation = to_device(data.validation, device);
   const int64_t n = train.size();
-  int64_t steps_per_epoch = (n + config.batch_size - 1) / config.batch_size;
+  int64_t steps_per_epoch = n / config.batch_size + (n % config.batch_size != 0);  // no overflow
   // Batch norm cannot take 1 sample, nor can a process take none: a last batch too small for
   // that joins the one before it.
   const int64_t remainder = n % config.batch_size;

@@ -9,6 +9,7 @@
 #include <limits>
 
 #include "octrain/util/error.h"
+#include "octrain/util/excerpt.h"
 
 namespace octrain {
 namespace {
@@ -182,7 +183,8 @@ NamedSpec parse_named_spec(const std::string& text) {
   NamedSpec spec;
   const auto colon = text.find(':');
   spec.name = trim(text.substr(0, colon));
-  if (spec.name.empty()) throw UsageError(fmt::format("'{}': missing a name before ':'", text));
+  if (spec.name.empty())
+    throw UsageError(fmt::format("'{}': missing a name before ':'", excerpt(text)));
   if (colon == std::string::npos) return spec;
   std::string rest = text.substr(colon + 1);
   size_t start = 0;
@@ -194,8 +196,12 @@ NamedSpec parse_named_spec(const std::string& text) {
     if (item.empty()) continue;
     const auto eq = item.find('=');
     if (eq == std::string::npos || trim(item.substr(0, eq)).empty())
-      throw UsageError(fmt::format("'{}': expected key=value, got '{}'", text, item));
-    spec.options[trim(item.substr(0, eq))] = trim(item.substr(eq + 1));
+      throw UsageError(
+          fmt::format("'{}': expected key=value, got '{}'", excerpt(text), excerpt(item)));
+    const std::string key = trim(item.substr(0, eq));
+    if (!spec.options.emplace(key, trim(item.substr(eq + 1))).second)
+      throw UsageError(
+          fmt::format("'{}': option '{}' is given twice", excerpt(text), excerpt(key)));
   }
   return spec;
 }

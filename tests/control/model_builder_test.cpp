@@ -76,6 +76,39 @@ TEST(ModelBuilder, ErrorsNameTheProblem) {
             std::string::npos);
 }
 
+// The shape rules agree with the stages' real forward passes at the edges (a window or kernel
+// as large as the input, one pixel larger, strides that do not divide): a net is refused with a
+// UsageError when it is built, or its forward gives the shape the builder printed.
+TEST(ModelBuilder, ShapeRulesAgreeWithForwardAtTheEdges) {
+  const std::vector<std::string> specs = {"cnn:maxpool28-10",
+                                          "cnn:maxpool29-10",
+                                          "cnn:avgpool29-10",
+                                          "cnn:maxpool27-10",
+                                          "cnn:conv4x29-10",
+                                          "cnn:conv4x31-10",
+                                          "cnn:conv4x3s5-10",
+                                          "cnn:conv4x3s2-maxpool8-10",
+                                          "cnn:conv4x3s2-maxpool15-10",
+                                          "cnn:conv4x57-10",
+                                          "cnn:conv4x3-res4x3-maxpool14-10"};
+  int refused = 0;
+  for (const auto& spec : specs) {
+    SCOPED_TRACE(spec);
+    std::shared_ptr<Network> net;
+    try {
+      net = build_network(spec, {1, 28, 28});
+    } catch (const UsageError&) {
+      ++refused;
+      continue;
+    }
+    auto shape = net->output_shape();
+    shape.insert(shape.begin(), 2);
+    EXPECT_EQ(net->predict(torch::randn({2, 1, 28, 28})).sizes().vec(), shape);
+  }
+  EXPECT_EQ(refused,
+            3);  // maxpool29, avgpool29, maxpool15 on 14×14; "same" padding fits any kernel
+}
+
 TEST(ModelBuilder, TomlStageList) {
   const auto dir = std::filesystem::temp_directory_path() / "octrain_model_builder_test";
   std::filesystem::create_directories(dir);

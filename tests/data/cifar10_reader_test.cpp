@@ -77,5 +77,15 @@ TEST(Cifar10Reader, LabelOutOfRangeAndMissingFiles) {
                        "data_batch_1.bin: no such file"));
 }
 
+TEST(Cifar10Reader, AGapInTheBatchesIsAnError) {
+  const fs::path dir = fresh_dir();
+  write_bytes(dir / "data_batch_1.bin", batch(3, 0));
+  write_bytes(dir / "data_batch_2.bin", batch(3, 0));
+  write_bytes(dir / "data_batch_4.bin", batch(3, 0));
+  write_bytes(dir / "test_batch.bin", batch(2, 0));
+  EXPECT_TRUE(contains(data_error([&] { load_dataset("cifar10:" + dir.string()); }),
+                       "data_batch_3.bin: no such file, although data_batch_4.bin is there"));
+}
+
 }  // namespace
 }  // namespace octrain::data

@@ -1,3 +1,7 @@
+#include <sys/stat.h>
+
+#include <thread>
+
 #include "data/fixtures.h"
 #include "octrain/data/csv_reader.h"
 #include "octrain/data/dataset.h"
@@ -141,6 +145,10 @@ TEST(Csv, SklearnStyleHeaderCountsAreChecked) {
   write_text(dir / "short.csv", "12,2,zero,one\n" + rows);
   EXPECT_TRUE(contains(data_error([&] { load_dataset(csv(dir / "short.csv")); }),
                        "short.csv: header declares 12 samples, file has 10 rows"));
+  write_text(dir / "features.csv", "10,1,zero,one\n" + rows);  // 1 feature but 2 in the rows
+  EXPECT_TRUE(
+      contains(data_error([&] { load_dataset(csv(dir / "features.csv")); }),
+               "header declares 1 features, so rows should have 2 fields, but they have 3"));
   write_text(dir / "names.csv", "a,b\n" + rows);
   EXPECT_TRUE(contains(data_error([&] { load_dataset(csv(dir / "names.csv")); }),
                        "header on line 1 has 2 fields but the data rows have 3"));
@@ -156,6 +164,52 @@ TEST(Csv, GzippedCsvAndWindowsLineEnds) {
   EXPECT_EQ(data.train.size() + data.test.size(), 10);
   EXPECT_THROW(load_dataset(csv(dir / "t.csv.gz", "?shape=round")), octrain::UsageError);
   EXPECT_THROW(load_dataset(csv(dir / "t.csv.gz", "?header")), octrain::UsageError);
+}
+
+}  // namespace
+}  // namespace octrain::data
+
+namespace octrain::data {
+namespace {
+
+using namespace testing;
+
+TEST(Csv, ValuesBeyondFloat32AreRefusedNamingTheCell) {
+  const fs::path dir = fresh_dir();
+  write_text(dir / "huge.csv", "1,2,0\n3,1e39,1\n5,6,0\n7,8,1\n9,10,0\n");
+  EXPECT_TRUE(contains(data_error([&] { load_dataset(csv(dir / "huge.csv")); }),
+                       "huge.csv: line 2, column 2: '1e39' is not within float32's range"));
+}
+
+TEST(Csv, LongAndControlFieldsAreCutInMessages) {
+  const fs::path dir = fresh_dir();
+  write_text(dir / "long.csv", "1,2,0\n3," + std::string(1 << 20, 'x') + "\x01,1\n");
+  const std::string message = data_error([&] { load_dataset(csv(dir / "long.csv")); });
+  EXPECT_LT(message.size(), 300u) << message.substr(0, 300);
+  EXPECT_TRUE(contains(message, "… (1048577 bytes)")) << message.substr(0, 300);
+  write_text(dir / "control.csv", "1,2,0\n3,a\x1b[2Jb,1\n");
+  EXPECT_TRUE(contains(data_error([&] { load_dataset(csv(dir / "control.csv")); }),
+                       "'a\\x1b[2Jb' is not a number"));
+}
+
+TEST(Csv, ByteOrderMarkIsNotAHeader) {
+  const fs::path dir = fresh_dir();
+  write_text(dir / "bom.csv", "\xEF\xBB\xBF" + table_text(false));
+  const Dataset data = load_dataset(csv(dir / "bom.csv"));
+  EXPECT_EQ(data.train.size() + data.test.size(), 20);
+  EXPECT_FALSE(data.metadata.contains("column_names"));
+}
+
+TEST(Csv, PipesAreRead) {
+  const fs::path dir = fresh_dir();
+  write_text(dir / "rows.csv", table_text(true));
+  const fs::path fifo = dir / "pipe";
+  ASSERT_EQ(::mkfifo(fifo.c_str(), 0600), 0);
+  std::thread writer([&] { write_text(fifo, table_text(true)); });
+  const Dataset piped = load_dataset(csv(fifo));
+  writer.join();
+  const Dataset file = load_dataset(csv(dir / "rows.csv"));
+  EXPECT_TRUE(torch::equal(piped.train.x, file.train.x));
 }
 
 }  // namespace

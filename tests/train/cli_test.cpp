@@ -5,6 +5,7 @@
 #include <array>
 #include <cstdio>
 #include <fstream>
+#include <nlohmann/json.hpp>
 
 #include "cli_runner.h"
 #include "run_helpers.h"
@@ -126,6 +127,19 @@ TEST(Cli, BadNamesAndValuesAreUsageErrors) {
   EXPECT_FAILS_WITH(run_cli(base + "--config /nonexistent.toml"), 2, "/nonexistent.toml");
   EXPECT_FAILS_WITH(run_cli(base + "-d toy-sin -m mlp:1-4-1 --device tpu"), 2, "'device'");
   EXPECT_FAILS_WITH(run_cli("train --resume /nonexistent-run"), 2, "/nonexistent-run");
+  EXPECT_FAILS_WITH(run_cli(base + "-d toy-sin -m mlp:1-4-1 --method adam:lr=1,lr=2"), 2,
+                    "option 'lr' is given twice");
+}
+
+// A batch larger than the data set is the whole set, once per epoch (the step count used to
+// overflow and train nothing).
+TEST(Cli, HugeBatchIsTheWholeTrainingSet) {
+  const auto out = testing::fresh_dir();
+  const auto o = run_cli("train -q -d toy-sin -m mlp:1-4-1 -e 2 -b 9223372036854775807 -o '" +
+                         out.string() + "/run'");
+  ASSERT_EQ(o.code, 0) << o.output;
+  std::ifstream result(out / "run" / "result.json");
+  EXPECT_EQ(nlohmann::json::parse(result)["steps"], 2);
 }
 
 TEST(Cli, TruncatedFashionMnistNamesTheFile) {

@@ -6,9 +6,10 @@
 
 // The data series of a gnuplot SVG, to check that a figure shows data, not just that it renders.
 // gnuplot wraps each plot element in <g id="gnuplot_plot_N"> whose <title> is the legend text,
-// or "gnuplot_plot_N" for an element without one; octrain's report figures draw their data
-// untitled and give the legend as separate keyentry elements, so the untitled groups are the
-// data series.
+// or the id itself for an element without one (in octrain's report figures, which draw their
+// data untitled and give the legend as keyentry elements, the keyentries carry no text title
+// either: they count as series and pass, as they draw their key sample). A data series that
+// draws nothing — a line through a single point, an empty table — is reported as not drawn.
 namespace octrain::train::testing {
 
 struct SvgSeries {
