@@ -16,8 +16,9 @@ void add_compare_command(CLI::App& app) {
       "Example:\n"
       "  octrain compare -d wine -m mlp:13-32-32-32-32-3:tanh -e 50 -b 16 --seeds 0,1,2 \\\n"
       "      --methods sgd:lr=0.1,momentum=0.9 rmsprop:lr=0.001 adam:lr=0.001 -o runs/wine\n"
-      "Writes each run to OUT/<method>/seed-<s>/, OUT/summary.md, OUT/summary.csv and the\n"
-      "report OUT/report/index.html (see 'octrain report').");
+      "Writes each run to OUT/<label>/seed-<s>/ (the label made a file name: adam:lr=0.001 ->\n"
+      "adam_lr_0.001; OUT/experiment.json maps them), OUT/summary.md, OUT/summary.csv and the\n"
+      "report OUT/report/index.html (see 'octrain report'). A non-empty OUT needs --resume.");
   auto flags = std::make_shared<RunFlags>();
   flags->add_to(*command, false);
   auto methods = std::make_shared<std::vector<std::string>>();
@@ -26,13 +27,22 @@ void add_compare_command(CLI::App& app) {
   auto no_report = std::make_shared<bool>(false);
   auto workers = std::make_shared<WorkerFlags>();
   workers->add_to(*command);
-  command->add_option("--methods", *methods,
-                      "method specs NAME[:k=v,...] (or [[run]] tables in --config)");
+  command
+      ->add_option("--methods", *methods,
+                   "method specs NAME[:k=v,...] (or [[run]] tables in --config)")
+      ->type_name("SPEC");
   command->add_option("--seeds", *seeds, "seeds, e.g. 0,1,2 (default 0)")->delimiter(',');
   command->add_flag("--quiet,-q", *quiet, "only the summary table");
+  auto resume = std::make_shared<bool>(false);
+  command->add_flag("--resume", *resume,
+                    "continue the grid in a non-empty --out: skip finished runs, finish "
+                    "interrupted ones, start missing ones");
+  auto progress_every = std::make_shared<double>(5.0);
+  add_progress_every_flag(*command, *progress_every);
   command->add_flag("--no-report", *no_report, "skip the report (OUT/report/, needs gnuplot)");
-  command->callback([flags, methods, seeds, quiet, no_report, workers] {
+  command->callback([flags, methods, seeds, quiet, resume, progress_every, no_report, workers] {
     if (workers->run_as_workers()) return;
+    check_progress_every(*progress_every);
     train::CompareConfig config;
     if (!flags->config_file().empty())
       config.merge_toml_file(flags->config_file(), flags->profile());
@@ -48,7 +58,11 @@ void add_compare_command(CLI::App& app) {
         config.seeds.push_back(uint64_t(s));
       }
     }
-    const auto rows = train::run_compare(config, *quiet || !prints_results());
+    train::CompareOptions options;
+    options.quiet = *quiet || !prints_results();
+    options.resume = *resume;
+    options.progress_every = *progress_every;
+    const auto rows = train::run_compare(config, options);
     if (!prints_results()) return;
     fmt::print("\n{}\nsummary: {}/summary.md\n", train::summary_markdown(rows, config),
                config.base.out);

@@ -1,6 +1,9 @@
 #include <fmt/format.h>
 #include <torch/version.h>
 
+#include <algorithm>
+#include <vector>
+
 #include "commands.h"
 #include "octrain/control/model_builder.h"
 #include "octrain/control/network.h"
@@ -11,11 +14,55 @@
 
 namespace octrain::app {
 
+std::string version_line() {
+  return fmt::format("octrain {} (git {}) libtorch {}", version(), git_revision(), TORCH_VERSION);
+}
+
+namespace {
+
+size_t edit_distance(const std::string& a, const std::string& b) {
+  std::vector<size_t> row(b.size() + 1);
+  for (size_t j = 0; j <= b.size(); ++j) row[j] = j;
+  for (size_t i = 1; i <= a.size(); ++i) {
+    size_t diagonal = row[0];
+    row[0] = i;
+    for (size_t j = 1; j <= b.size(); ++j) {
+      const size_t above = row[j];
+      row[j] = std::min({row[j] + 1, row[j - 1] + 1, diagonal + (a[i - 1] != b[j - 1] ? 1 : 0)});
+      diagonal = above;
+    }
+  }
+  return row[b.size()];
+}
+
+}  // namespace
+
+void check_command_name(const CLI::App& app, int argc, const char* const* argv) {
+  if (argc < 2) return;
+  const std::string word = argv[1];
+  if (word.empty() || word[0] == '-') return;
+  std::vector<std::string> names;
+  for (const auto* command : app.get_subcommands([](const CLI::App*) { return true; }))
+    names.push_back(command->get_name());
+  if (std::find(names.begin(), names.end(), word) != names.end()) return;
+  std::string nearest;
+  size_t best = word.size();
+  for (const auto& name : names) {
+    const size_t d = edit_distance(word, name);
+    if (d < best) best = d, nearest = name;
+  }
+  if (!nearest.empty() && best <= std::max<size_t>(2, word.size() / 3))
+    throw UsageError(
+        fmt::format("unknown command '{}'; did you mean '{}'? (octrain --help lists "
+                    "the commands)",
+                    word, nearest));
+  throw UsageError(
+      fmt::format("unknown command '{}' (commands: {})", word, fmt::join(names, ", ")));
+}
+
 void add_info_commands(CLI::App& app) {
   app.add_subcommand("version", "Print the version, git revision and libtorch version")
-      ->callback([] {
-        fmt::print("octrain {} (git {}) libtorch {}\n", version(), git_revision(), TORCH_VERSION);
-      });
+      ->callback([] { fmt::print("{}\n", version_line()); });
 
   app.add_subcommand("methods", "List the training methods and their options")->callback([] {
     for (const auto& info : methods::method_catalogue())

@@ -22,6 +22,9 @@ int main(int argc, char** argv) {
       "            joined), 130 interrupted (a resumable checkpoint was written).\n"
       "Run 'octrain COMMAND --help' for a command's options.");
   app.require_subcommand(1);
+  app.set_version_flag(
+      "--version", [] { return octrain::app::version_line(); },
+      "print the version, git revision and libtorch version");
   octrain::app::add_train_command(app);
   octrain::app::add_compare_command(app);
   octrain::app::add_eval_command(app);
@@ -34,6 +37,7 @@ int main(int argc, char** argv) {
   octrain::app::add_report_command(app);
   octrain::app::add_bench_command(app);
   try {
+    octrain::app::check_command_name(app, argc, argv);
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
     const int code = app.exit(e);

@@ -76,6 +76,17 @@ void write_csv(const std::string& path, const std::string& header,
   write_text_atomically(path, text);
 }
 
+// χ₁ = 1 is the edge between the phases; quadrature puts it within rounding of 1, so a
+// tolerance keeps the critical point from being called chaotic or ordered.
+constexpr double kCriticalTolerance = 1e-6;
+
+std::string phase_name(double chi1) {
+  if (std::isnan(chi1)) return "length map diverges";
+  if (std::abs(chi1 - 1) <= kCriticalTolerance)
+    return fmt::format("critical: χ₁ = 1 within {}, the edge of chaos", kCriticalTolerance);
+  return chi1 < 1 ? "ordered" : "chaotic";
+}
+
 void print_point(const MeanFieldFlags& f, const GaussHermite& rule) {
   const auto& phi = analysis::activation_functions(f.activation);
   const MeanField field(phi, f.sigma_w2, f.sigma_b2, rule);
@@ -85,12 +96,8 @@ void print_point(const MeanFieldFlags& f, const GaussHermite& rule) {
   fmt::print(
       "  q*   = {}\n  χ₁   = {}  ({})\n  c*   = {}\n  ξ_q  = {}\n  ξ_c  = {}  (trainable "
       "depth ≲ 6ξ_c = {})\n",
-      real(p.q_star), real(p.chi1),
-      std::isnan(p.chi1) ? "length map diverges"
-      : p.chi1 < 1       ? "ordered"
-      : p.chi1 > 1       ? "chaotic"
-                         : "critical",
-      real(p.c_star), real(p.xi_q), real(p.xi_c), real(6 * p.xi_c));
+      real(p.q_star), real(p.chi1), phase_name(p.chi1), real(p.c_star), real(p.xi_q), real(p.xi_c),
+      real(6 * p.xi_c));
   fmt::print("  critical σ_w² for σ_b² = {}: {}\n", format_real(f.sigma_b2),
              real(analysis::critical_sigma_w2(phi, f.sigma_b2, rule)));
   for (auto [weights, name] :
@@ -356,16 +363,20 @@ void add_meanfield_command(CLI::App& app) {
                     "measure q^l, c^l and Jacobian spectra of real networks against the theory");
   command->add_flag("--trainability", f->trainability,
                     "train a depth × σ_w² grid briefly; accuracy heatmap with 6ξ_c");
-  auto* sb2_range = command->add_option("--sb2-range", f->sb2_range, "LO:HI:N (default 0:2:41)");
-  command->add_option("--sw2-range", f->sw2_range, "LO:HI:N (default 0.5:5:46)");
+  auto* sb2_range = command->add_option("--sb2-range", f->sb2_range, "LO:HI:N (default 0:2:41)")
+                        ->type_name("RANGE");
+  command->add_option("--sw2-range", f->sw2_range, "LO:HI:N (default 0.5:5:46)")
+      ->type_name("RANGE");
   command->add_option("--width", f->width, "network width for --empirical / --trainability")
       ->check(CLI::Range(1, 100000));
   command
       ->add_option("--depth", f->depth,
                    "layers for --empirical and the isometry moments (default 30)")
       ->check(CLI::Range(1, 10000));
-  command->add_option("--depths", f->depths, "depths for --trainability (default 10,20,40,70,100)");
-  command->add_option("--sw2-list", f->sw2_list, "σ_w² values for --trainability");
+  command->add_option("--depths", f->depths, "depths for --trainability (default 10,20,40,70,100)")
+      ->type_name("INT,...");
+  command->add_option("--sw2-list", f->sw2_list, "σ_w² values for --trainability")
+      ->type_name("REAL,...");
   command->add_option("--dataset,-d", f->dataset, "dataset for --trainability (default digits)");
   command->add_option("--method", f->method,
                       "method for --trainability (default sgd:lr=0.01,momentum=0.9)");

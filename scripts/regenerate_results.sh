@@ -67,6 +67,7 @@ for config in "${CONFIGS[@]}"; do
   name=$(basename "$config" .toml)
   echo "== $config (--profile $profile)"
   t0=$(date +%s)
+  rm -rf "${runs:?}/$name"  # a fresh grid (compare refuses a non-empty -o without --resume)
   "$octrain" compare --config "$config" --profile "$profile" -o "$runs/$name" -q --no-report
   t1=$(date +%s)
   timings+="| \`$name\` | $((t1 - t0)) |"$'\n'

@@ -38,7 +38,7 @@ case "$mode" in
     out="$repo/runs/main-fashion-mnist"
     rm -rf "$out"
     "$build_dir/octrain" train --dataset fashion-mnist --model mlp:784-256-256-10:relu \
-      --method adam:lr=0.001 --epochs 3 --batch-size 128 --seed 0 --out "$out"
+      --method adam:lr=0.001 --epochs 3 --batch-size 128 --seed 0 --out "$out" --table
     ;;
   test)
     ctest --test-dir "$build_dir" --output-on-failure -j2 --timeout 900

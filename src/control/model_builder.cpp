@@ -3,6 +3,7 @@
 #include <fmt/format.h>
 #include <toml++/toml.h>
 
+#include <algorithm>
 #include <filesystem>
 #include <regex>
 
@@ -356,6 +357,15 @@ std::shared_ptr<Network> build_from_toml(const std::string& path, const Shape& i
                      .parse(raw);
         b.add(std::make_shared<BatchNormStage>(b.shape()[0], v.real("eps"), v.real("momentum")));
       } else {
+        static const char* kActivations[] = {"tanh",     "relu",   "sigmoid", "softplus",
+                                             "identity", "linear", "none"};
+        if (std::find(std::begin(kActivations), std::end(kActivations), type) ==
+            std::end(kActivations))
+          throw UsageError(where(fmt::format(
+              "unknown stage type '{}' (known: dense, conv2d, residual, avgpool, maxpool, "
+              "flatten, channel-mean, batchnorm, tile, group-sum, and the activations tanh, "
+              "relu, sigmoid, softplus, identity)",
+              type)));
         schema.parse(raw);
         b.add(std::make_shared<ActivationStage>(parse_activation(type)));
       }

@@ -8,8 +8,10 @@
 #include <filesystem>
 #include <fstream>
 
+#include "octrain/methods/registry.h"
 #include "octrain/train/metrics_reader.h"
 #include "octrain/util/error.h"
+#include "octrain/util/options.h"
 
 namespace octrain::report {
 namespace fs = std::filesystem;
@@ -31,6 +33,33 @@ std::pair<std::string, uint64_t> method_and_seed(const std::string& dir) {
   } catch (const toml::parse_error& e) {
     throw DataError(fmt::format("report: {}:{}: {}", path, e.source().begin.line, e.description()));
   }
+}
+
+// "adam:lr=0.01": the method and the options that differ from its defaults, as config.toml
+// records them (every option resolved).
+std::string run_label(const std::string& dir, const std::string& fallback) {
+  const std::string path = dir + "/config.toml";
+  if (!fs::exists(path)) return fallback;
+  toml::table doc;
+  try {
+    doc = toml::parse_file(path);
+  } catch (const toml::parse_error& e) {
+    throw DataError(fmt::format("report: {}:{}: {}", path, e.source().begin.line, e.description()));
+  }
+  const auto* table = doc["method"].as_table();
+  if (!table) return fallback;
+  NamedSpec spec{(*table)["name"].value_or(fallback), {}};
+  std::map<std::string, std::string> defaults;
+  for (const auto& info : methods::method_catalogue())
+    if (info.name == spec.name) defaults = info.schema.parse({}).to_map();
+  for (const auto& [key, node] : *table) {
+    const std::string name(key.str());
+    auto value = node.value<std::string>();
+    if (name == "name" || !value) continue;
+    auto it = defaults.find(name);
+    if (it == defaults.end() || it->second != *value) spec.options[name] = *value;
+  }
+  return spec.to_string();
 }
 
 bool is_run_dir(const fs::path& dir) {
@@ -103,6 +132,9 @@ SeedRun load_seed_run(const std::string& dir) {
         }
       run.final_metrics["train_loss"] = number_or_nan(r, "train_loss");
       if (r.contains("nonzero")) run.final_metrics["nonzero"] = number_or_nan(r, "nonzero");
+      for (const char* key : {"validation_loss", "validation_accuracy"})
+        if (r.contains(key) && std::isfinite(number_or_nan(r, key)))
+          run.final_metrics[key] = number_or_nan(r, key);
       if (r.contains("test_loss")) {
         for (auto [key, curve] : {std::pair{"test_loss", &run.test_loss},
                                   std::pair{"test_accuracy", &run.test_accuracy}}) {
@@ -136,7 +168,8 @@ Experiment load_experiment(const std::string& dir) {
     auto run = load_seed_run(dir);
     const auto method = method_and_seed(dir).first;
     experiment.facts = facts_from_run(dir);
-    experiment.methods.push_back({method.empty() ? experiment.name : method, method, {run}});
+    experiment.methods.push_back(
+        {run_label(dir, method.empty() ? experiment.name : method), method, {run}});
     return experiment;
   }
   const fs::path manifest_path = root / "experiment.json";
@@ -179,8 +212,29 @@ Experiment load_experiment(const std::string& dir) {
   for (const auto& m : experiment.methods) runs += m.seeds.size();
   if (runs == 0)
     throw UsageError(fmt::format(
-        "report: {} holds no runs (expected metrics.jsonl in it or in <method>/seed-<s>/)", dir));
+        "report: {} holds no runs (expected metrics.jsonl in it or in <label>/seed-<s>/)", dir));
   return experiment;
+}
+
+Experiment overlay_experiments(const std::vector<Experiment>& experiments) {
+  Experiment merged;
+  merged.name = "runs";
+  merged.facts = experiments.empty() ? nlohmann::json::object() : experiments.front().facts;
+  std::map<std::string, int> seen;
+  for (const auto& e : experiments)
+    for (const auto& m : e.methods) ++seen[m.label];
+  for (const auto& e : experiments) {
+    if (merged.dir.empty()) merged.dir = e.dir;
+    // Only the settings every experiment shares describe the overlay.
+    for (auto it = merged.facts.begin(); it != merged.facts.end();)
+      it = e.facts.contains(it.key()) && e.facts[it.key()] == it.value() ? std::next(it)
+                                                                         : merged.facts.erase(it);
+    for (auto m : e.methods) {
+      if (seen[m.label] > 1) m.label = fmt::format("{} ({})", m.label, e.name);
+      merged.methods.push_back(std::move(m));
+    }
+  }
+  return merged;
 }
 
 }  // namespace octrain::report

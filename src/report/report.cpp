@@ -138,12 +138,17 @@ std::string facts_line(const Experiment& e) {
 }
 
 void final_table(ReportDocument& doc, const Experiment& e) {
-  bool accuracy = false, nonzero = false;
+  bool accuracy = false, nonzero = false, validation = false, validation_accuracy = false;
   for (const auto& m : e.methods) {
     accuracy = accuracy || final_metric(m, "test_accuracy").n > 0;
     nonzero = nonzero || final_metric(m, "nonzero").n > 0;
+    validation = validation || final_metric(m, "validation_loss").n > 0;
+    validation_accuracy = validation_accuracy || final_metric(m, "validation_accuracy").n > 0;
   }
-  std::vector<std::string> header = {"method", "runs", "final train loss", "test loss"};
+  std::vector<std::string> header = {"method", "runs", "final train loss"};
+  if (validation) header.push_back("validation loss");
+  if (validation_accuracy) header.push_back("validation accuracy (%)");
+  header.push_back("test loss");
   if (accuracy) header.push_back("test accuracy (%)");
   if (nonzero) header.push_back("non-zero weights (%)");
   header.push_back("step (ms)");
@@ -159,8 +164,11 @@ void final_table(ReportDocument& doc, const Experiment& e) {
                                     diverged
                                         ? fmt::format("{} ({} diverged)", m.seeds.size(), diverged)
                                         : std::to_string(m.seeds.size()),
-                                    formatted(final_metric(m, "train_loss"), false, 4),
-                                    formatted(final_metric(m, "test_loss"), false, 4)};
+                                    formatted(final_metric(m, "train_loss"), false, 4)};
+    if (validation) row.push_back(formatted(final_metric(m, "validation_loss"), false, 4));
+    if (validation_accuracy)
+      row.push_back(formatted(final_metric(m, "validation_accuracy"), true, 2));
+    row.push_back(formatted(final_metric(m, "test_loss"), false, 4));
     if (accuracy) row.push_back(formatted(final_metric(m, "test_accuracy"), true, 2));
     if (nonzero) row.push_back(formatted(final_metric(m, "nonzero"), true, 2));
     row.push_back(formatted(mean_std(step_ms), false, 3));

@@ -50,6 +50,14 @@ void write_archive(torch::serialize::OutputArchive& archive, control::Network& n
   // resume on a GPU is exact only with its generator's state.
   for (int64_t d = 0; d < cuda_devices(); ++d)
     archive.write(fmt::format("cuda_rng.{}", d), cuda_generator(d).get_state());
+  // Later additions, optional on reading (checkpoints before them lack them).
+  archive.write("lr_schedule",
+                torch::tensor(std::vector<int64_t>(p.lr_schedule.begin(), p.lr_schedule.end()),
+                              torch::kLong));
+  archive.write("position_extra", torch::tensor({p.schedule_horizon, p.best_epoch}));
+  archive.write("best", torch::tensor({p.best_validation_loss, p.best_validation_accuracy,
+                                       p.best_test_loss, p.best_test_accuracy},
+                                      torch::kFloat64));
 }
 
 void verify_version(torch::serialize::InputArchive& archive, const std::string& where) {
@@ -121,6 +129,22 @@ TrainingPosition read_archive(torch::serialize::InputArchive& archive, control::
   p.epoch = pi[0], p.step_in_epoch = pi[1], p.global_step = pi[2], p.rollbacks = pi[3];
   p.lr_scale = pr[0], p.epoch_loss_sum = pr[1], p.epoch_accuracy_sum = pr[2],
   p.epoch_step_seconds = pr[3];
+  torch::Tensor schedule, extra, best;
+  if (archive.try_read("lr_schedule", schedule)) {
+    schedule = schedule.cpu().to(torch::kLong).contiguous();
+    p.lr_schedule.assign(schedule.data_ptr<int64_t>(),
+                         schedule.data_ptr<int64_t>() + schedule.numel());
+  }
+  if (archive.try_read("position_extra", extra)) {
+    extra = extra.cpu();
+    p.schedule_horizon = extra[0].item<int64_t>(), p.best_epoch = extra[1].item<int64_t>();
+  }
+  if (archive.try_read("best", best)) {
+    best = best.cpu();
+    auto b = best.accessor<double, 1>();
+    p.best_validation_loss = b[0], p.best_validation_accuracy = b[1];
+    p.best_test_loss = b[2], p.best_test_accuracy = b[3];
+  }
   return p;
 }
 
@@ -161,7 +185,21 @@ void save_checkpoint(const std::string& path, control::Network& network,
                      const methods::Method& method, const TrainingPosition& position) {
   torch::serialize::OutputArchive archive;
   write_archive(archive, network, method, position);
-  write_atomically(path, [&](const std::string& temp) { archive.save_to(temp); });
+  // torch names the zip's inner folder after the file it writes; a file of the final name in a
+  // folder of its own keeps that name ("checkpoint/") rather than the temporary one's.
+  write_atomically(path, [&](const std::string& temp) {
+    const std::filesystem::path folder = temp + ".d";
+    std::filesystem::create_directories(folder);
+    const auto file = folder / std::filesystem::path(path).filename();
+    try {
+      archive.save_to(file.string());
+      std::filesystem::rename(file, temp);
+    } catch (...) {
+      std::filesystem::remove_all(folder);
+      throw;
+    }
+    std::filesystem::remove_all(folder);
+  });
 }
 
 std::string checkpoint_bytes(control::Network& network, const methods::Method& method,

@@ -4,13 +4,17 @@
 #include <toml++/toml.h>
 
 #include <algorithm>
+#include <chrono>
 #include <cmath>
 #include <filesystem>
+#include <fstream>
 #include <set>
 
 #include "octrain/dist/communicator.h"
 #include "octrain/dist/world.h"
 #include "octrain/methods/registry.h"
+#include "octrain/train/metrics_reader.h"
+#include "octrain/train/progress.h"
 #include "octrain/train/reference_table.h"
 #include "octrain/train/trainer.h"
 #include "octrain/util/atomic_file.h"
@@ -66,15 +70,47 @@ void CompareConfig::merge_toml_file(const std::string& path, const std::string& 
       for (size_t i = 0; i < runs->size(); ++i) {
         auto* table = runs->get(i)->as_table();
         if (!table) throw UsageError(fmt::format("{}: run {} is not a table", path, i));
-        auto options = toml_table_options(*table, fmt::format("{}: run {}", path, i));
-        if (!options.count("method"))
-          throw UsageError(fmt::format("{}: run {} has no 'method'", path, i));
-        CompareEntry entry{"", options["method"], {}};
+        const std::string where = fmt::format("{}: run {}", path, i);
+        // Scalars as they are; an array of scalars is a sweep: one run per value (several
+        // arrays: every combination, in key order).
+        std::map<std::string, std::string> options;
+        std::vector<std::pair<std::string, std::vector<std::string>>> sweeps;
+        for (const auto& [key, value] : *table) {
+          const std::string name(key.str());
+          if (auto* list = value.as_array()) {
+            if (list->empty() || name == "method" || name == "label")
+              throw UsageError(
+                  fmt::format("{}: '{}' must be {}", where, name,
+                              list->empty() ? "a non-empty array of values" : "a single value"));
+            std::vector<std::string> values;
+            for (const auto& v : *list)
+              values.push_back(toml_scalar_text(v, fmt::format("{}: '{}'", where, name)));
+            sweeps.emplace_back(name, values);
+          } else {
+            options[name] = toml_scalar_text(value, fmt::format("{}: '{}'", where, name));
+          }
+        }
+        if (!options.count("method")) throw UsageError(where + " has no 'method'");
+        const std::string method = options["method"];
         options.erase("method");
-        if (options.count("label")) entry.label = options["label"], options.erase("label");
-        entry.options = options;
-        if (entry.label.empty()) entry.label = NamedSpec{entry.method, entry.options}.to_string();
-        entries.push_back(entry);
+        std::string label;
+        if (options.count("label")) label = options["label"], options.erase("label");
+        std::vector<size_t> at(sweeps.size(), 0);
+        while (true) {
+          CompareEntry entry{"", method, options};
+          std::vector<std::string> swept;
+          for (size_t k = 0; k < sweeps.size(); ++k) {
+            entry.options[sweeps[k].first] = sweeps[k].second[at[k]];
+            swept.push_back(sweeps[k].first + "=" + sweeps[k].second[at[k]]);
+          }
+          entry.label = label.empty()   ? NamedSpec{entry.method, entry.options}.to_string()
+                        : swept.empty() ? label
+                                        : label + " " + fmt::format("{}", fmt::join(swept, ","));
+          entries.push_back(entry);
+          size_t k = sweeps.size();
+          while (k > 0 && ++at[k - 1] == sweeps[k - 1].second.size()) at[--k] = 0;
+          if (k == 0) break;
+        }
       }
     } else {
       try {
@@ -121,13 +157,72 @@ nlohmann::json experiment_manifest(const CompareConfig& config) {
 
 }  // namespace
 
-std::vector<CompareRow> run_compare(const CompareConfig& config, bool quiet, std::FILE* out) {
+namespace {
+
+// What --resume finds in a run's directory.
+enum class RunState { kMissing, kInterrupted, kFinished, kDiverged };
+
+bool run_finished(const nlohmann::json& result, int64_t epochs) {
+  return result.value("epochs", int64_t(-1)) == epochs || result.value("stopped_early", false);
+}
+
+nlohmann::json read_json(const std::string& path) {
+  std::ifstream in(path);
+  try {
+    return nlohmann::json::parse(in);
+  } catch (const nlohmann::json::exception& e) {
+    throw DataError(fmt::format("{}: not valid JSON ({})", path, e.what()));
+  }
+}
+
+RunState run_state(const RunConfig& run) {
+  namespace fs = std::filesystem;
+  if (!fs::exists(run.out + "/config.toml")) return RunState::kMissing;
+  RunConfig saved;
+  saved.merge_toml_file(run.out + "/config.toml");
+  const std::string difference = saved.first_difference(run);
+  if (!difference.empty())
+    throw UsageError(fmt::format(
+        "compare --resume: {} was run with {}, which this grid changes; choose another --out",
+        run.out, difference));
+  if (fs::exists(run.out + "/result.json") &&
+      run_finished(read_json(run.out + "/result.json"), run.epochs))
+    return RunState::kFinished;
+  if (fs::exists(run.out + "/metrics.jsonl")) {
+    const auto records = read_metrics(run.out + "/metrics.jsonl");
+    if (!records.empty() && records.back().value("kind", "") == "divergence")
+      return RunState::kDiverged;
+  }
+  return fs::exists(run.out + "/checkpoint.pt") ? RunState::kInterrupted : RunState::kMissing;
+}
+
+// Rank 0's value on every rank (it alone may see the output directory).
+int from_rank0(int value) {
+  auto& world = dist::world();
+  if (!world.distributed()) return value;
+  std::vector<double> v{world.rank() == 0 ? double(value) : 0.0};
+  world.all_reduce_sum(v);
+  return int(v[0]);
+}
+
+bool non_empty_directory(const std::string& dir) {
+  std::error_code ec;
+  return std::filesystem::is_directory(dir, ec) &&
+         std::filesystem::directory_iterator(dir, ec) != std::filesystem::directory_iterator();
+}
+
+}  // namespace
+
+std::vector<CompareRow> run_compare(const CompareConfig& config, const CompareOptions& options) {
+  std::FILE* out = options.out;
+  const bool quiet = options.quiet;
   if (config.entries.empty())
     throw UsageError("compare: no methods given (--methods or [[run]] tables)");
   if (config.base.out.empty()) throw UsageError("compare: needs an output directory (--out)");
   config.base.validate();
   // Every entry is checked before the first run, so a typo in the last one costs nothing.
   std::set<std::string> directories;
+  std::vector<std::map<std::string, std::string>> resolved;  // every option, as the run records it
   for (const auto& entry : config.entries) {
     const auto& catalogue = methods::method_catalogue();
     auto info = std::find_if(catalogue.begin(), catalogue.end(),
@@ -135,72 +230,140 @@ std::vector<CompareRow> run_compare(const CompareConfig& config, bool quiet, std
     if (info == catalogue.end())
       throw UsageError(fmt::format("compare: unknown method '{}' in '{}' (see 'octrain methods')",
                                    entry.method, entry.label));
-    info->schema.parse(entry.options);
+    resolved.push_back(info->schema.parse(entry.options).to_map());
     if (!directories.insert(safe_file_name(entry.label)).second)
       throw UsageError(fmt::format(
           "compare: two methods are labelled '{}'; give them distinct labels", entry.label));
   }
   const auto manifest = experiment_manifest(config);  // resolves the reference before any run
   const bool writer = dist::world().rank() == 0;      // data-parallel: rank 0 writes
+  if (!options.resume && from_rank0(writer && non_empty_directory(config.base.out)))
+    throw UsageError(fmt::format(
+        "compare: {} is not empty; pass --resume to skip its finished runs and finish the "
+        "interrupted ones, or choose another --out",
+        config.base.out));
   if (writer) {
     std::filesystem::create_directories(config.base.out);
     write_text_atomically(config.base.out + "/experiment.json", manifest.dump(2) + "\n");
   }
   std::map<uint64_t, data::Dataset> datasets;  // one load per split seed
   std::vector<CompareRow> rows;
-  for (const auto& entry : config.entries) {
+  const int64_t total = int64_t(config.entries.size() * config.seeds.size());
+  int64_t index = 0, trained = 0;
+  double trained_seconds = 0;
+  for (size_t e = 0; e < config.entries.size(); ++e) {
+    const auto& entry = config.entries[e];
     CompareRow row;
     row.label = entry.label;
-    std::vector<double> accuracies, train_losses, test_losses, step_ms;
+    std::vector<double> accuracies, train_losses, test_losses, step_ms, val_acc, val_loss;
     for (uint64_t seed : config.seeds) {
+      ++index;
       RunConfig run = config.base;
       run.seed = seed;
       run.method = entry.method;
       run.method_options = entry.options;
       run.out = fmt::format("{}/{}/seed-{}", config.base.out, safe_file_name(entry.label), seed);
-      if (writer) std::filesystem::remove_all(run.out);  // a grid re-run replaces its old runs
+      const std::string where = fmt::format("[{}/{}] {} seed {}", index, total, entry.label, seed);
+      RunState state = RunState::kMissing;
+      if (options.resume) {
+        RunConfig as_recorded = run;
+        as_recorded.method_options = resolved[e];
+        state = RunState(from_rank0(writer ? int(run_state(as_recorded)) : 0));
+      }
+      ++row.runs;
+      auto record = [&](double acc, double train_loss, double test_loss, double ms, double va,
+                        double vl) {
+        accuracies.push_back(acc);
+        train_losses.push_back(train_loss);
+        test_losses.push_back(test_loss);
+        step_ms.push_back(ms);
+        if (std::isfinite(vl)) val_acc.push_back(va), val_loss.push_back(vl);
+      };
+      auto number = [](const nlohmann::json& j, const char* key) {
+        return j.contains(key) && j[key].is_number() ? j[key].get<double>() : std::nan("");
+      };
+      if (state == RunState::kDiverged) {
+        ++row.diverged;
+        if (!quiet) fmt::print(out, "{}: diverged before (kept)\n", where);
+        continue;
+      }
+      if (state == RunState::kFinished) {
+        if (writer) {
+          const auto r = read_json(run.out + "/result.json");
+          record(number(r, "test_accuracy"), number(r, "final_train_loss"), number(r, "test_loss"),
+                 number(r, "mean_step_ms"), number(r, "validation_accuracy"),
+                 number(r, "validation_loss"));
+        }
+        if (!quiet) fmt::print(out, "{}: finished before (kept)\n", where);
+        continue;
+      }
+      if (writer && state == RunState::kMissing)
+        std::filesystem::remove_all(run.out);  // the remains of a run that never checkpointed
       auto it = datasets.find(run.split_seed());
       if (it == datasets.end())
         it = datasets
                  .emplace(run.split_seed(), data::load_dataset(run.dataset, load_options_for(run)))
                  .first;
-      RunOptions options;
-      options.quiet = true;
-      options.dataset = &it->second;
-      ++row.runs;
+      RunOptions run_options;
+      run_options.resume = state == RunState::kInterrupted;
+      run_options.dataset = &it->second;
+      run_options.out = out;
+      run_options.progress.quiet = quiet;
+      run_options.progress.run_lines = false;
+      run_options.progress.plain_every = options.progress_every;
+      run_options.progress.terminal = options.terminal;
+      run_options.progress.prefix = where;
+      run_options.progress.runs_after = total - index;
+      run_options.progress.seconds_per_run = trained ? trained_seconds / double(trained) : -1;
+      run_options.resume_hint = "the same octrain compare command with --resume";
+      const auto started = std::chrono::steady_clock::now();
       try {
-        const auto result = run_training(run, options);
-        accuracies.push_back(result.test.accuracy);
-        train_losses.push_back(result.final_train_loss);
-        test_losses.push_back(result.test.loss);
-        step_ms.push_back(result.mean_step_ms);
-        if (!quiet)
-          fmt::print(out, "{:<36} seed {:<3} {}  train loss {:.4f}  {:.3f} ms/step\n", entry.label,
-                     seed,
-                     std::isnan(result.test.accuracy)
-                         ? fmt::format("test loss {:.4f}", result.test.loss)
-                         : fmt::format("test acc {:6.2f}%", 100 * result.test.accuracy),
-                     result.final_train_loss, result.mean_step_ms);
+        const auto result = run_training(run, run_options);
+        record(result.test.accuracy, result.final_train_loss, result.test.loss, result.mean_step_ms,
+               result.validation.accuracy,
+               result.validation.samples > 0 ? result.validation.loss : std::nan(""));
+        const double seconds =
+            std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
+        ++trained, trained_seconds += seconds;
+        if (!quiet) {
+          std::string text =
+              fmt::format("{}  {}  train loss {:.4f}", where,
+                          std::isnan(result.test.accuracy)
+                              ? fmt::format("test loss {:.4f}", result.test.loss)
+                              : fmt::format("test acc {:6.2f}%", 100 * result.test.accuracy),
+                          result.final_train_loss);
+          if (result.validation.samples > 0)
+            text += std::isnan(result.validation.accuracy)
+                        ? fmt::format("  val loss {:.4f}", result.validation.loss)
+                        : fmt::format("  val acc {:6.2f}%", 100 * result.validation.accuracy);
+          text +=
+              fmt::format("  {:.3f} ms/step  {}", result.mean_step_ms, format_duration(seconds));
+          fmt::print(out, "{}\n", text);
+        }
       } catch (const DivergenceError& e) {
         ++row.diverged;
-        if (!quiet)
-          fmt::print(out, "{:<36} seed {:<3} diverged: {}\n", entry.label, seed, e.what());
+        if (!quiet) fmt::print(out, "{}  diverged: {}\n", where, e.what());
       }
       std::fflush(out);
     }
+    row.finished = int64_t(accuracies.size());
     std::tie(row.accuracy_mean, row.accuracy_std) = mean_std(accuracies);
     std::tie(row.train_loss_mean, row.train_loss_std) = mean_std(train_losses);
     row.test_loss_mean = mean_std(test_losses).first;
     row.step_ms_mean = mean_std(step_ms).first;
+    std::tie(row.validation_accuracy_mean, row.validation_accuracy_std) = mean_std(val_acc);
+    std::tie(row.validation_loss_mean, row.validation_loss_std) = mean_std(val_loss);
+    row.validated = int64_t(val_loss.size());
     rows.push_back(row);
   }
   std::string csv =
       "method,runs,diverged,test_accuracy_mean,test_accuracy_std,train_loss_mean,train_loss_std,"
-      "test_loss_mean,step_ms_mean\n";
+      "test_loss_mean,step_ms_mean,validation_accuracy_mean,validation_loss_mean\n";
   for (const auto& r : rows)
-    csv += fmt::format("\"{}\",{},{},{:.6f},{:.6f},{:.6f},{:.6f},{:.6f},{:.4f}\n", r.label, r.runs,
-                       r.diverged, r.accuracy_mean, r.accuracy_std, r.train_loss_mean,
-                       r.train_loss_std, r.test_loss_mean, r.step_ms_mean);
+    csv += fmt::format("\"{}\",{},{},{:.6f},{:.6f},{:.6f},{:.6f},{:.6f},{:.4f},{:.6f},{:.6f}\n",
+                       r.label, r.runs, r.diverged, r.accuracy_mean, r.accuracy_std,
+                       r.train_loss_mean, r.train_loss_std, r.test_loss_mean, r.step_ms_mean,
+                       r.validation_accuracy_mean, r.validation_loss_mean);
   if (writer) {
     write_text_atomically(config.base.out + "/summary.csv", csv);
     write_text_atomically(config.base.out + "/summary.md", summary_markdown(rows, config));
@@ -208,23 +371,46 @@ std::vector<CompareRow> run_compare(const CompareConfig& config, bool quiet, std
   return rows;
 }
 
+namespace {
+
+// "85.20 ± 1.03", or "85.20 (n=1)" where one value leaves no spread to show.
+std::string mean_spread(double mean, double std, int64_t n, double scale, int digits) {
+  if (std::isnan(mean)) return "–";
+  if (n < 2) return fmt::format("{:.{}f} (n={})", scale * mean, digits, n);
+  return fmt::format("{:.{}f} ± {:.{}f}", scale * mean, digits, scale * std, digits);
+}
+
+}  // namespace
+
 std::string summary_markdown(const std::vector<CompareRow>& rows, const CompareConfig& config) {
   std::vector<std::string> seeds;
   for (auto s : config.seeds) seeds.push_back(std::to_string(s));
   std::string md = fmt::format("# {} · {} · {} epochs · batch {} · seeds {}\n\n",
                                config.base.dataset, config.base.model, config.base.epochs,
                                config.base.batch_size, fmt::join(seeds, ","));
-  md += "| method | test accuracy (%) | final train loss | test loss | step (ms) | runs |\n";
-  md += "|---|---|---|---|---|---|\n";
+  const bool validated =
+      std::any_of(rows.begin(), rows.end(), [](const CompareRow& r) { return r.validated > 0; });
+  const bool classes = std::any_of(
+      rows.begin(), rows.end(), [](const CompareRow& r) { return !std::isnan(r.accuracy_mean); });
+  md += "| method |";
+  if (validated) md += classes ? " validation accuracy (%) |" : " validation loss |";
+  md += " test accuracy (%) | final train loss | test loss | step (ms) | runs |\n";
+  md += validated ? "|---|---|---|---|---|---|---|\n" : "|---|---|---|---|---|---|\n";
   for (const auto& r : rows) {
     const std::string runs =
         r.diverged ? fmt::format("{} ({} diverged)", r.runs, r.diverged) : std::to_string(r.runs);
-    const std::string accuracy =
-        std::isnan(r.accuracy_mean)
-            ? "–"
-            : fmt::format("{:.2f} ± {:.2f}", 100 * r.accuracy_mean, 100 * r.accuracy_std);
-    md += fmt::format("| {} | {} | {:.4f} ± {:.4f} | {:.4f} | {:.3f} | {} |\n", r.label, accuracy,
-                      r.train_loss_mean, r.train_loss_std, r.test_loss_mean, r.step_ms_mean, runs);
+    md += fmt::format("| {} |", r.label);
+    if (validated)
+      md += " " +
+            (classes
+                 ? mean_spread(r.validation_accuracy_mean, r.validation_accuracy_std, r.validated,
+                               100, 2)
+                 : mean_spread(r.validation_loss_mean, r.validation_loss_std, r.validated, 1, 4)) +
+            " |";
+    md += fmt::format(" {} | {} | {:.4f} | {:.3f} | {} |\n",
+                      mean_spread(r.accuracy_mean, r.accuracy_std, r.finished, 100, 2),
+                      mean_spread(r.train_loss_mean, r.train_loss_std, r.finished, 1, 4),
+                      r.test_loss_mean, r.step_ms_mean, runs);
   }
   return md;
 }

@@ -3,11 +3,14 @@
 #include <fmt/format.h>
 #include <toml++/toml.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cmath>
 #include <cstdlib>
 #include <filesystem>
+#include <sstream>
 
+#include "octrain/train/lr_schedule.h"
 #include "octrain/util/config_profile.h"
 #include "octrain/util/error.h"
 #include "octrain/util/options.h"
@@ -70,8 +73,54 @@ const std::vector<std::string>& RunConfig::keys() {
                                              "on_divergence",
                                              "rollback_factor",
                                              "max_rollbacks",
+                                             "lr_schedule",
+                                             "keep",
+                                             "early_stop",
                                              "out"};
   return k;
+}
+
+const std::vector<std::string>& RunConfig::resumable_keys() {
+  static const std::vector<std::string> k = {
+      "epochs",        "threads",           "device",        "eval_every",
+      "log_every",     "checkpoint_every",  "on_divergence", "rollback_factor",
+      "max_rollbacks", "diagnostics_every", "early_stop"};
+  return k;
+}
+
+std::string RunConfig::first_difference(const RunConfig& other) const {
+  // Compared through to_toml(), one "key = value" line per setting.
+  auto lines = [](const RunConfig& c) {
+    std::vector<std::string> out;
+    std::string section;
+    std::istringstream text(c.to_toml());
+    for (std::string line; std::getline(text, line);) {
+      if (line.empty()) continue;
+      if (line.front() == '[') {
+        section = line.substr(1, line.size() - 2) + ".";
+        continue;
+      }
+      out.push_back(section + line);
+    }
+    return out;
+  };
+  auto key_of = [](const std::string& line) { return line.substr(0, line.find(" = ")); };
+  auto skipped = [&](const std::string& line) {
+    const std::string key = key_of(line);
+    const auto& r = resumable_keys();
+    return key == "out" || std::find(r.begin(), r.end(), key) != r.end();
+  };
+  std::map<std::string, std::string> theirs;
+  for (const auto& line : lines(other)) theirs[key_of(line)] = line;
+  for (const auto& line : lines(*this)) {
+    if (skipped(line)) continue;
+    auto it = theirs.find(key_of(line));
+    if (it == theirs.end() || it->second != line) return line;
+    theirs.erase(it);
+  }
+  for (const auto& [key, line] : theirs)
+    if (!skipped(line)) return key + " (not set)";
+  return "";
 }
 
 void RunConfig::set(const std::string& key, const std::string& v) {
@@ -121,6 +170,12 @@ void RunConfig::set(const std::string& key, const std::string& v) {
     rollback_factor = parse_real(key, v, 1e-6, 1);
   else if (key == "max_rollbacks")
     max_rollbacks = parse_int(key, v, 0);
+  else if (key == "lr_schedule")
+    lr_schedule = LrSchedule::parse(v, "config 'lr_schedule'").spec();
+  else if (key == "keep")
+    keep = v;
+  else if (key == "early_stop")
+    early_stop = parse_int(key, v, 0);
   else if (key == "out")
     out = v;
   else
@@ -158,6 +213,16 @@ void RunConfig::validate() const {
   if (device != "cpu" && device.rfind("cuda", 0) != 0)
     throw UsageError(
         fmt::format("config 'device' = '{}' is invalid: expected cpu or cuda[:N]", device));
+  LrSchedule::parse(lr_schedule, "config 'lr_schedule'");
+  if (keep != "last" && keep != "best")
+    throw UsageError(fmt::format("config 'keep' = '{}' is invalid: expected last or best", keep));
+  if (early_stop > 0 && validation_fraction <= 0)
+    throw UsageError(
+        "--early-stop needs a validation split to watch: add --validation-fraction F (e.g. 0.1)");
+  if (keep == "best" && validation_fraction <= 0)
+    throw UsageError(
+        "--keep best needs a validation split to choose by: add --validation-fraction F (e.g. "
+        "0.1)");
   if (test_fraction + validation_fraction >= 0.95)
     throw UsageError("config: test_fraction + validation_fraction must leave data to train on");
 }
@@ -180,8 +245,10 @@ std::string RunConfig::to_toml() const {
       "train_limit = {}\ntest_limit = {}\neval_every = {}\nlog_every = {}\ndiagnostics_every = {}\n"
       "checkpoint_every = {}\n",
       train_limit, test_limit, eval_every, log_every, diagnostics_every, checkpoint_every);
-  s += fmt::format("on_divergence = {}\nrollback_factor = {}\nmax_rollbacks = {}\nout = {}\n",
-                   quoted(on_divergence), format_real(rollback_factor), max_rollbacks, quoted(out));
+  s += fmt::format("on_divergence = {}\nrollback_factor = {}\nmax_rollbacks = {}\n",
+                   quoted(on_divergence), format_real(rollback_factor), max_rollbacks);
+  s += fmt::format("lr_schedule = {}\nkeep = {}\nearly_stop = {}\nout = {}\n", quoted(lr_schedule),
+                   quoted(keep), early_stop, quoted(out));
   s += fmt::format("\n[method]\nname = {}\n", quoted(method));
   for (const auto& [k, v] : method_options) s += fmt::format("{} = {}\n", k, quoted(v));
   return s;

@@ -27,6 +27,7 @@
 #include "octrain/train/checkpoint.h"
 #include "octrain/train/compute_device.h"
 #include "octrain/train/compute_threads.h"
+#include "octrain/train/lr_schedule.h"
 #include "octrain/train/metrics_log.h"
 #include "octrain/train/progress.h"
 #include "octrain/util/atomic_file.h"
@@ -69,8 +70,24 @@ int64_t first_nonfinite_stage(control::Network& network) {
   return -1;
 }
 
+// Whether a validation result beats the best so far: higher accuracy (equal accuracy and lower
+// loss break ties), or lower loss where there is no accuracy (regression).
+bool improves(const Evaluation& v, const TrainingPosition& best) {
+  if (best.best_epoch == 0) return true;
+  if (!std::isnan(v.accuracy) && !std::isnan(best.best_validation_accuracy)) {
+    if (v.accuracy != best.best_validation_accuracy)
+      return v.accuracy > best.best_validation_accuracy;
+  }
+  return v.loss < best.best_validation_loss;
+}
+
 nlohmann::json nan_to_null(double v) {
   return std::isfinite(v) ? nlohmann::json(v) : nlohmann::json();
+}
+
+std::string describe_evaluation(double loss, double accuracy) {
+  return std::isnan(accuracy) ? fmt::format("loss {:.4f}", loss)
+                              : fmt::format("acc {:.2f}%, loss {:.4f}", 100 * accuracy, loss);
 }
 
 std::unique_ptr<control::TerminalLoss> make_loss_for(const RunConfig& config,
@@ -237,6 +254,10 @@ RunResult run_training(RunConfig config, const RunOptions& options) {
           "--resume {}: the run has already trained {} epochs; --epochs {} would undo them", dir,
           position.epoch, config.epochs));
     method->set_learning_rate_scale(position.lr_scale);
+    if (!position.lr_schedule.empty() && position.lr_schedule != config.lr_schedule)
+      throw UsageError(fmt::format(
+          "--resume {}: the checkpoint was trained with lr_schedule '{}', the config says '{}'",
+          dir, position.lr_schedule, config.lr_schedule));
   }
   if (writer) write_text_atomically(dir + "/config.toml", config.to_toml());
   nlohmann::json metadata = {
@@ -295,8 +316,24 @@ RunResult run_training(RunConfig config, const RunOptions& options) {
   const int64_t remainder = n % config.batch_size;
   if (steps_per_epoch > 1 && remainder > 0 && (remainder == 1 || remainder < world))
     --steps_per_epoch;
+  const LrSchedule schedule = LrSchedule::parse(config.lr_schedule, "config 'lr_schedule'");
+  position.lr_schedule = schedule.spec();
+  if (position.schedule_horizon == 0) position.schedule_horizon = config.epochs * steps_per_epoch;
+  const bool track_best = config.keep == "best" || config.early_stop > 0;
+  if (track_best && data.validation.size() == 0)
+    throw UsageError(fmt::format(
+        "--keep best and --early-stop need validation samples; {} has none", data.name));
+  const std::string best_path = dir + "/best.pt";
+  // A resumed run that had already stopped early stays stopped.
+  auto patience_spent = [&] {
+    return config.early_stop > 0 && position.best_epoch > 0 &&
+           position.epoch - position.best_epoch >= config.early_stop;
+  };
+  bool stopped_early = patience_spent();
 
-  Progress progress(options.out, options.quiet || !writer, config.epochs, steps_per_epoch);
+  ProgressOptions progress_options = options.progress;
+  progress_options.quiet = progress_options.quiet || options.quiet || !writer;
+  Progress progress(options.out, progress_options, config.epochs, steps_per_epoch);
   std::string model_summary = network->summary();
   model_summary.pop_back();  // its last newline; line() adds one
   progress.line(fmt::format("{}: {} train, {} validation, {} test samples, input {}", data.name,
@@ -319,7 +356,7 @@ RunResult run_training(RunConfig config, const RunOptions& options) {
   auto last_checkpoint = Clock::now();
 
   const StopOnSignal stop_on_signal_guard;
-  while (position.epoch < config.epochs) {
+  while (position.epoch < config.epochs && !stopped_early) {
     const int64_t epoch = position.epoch;
     if (config.on_divergence == "rollback" && (position.step_in_epoch == 0 || snapshot.empty()))
       snapshot = checkpoint_bytes(*network, *method, position);
@@ -340,6 +377,12 @@ RunResult run_training(RunConfig config, const RunOptions& options) {
       if (config.diagnostics_every > 0 &&
           (position.global_step + 1) % config.diagnostics_every == 0)
         diagnostics.emplace(*network, *loss, x, y);
+
+      double lr_factor = 1.0;
+      if (!schedule.constant()) {
+        lr_factor = schedule.factor(position.global_step, epoch, position.schedule_horizon);
+        method->set_learning_rate_scale(position.lr_scale * lr_factor);
+      }
 
       const auto t0 = Clock::now();
       const auto communication_before = communicator.stats();
@@ -387,7 +430,7 @@ RunResult run_training(RunConfig config, const RunOptions& options) {
                           {"step", position.global_step},
                           {"message", message},
                           {"lr_scale", position.lr_scale}});
-          progress.line(
+          progress.notice(
               fmt::format("{}; rolled back to step {} with step size ×{} (rollback {}/{})", message,
                           position.global_step, format_real(position.lr_scale), rollbacks,
                           config.max_rollbacks));
@@ -418,6 +461,7 @@ RunResult run_training(RunConfig config, const RunOptions& options) {
                                  {"accuracy", nan_to_null(stats.accuracy)},
                                  {"step_time_ms", 1e3 * seconds}};
         for (const auto& [key, value] : stats.extras) record[key] = nan_to_null(value);
+        if (!schedule.constant()) record["lr_factor"] = lr_factor;
         metrics.append(record);
       }
       if (diagnostics) {
@@ -434,9 +478,9 @@ RunResult run_training(RunConfig config, const RunOptions& options) {
         average_running_statistics(*network, communicator);
         if (writer) save_checkpoint(checkpoint_path, *network, *method, position);
         metrics.flush_tables();
-        progress.line(
-            fmt::format("interrupted at epoch {} step {}; resume with: octrain train --resume {}",
-                        epoch + 1, s + 1, dir));
+        progress.notice(fmt::format(
+            "interrupted at epoch {} step {}; resume with: {}", epoch + 1, s + 1,
+            options.resume_hint.empty() ? "octrain train --resume " + dir : options.resume_hint));
         throw Error(ExitCode::kInterrupted,
                     "interrupted; checkpoint written to " + checkpoint_path);
       }
@@ -458,51 +502,97 @@ RunResult run_training(RunConfig config, const RunOptions& options) {
         {"lr_scale", position.lr_scale}};
     for (const auto& [key, value] : control::nonzero_fractions(*network)) record[key] = value;
     for (const auto& [key, value] : method->epoch_extras()) record[key] = nan_to_null(value);
-    if (last || (epoch + 1) % config.eval_every == 0) {
-      const auto t = evaluate_sharded(*network, *loss, test, communicator);
-      record["test_loss"] = t.loss;
-      record["test_accuracy"] = nan_to_null(t.accuracy);
-      result.test = t;
-      if (validation.size() > 0) {
-        const auto v = evaluate_sharded(*network, *loss, validation, communicator);
-        record["validation_loss"] = v.loss;
-        record["validation_accuracy"] = nan_to_null(v.accuracy);
-      }
+    const bool evaluation_due = last || (epoch + 1) % config.eval_every == 0;
+    std::optional<Evaluation> tested, validated;
+    if (evaluation_due) tested = evaluate_sharded(*network, *loss, test, communicator);
+    if (validation.size() > 0 && (evaluation_due || track_best))
+      validated = evaluate_sharded(*network, *loss, validation, communicator);
+    bool new_best = false;
+    if (validated && track_best && improves(*validated, position)) {
+      new_best = true;
+      if (!tested) tested = evaluate_sharded(*network, *loss, test, communicator);
+      position.best_epoch = epoch + 1;
+      position.best_validation_loss = validated->loss;
+      position.best_validation_accuracy = validated->accuracy;
+      position.best_test_loss = tested->loss;
+      position.best_test_accuracy = tested->accuracy;
     }
+    if (tested) {
+      record["test_loss"] = tested->loss;
+      record["test_accuracy"] = nan_to_null(tested->accuracy);
+      result.test = *tested;
+    }
+    if (validated) {
+      record["validation_loss"] = validated->loss;
+      record["validation_accuracy"] = nan_to_null(validated->accuracy);
+      result.validation = *validated;
+    }
+    if (track_best) record["best_epoch"] = position.best_epoch;
     metrics.append(record);
     result.final_train_loss = position.epoch_loss_sum / steps;
-    position =
-        TrainingPosition{epoch + 1, 0, position.global_step, position.lr_scale, position.rollbacks};
+    position.epoch = epoch + 1;
+    position.step_in_epoch = 0;
+    position.epoch_loss_sum = position.epoch_accuracy_sum = position.epoch_step_seconds = 0.0;
+    stopped_early = patience_spent();
+    if (stopped_early && !tested) {
+      tested = evaluate_sharded(*network, *loss, test, communicator);
+      result.test = *tested;
+    }
+    if (stopped_early)
+      metrics.append({{"kind", "early_stop"},
+                      {"epoch", epoch + 1},
+                      {"step", position.global_step},
+                      {"best_epoch", position.best_epoch},
+                      {"test_loss", tested->loss},
+                      {"test_accuracy", nan_to_null(tested->accuracy)}});
     metrics.flush();
     const bool checkpoint_due = config.checkpoint_every > 0
                                     ? (epoch + 1) % config.checkpoint_every == 0
                                     : Clock::now() - last_checkpoint >= kAutoCheckpointInterval;
-    if (writer && (last || checkpoint_due)) {
+    if (writer && (last || stopped_early || checkpoint_due)) {
       save_checkpoint(checkpoint_path, *network, *method, position);
       last_checkpoint = Clock::now();
     }
+    if (writer && new_best && config.keep == "best")
+      save_checkpoint(best_path, *network, *method, position);
 
     std::string line = fmt::format("epoch {:>3}/{}  train loss {:.4f}", epoch + 1, config.epochs,
                                    record["train_loss"].get<double>());
     if (!record["train_accuracy"].is_null())
       line += fmt::format("  train acc {:.2f}%", 100 * record["train_accuracy"].get<double>());
-    if (record.contains("test_loss")) {
-      line += fmt::format("  test loss {:.4f}", record["test_loss"].get<double>());
-      if (!record["test_accuracy"].is_null())
-        line += fmt::format("  test acc {:.2f}%", 100 * record["test_accuracy"].get<double>());
+    if (validated) {
+      line += fmt::format("  val loss {:.4f}", validated->loss);
+      if (!std::isnan(validated->accuracy))
+        line += fmt::format("  val acc {:.2f}%", 100 * validated->accuracy);
+    }
+    if (tested) {
+      line += fmt::format("  test loss {:.4f}", tested->loss);
+      if (!std::isnan(tested->accuracy))
+        line += fmt::format("  test acc {:.2f}%", 100 * tested->accuracy);
     }
     if (record.contains("nonzero"))
       line += fmt::format("  non-zero {:.2f}%", 100 * record["nonzero"].get<double>());
     line += fmt::format("  {:.2f} ms/step", record["mean_step_ms"].get<double>());
+    if (new_best) line += "  (best)";
     progress.line(line);
+    if (stopped_early)
+      progress.notice(fmt::format(
+          "early stop after epoch {}: no validation improvement for {} epochs; best epoch {} "
+          "(validation {}, test {})",
+          epoch + 1, config.early_stop, position.best_epoch,
+          describe_evaluation(position.best_validation_loss, position.best_validation_accuracy),
+          describe_evaluation(position.best_test_loss, position.best_test_accuracy)));
   }
 
   metrics.flush_tables();
   result.epochs = metrics.epochs();
   result.steps = run_steps;
   result.mean_step_ms = run_steps > 0 ? 1e3 * run_step_seconds / double(run_steps) : 0.0;
-  if (result.test.samples == 0 && position.epoch == config.epochs)
+  if (result.test.samples == 0 && (position.epoch == config.epochs || stopped_early))
     result.test = evaluate_sharded(*network, *loss, test, communicator);
+  if (result.validation.samples == 0 && validation.size() > 0 &&
+      (position.epoch == config.epochs || stopped_early))
+    result.validation = evaluate_sharded(*network, *loss, validation, communicator);
   if (!result.epochs.empty())
     result.final_train_loss = result.epochs.back().value("train_loss", 0.0);
   nlohmann::json summary = {{"test_loss", result.test.loss},
@@ -512,6 +602,25 @@ RunResult run_training(RunConfig config, const RunOptions& options) {
                             {"epochs", config.epochs},
                             {"steps", position.global_step},
                             {"method", method->describe()}};
+  if (result.validation.samples > 0) {
+    summary["validation_loss"] = result.validation.loss;
+    summary["validation_accuracy"] = nan_to_null(result.validation.accuracy);
+  }
+  if (stopped_early) {
+    summary["stopped_early"] = true;
+    summary["epochs_trained"] = position.epoch;
+  }
+  if (position.best_epoch > 0) {
+    summary["best"] = {{"epoch", position.best_epoch},
+                       {"validation_loss", position.best_validation_loss},
+                       {"validation_accuracy", nan_to_null(position.best_validation_accuracy)},
+                       {"test_loss", position.best_test_loss},
+                       {"test_accuracy", nan_to_null(position.best_test_accuracy)}};
+    if (config.keep == "best") summary["best"]["checkpoint"] = "best.pt";
+    result.best_epoch = position.best_epoch;
+    result.best_test = {position.best_test_loss, position.best_test_accuracy, result.test.samples};
+  }
+  result.stopped_early = stopped_early;
   if (writer) write_text_atomically(dir + "/result.json", summary.dump(2) + "\n");
   return result;
 }

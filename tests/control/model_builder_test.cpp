@@ -137,6 +137,10 @@ out = 3
   EXPECT_EQ(net->output_shape(), (Shape{3}));
   std::ofstream(path) << "[[stage]]\ntype = \"dense\"\nout = 3\nwidth = 4\n";
   EXPECT_NE(error_of([&] { build_network(path, {5}); }).find("stage 0"), std::string::npos);
+  std::ofstream(path) << "[[stage]]\ntype = \"dropout\"\n";
+  const auto unknown = error_of([&] { build_network(path, {5}); });
+  EXPECT_NE(unknown.find("unknown stage type 'dropout' (known: dense, conv2d"), std::string::npos)
+      << unknown;
   std::filesystem::remove_all(dir);
 }
 

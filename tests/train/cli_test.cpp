@@ -24,6 +24,95 @@ TEST(Cli, HelpAndVersion) {
   EXPECT_NE(v.output.find("octrain "), std::string::npos);
 }
 
+TEST(Cli, VersionFlagAndTyposNameTheNearestCommand) {
+  const auto v = run_cli("--version");
+  EXPECT_EQ(v.code, 0) << v.output;
+  EXPECT_EQ(v.output.rfind("octrain ", 0), 0u) << v.output;
+  EXPECT_FAILS_WITH(run_cli("trian"), 2, "unknown command 'trian'; did you mean 'train'?");
+  EXPECT_FAILS_WITH(run_cli("compair -d wine"), 2, "did you mean 'compare'?");
+  EXPECT_FAILS_WITH(run_cli("frobnicate"), 2, "unknown command 'frobnicate' (commands: train,");
+}
+
+TEST(Cli, HelpShowsTypesAndExistingConfigs) {
+  const auto help = run_cli("train --help");
+  ASSERT_EQ(help.code, 0);
+  for (const char* typed : {"--epochs INT", "--batch-size INT", "--weight-decay REAL",
+                            "--progress-every SECONDS", "--early-stop PATIENCE"})
+    EXPECT_NE(help.output.find(typed), std::string::npos) << typed << "\n" << help.output;
+  // Every config the help cites exists.
+  for (size_t at = help.output.find("configs/"); at != std::string::npos;
+       at = help.output.find("configs/", at + 1)) {
+    const auto end = help.output.find_first_of(" \n", at);
+    const auto path = std::string(OCTRAIN_SOURCE_DIR) + "/" + help.output.substr(at, end - at);
+    EXPECT_TRUE(fs::exists(path)) << path;
+  }
+}
+
+size_t lines_starting(const std::string& text, const std::string& prefix) {
+  size_t n = 0, at = 0;
+  while (at < text.size()) {
+    if (text.compare(at, prefix.size(), prefix) == 0) ++n;
+    at = text.find('\n', at);
+    if (at == std::string::npos) break;
+    ++at;
+  }
+  return n;
+}
+
+// On a pipe: one line per epoch, plain progress lines at --progress-every, no table unless
+// asked; -q: only the final result.
+TEST(Cli, TrainOutputOnAPipe) {
+  const auto out = testing::fresh_dir("run");
+  const std::string run =
+      "train -d toy-sin -m mlp:1-8-1:tanh -e 3 -b 20 --validation-fraction 0.2 ";
+  const auto normal = run_cli(run + "-o '" + (out / "a").string() + "' --progress-every 1e-9");
+  ASSERT_EQ(normal.code, 0) << normal.output;
+  EXPECT_EQ(lines_starting(normal.output, "epoch   "), 3u) << normal.output;
+  EXPECT_GT(lines_starting(normal.output, "epoch 1/3  step "), 1u) << normal.output;
+  EXPECT_NE(normal.output.find("val loss"), std::string::npos) << normal.output;
+  EXPECT_EQ(normal.output.find("| epoch |"), std::string::npos) << normal.output;
+  const auto quiet = run_cli(run + "-q --table -o '" + (out / "b").string() + "'");
+  ASSERT_EQ(quiet.code, 0) << quiet.output;
+  EXPECT_EQ(lines_starting(quiet.output, "epoch"), 0u) << quiet.output;
+  EXPECT_NE(quiet.output.find("| epoch | train loss | train acc (%) | val loss |"),
+            std::string::npos)
+      << quiet.output;
+  const auto only = run_cli(run + "-q -o '" + (out / "c").string() + "'");
+  ASSERT_EQ(only.code, 0) << only.output;
+  EXPECT_EQ(std::count(only.output.begin(), only.output.end(), '\n'), 3) << only.output;
+  EXPECT_EQ(only.output.rfind("validation loss ", 0), 0u) << only.output;
+}
+
+TEST(Cli, ValidationFlagsAreCheckedUpFront) {
+  const auto out = testing::fresh_dir();
+  const std::string base = "train -q -d toy-sin -m mlp:1-4-1 -o '" + out.string() + "' ";
+  EXPECT_FAILS_WITH(run_cli(base + "--early-stop 3"), 2, "--validation-fraction");
+  EXPECT_FAILS_WITH(run_cli(base + "--keep best"), 2, "--validation-fraction");
+  EXPECT_FAILS_WITH(run_cli(base + "--keep most"), 2, "'keep'");
+  EXPECT_FAILS_WITH(run_cli(base + "--lr-schedule linear"), 2, "lr_schedule");
+  EXPECT_FAILS_WITH(run_cli(base + "--progress-every -1"), 2, "--progress-every");
+}
+
+// The checkpoint zip's records sit under the final file's name, not the temporary one's.
+TEST(Cli, CheckpointRecordsCarryTheFinalName) {
+  const auto out = testing::fresh_dir("run");
+  ASSERT_EQ(run_cli("train -q -d toy-sin -m mlp:1-4-1 -e 1 -o '" + out.string() + "'").code, 0);
+  std::ifstream in(out / "checkpoint.pt", std::ios::binary);
+  const std::string bytes((std::istreambuf_iterator<char>(in)), {});
+  EXPECT_NE(bytes.find("checkpoint/data.pkl"), std::string::npos);
+  EXPECT_EQ(bytes.find(".tmp"), std::string::npos);
+}
+
+TEST(Cli, CompareRefusesANonEmptyOutWithoutResume) {
+  const auto out = testing::fresh_dir("grid");
+  const std::string grid =
+      "compare -q --no-report -d toy-sin -m mlp:1-4-1 -e 1 --methods sgd -o '" + out.string() + "'";
+  ASSERT_EQ(run_cli(grid).code, 0);
+  EXPECT_FAILS_WITH(run_cli(grid), 2, "pass --resume");
+  const auto resumed = run_cli(grid + " --resume");
+  EXPECT_EQ(resumed.code, 0) << resumed.output;
+}
+
 TEST(Cli, BadNamesAndValuesAreUsageErrors) {
   const auto out = testing::fresh_dir();
   const std::string base = "train -q -o '" + out.string() + "' ";

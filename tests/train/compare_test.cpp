@@ -79,5 +79,96 @@ TEST(Compare, TomlGrid) {
   EXPECT_THROW(bad.merge_toml_file(path), UsageError);
 }
 
+TEST(Compare, TomlSweepsExpandToRunsNamedByTheirOptions) {
+  const auto dir = testing::fresh_dir();
+  const auto path = (dir / "grid.toml").string();
+  std::ofstream(path) << "[[run]]\nmethod = \"sgd\"\nlr = [0.01, 0.1]\nmomentum = [0, 0.9]\n"
+                         "[[run]]\nlabel = \"Adam\"\nmethod = \"adam\"\nlr = [1e-3, 3e-3]\n"
+                         "[[run]]\nmethod = \"rmsprop\"\n";
+  CompareConfig config;
+  config.merge_toml_file(path);
+  std::vector<std::string> labels;
+  for (const auto& e : config.entries) labels.push_back(e.label);
+  EXPECT_EQ(labels, (std::vector<std::string>{"sgd:lr=0.01,momentum=0", "sgd:lr=0.01,momentum=0.9",
+                                              "sgd:lr=0.1,momentum=0", "sgd:lr=0.1,momentum=0.9",
+                                              "Adam lr=0.001", "Adam lr=0.003", "rmsprop"}));
+  EXPECT_EQ(config.entries[5].options.at("lr"), "0.003");
+  for (const char* bad :
+       {"[[run]]\nmethod = \"sgd\"\nlr = []\n", "[[run]]\nmethod = [\"sgd\", \"adam\"]\n"}) {
+    std::ofstream(path) << bad;
+    CompareConfig refused;
+    EXPECT_THROW(refused.merge_toml_file(path), UsageError) << bad;
+  }
+}
+
+// The shipped sweep config: three runs, validation-first settings in the base config.
+TEST(Compare, ShippedSweepConfig) {
+  CompareConfig config;
+  config.merge_toml_file(OCTRAIN_SOURCE_DIR "/configs/wine-adam-lr-sweep.toml", "quick");
+  ASSERT_EQ(config.entries.size(), 3u);
+  EXPECT_EQ(config.entries[2].label, "Adam lr=0.01");
+  EXPECT_EQ(config.base.lr_schedule, "warmup:20,cosine:0.01");
+  EXPECT_EQ(config.base.keep, "best");
+  EXPECT_EQ(config.base.epochs, 30);
+  config.base.validate();
+}
+
+// One seed leaves no spread: the summary says n=1 instead of "± 0.00".
+TEST(Compare, OneSeedShowsNoSpread) {
+  const auto dir = testing::fresh_dir();
+  CompareConfig config;
+  config.base = testing::toy_config(dir);
+  config.base.epochs = 1;
+  config.base.validation_fraction = 0.2;
+  config.add_method_spec("adam:lr=0.01");
+  const auto rows = run_compare(config, true);
+  EXPECT_EQ(rows[0].validated, 1);
+  const auto md = summary_markdown(rows, config);
+  EXPECT_EQ(md.find("±"), std::string::npos) << md;
+  EXPECT_NE(md.find("(n=1)"), std::string::npos) << md;
+  EXPECT_NE(md.find("validation loss"), std::string::npos) << md;
+}
+
+// A non-empty --out needs --resume; resuming keeps finished runs, finishes the others (here:
+// runs asked for more epochs than they had) exactly as an uninterrupted grid, and refuses a grid
+// that changes a run's settings.
+TEST(Compare, ResumeSkipsFinishedRunsAndFinishesTheRest) {
+  const auto dir = testing::fresh_dir("grid"), fresh = testing::fresh_dir("fresh");
+  CompareConfig config;
+  config.base = testing::toy_config(dir);
+  config.base.epochs = 1;
+  config.add_method_spec("sgd:lr=0.05");
+  config.add_method_spec("adam:lr=0.01");
+  run_compare(config, true);
+  EXPECT_THROW(run_compare(config, true), UsageError);
+
+  CompareOptions resume;
+  resume.resume = true;
+  std::FILE* sink = std::tmpfile();
+  resume.out = sink;
+  const auto kept = run_compare(config, resume);
+  std::rewind(sink);
+  char buffer[4096] = {};
+  (void)!std::fread(buffer, 1, sizeof buffer - 1, sink);
+  std::fclose(sink);
+  EXPECT_NE(std::string(buffer).find("[2/2] adam:lr=0.01 seed 0: finished before (kept)"),
+            std::string::npos)
+      << buffer;
+
+  config.base.epochs = 2;
+  const auto longer = run_compare(config, CompareOptions{true, stdout, true});
+  auto uninterrupted = config;
+  uninterrupted.base.out = fresh.string();
+  const auto reference = run_compare(uninterrupted, true);
+  ASSERT_EQ(longer.size(), reference.size());
+  for (size_t i = 0; i < longer.size(); ++i) {
+    EXPECT_EQ(longer[i].train_loss_mean, reference[i].train_loss_mean) << i;
+    EXPECT_EQ(longer[i].test_loss_mean, reference[i].test_loss_mean) << i;
+    EXPECT_NE(longer[i].train_loss_mean, kept[i].train_loss_mean) << i;
+  }
+  config.base.batch_size = 10;
+  EXPECT_THROW(run_compare(config, CompareOptions{true, stdout, true}), UsageError);
+}
+
 }  // namespace
 }  // namespace octrain::train

@@ -35,6 +35,15 @@ TEST(MeanFieldCli, OnePointPrintsTheFixedPointPicture) {
   EXPECT_NE(relu.output.find("χ₁   = 0.5  (ordered)"), std::string::npos) << relu.output;
 }
 
+// ReLU at σ_w² = 2, σ_b² = 0 sits exactly on χ₁ = 1: the edge, neither phase.
+TEST(MeanFieldCli, TheCriticalPointIsCalledCritical) {
+  const auto o = run_cli("meanfield --activation relu --sw2 2 --sb2 0");
+  ASSERT_EQ(o.code, 0) << o.output;
+  EXPECT_NE(o.output.find("(critical: χ₁ = 1 within 1e-06, the edge of chaos)"), std::string::npos)
+      << o.output;
+  EXPECT_EQ(o.output.find("chaotic)"), std::string::npos) << o.output;
+}
+
 TEST(MeanFieldCli, BadInputIsOneLine) {
   EXPECT_FAILS_WITH(run_cli("meanfield --activation swish"), 2, "unknown activation 'swish'");
   EXPECT_FAILS_WITH(run_cli("meanfield --sw2 -1"), 2, "σ_w²");

@@ -96,6 +96,42 @@ TEST(Report, SyntheticGridGivesTableAndFigures) {
   EXPECT_NE(html.find("<td class=\"num\">85.00 ± 7.07</td>"), std::string::npos);
 }
 
+// A single run is labelled with its method and the options that differ from the defaults;
+// several are overlaid as one experiment (a label seen twice gets its directory's name).
+TEST(Report, SingleRunsAreLabelledWithTheirOptionsAndOverlaid) {
+  const auto dir = train::testing::fresh_dir();
+  auto run = [&](const std::string& name, const std::string& method, const std::string& options) {
+    train::testing::write_synthetic_run(dir / name, method, 10, 0.3, 0.9);
+    std::ofstream(dir / name / "config.toml", std::ios::app) << options;
+    return load_experiment((dir / name).string());
+  };
+  run("a", "adam", "lr = \"0.01\"\nbeta1 = \"0.9\"\n");
+  std::ofstream(dir / "a" / "metrics.jsonl", std::ios::app)
+      << R"({"kind":"epoch","epoch":2,"step":10,"train_loss":0.3,"validation_loss":0.25,)"
+      << R"("validation_accuracy":0.8,"test_loss":0.1,"test_accuracy":0.9})"
+      << "\n";
+  const auto a = load_experiment((dir / "a").string());
+  const auto b = run("b", "sgd", "momentum = \"0.9\"\n");
+  const auto c = run("c", "adam", "lr = \"0.01\"\n");
+  ASSERT_EQ(a.methods.size(), 1u);
+  EXPECT_EQ(a.methods[0].label, "adam:lr=0.01");
+  EXPECT_EQ(b.methods[0].label, "sgd:momentum=0.9");
+  const auto merged = overlay_experiments({a, b, c});
+  ASSERT_EQ(merged.methods.size(), 3u);
+  EXPECT_EQ(merged.methods[0].label, "adam:lr=0.01 (a)");
+  EXPECT_EQ(merged.methods[1].label, "sgd:momentum=0.9");
+  EXPECT_EQ(merged.methods[2].label, "adam:lr=0.01 (c)");
+  EXPECT_EQ(merged.facts.value("dataset", ""), "digits");
+  EXPECT_EQ(merged.methods[0].seeds[0].final_metrics.at("validation_loss"), 0.25);
+  if (plot::find_gnuplot().empty()) return;
+  ReportOptions options;
+  options.out = (dir / "report").string();
+  const auto md = text_of(write_report({merged}, options).markdown);
+  EXPECT_NE(md.find("| validation loss | validation accuracy (%) | test loss |"), std::string::npos)
+      << md;
+  EXPECT_NE(md.find("| adam:lr=0.01 (c) |"), std::string::npos) << md;
+}
+
 // Every series of every figure draws something, also the test curves of runs evaluated once
 // (one point each); bands stay within [0, 100] %; labels are plain text.
 TEST(Report, EveryFigureShowsEverySeries) {

@@ -11,6 +11,7 @@
 
 #include "octrain/data/dataset.h"
 #include "octrain/train/run_config.h"
+#include "octrain/train/trainer.h"
 #include "test_device.h"
 
 namespace octrain::train::testing {
@@ -29,6 +30,13 @@ inline fs::path fresh_dir(const std::string& leaf = "") {
   fs::remove_all(dir);
   fs::create_directories(dir);
   return dir;
+}
+
+// Options for a run that prints nothing.
+inline RunOptions quiet() {
+  RunOptions o;
+  o.quiet = true;
+  return o;
 }
 
 inline std::string file_text(const fs::path& path) {

@@ -20,11 +20,7 @@ namespace {
 
 using testing::fresh_dir;
 
-RunOptions quiet() {
-  RunOptions o;
-  o.quiet = true;
-  return o;
-}
+using testing::quiet;
 
 std::vector<nlohmann::json> read_records(const fs::path& dir) {
   std::vector<nlohmann::json> out;

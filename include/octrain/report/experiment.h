@@ -24,7 +24,8 @@ struct SeedRun {
   double mean_step_ms = 0;             // NaN when no step was logged
   SeedCurve train_loss;                // per logged step
   SeedCurve test_loss, test_accuracy;  // per evaluation (epoch ends)
-  // The run's last values: train_loss, test_loss, test_accuracy, nonzero (fractions); absent
+  // The run's last values: train_loss, test_loss, test_accuracy, validation_loss,
+  // validation_accuracy, nonzero (fractions); absent
   // when never logged (e.g. accuracy of a regression).
   std::map<std::string, double> final_metrics;
 };
@@ -52,5 +53,10 @@ SeedRun load_seed_run(const std::string& dir);
 // metrics.jsonl) or a single run directory. Anything else is a UsageError saying what was
 // expected.
 Experiment load_experiment(const std::string& dir);
+
+// Several experiments as one, so one set of figures overlays all their runs (`octrain report
+// RUN RUN …`): the methods of all of them (a label that occurs in more than one gets its
+// experiment's name appended), the facts they share, no reference.
+Experiment overlay_experiments(const std::vector<Experiment>& experiments);
 
 }  // namespace octrain::report

@@ -1,6 +1,7 @@
 #pragma once
 
 #include <cstdint>
+#include <limits>
 #include <string>
 
 namespace octrain::control {
@@ -23,6 +24,17 @@ struct TrainingPosition {
   // Running sums of the current epoch's step figures (so a mid-epoch resume reports the same
   // means).
   double epoch_loss_sum = 0.0, epoch_accuracy_sum = 0.0, epoch_step_seconds = 0.0;
+  // The learning-rate schedule the run started with and its length in steps (fixed then, so
+  // resuming with more --epochs continues the same schedule); empty / 0 before the first step.
+  std::string lr_schedule;
+  int64_t schedule_horizon = 0;
+  // The best validation result so far (best_epoch 0: none yet) and the test figures of that
+  // epoch, for --keep best and --early-stop.
+  int64_t best_epoch = 0;
+  double best_validation_loss = std::numeric_limits<double>::quiet_NaN();
+  double best_validation_accuracy = std::numeric_limits<double>::quiet_NaN();
+  double best_test_loss = std::numeric_limits<double>::quiet_NaN();
+  double best_test_accuracy = std::numeric_limits<double>::quiet_NaN();
 };
 
 // Writes model, method state, torch's global RNG state and position to `path` atomically.

@@ -40,18 +40,36 @@ struct CompareConfig {
 struct CompareRow {
   std::string label;
   int64_t runs = 0, diverged = 0;
+  int64_t finished = 0;   // runs that gave results (the n of the means)
+  int64_t validated = 0;  // of them, runs with a validation split
   double accuracy_mean = 0, accuracy_std = 0;
   double train_loss_mean = 0, train_loss_std = 0;
   double test_loss_mean = 0;
   double step_ms_mean = 0;
+  double validation_accuracy_mean = 0, validation_accuracy_std = 0;  // NaN without validation
+  double validation_loss_mean = 0, validation_loss_std = 0;
+};
+
+struct CompareOptions {
+  bool quiet = false;         // nothing but what the caller prints (the summary)
+  std::FILE* out = stdout;    // run lines and progress
+  bool resume = false;        // continue a grid in a non-empty --out (skip finished runs)
+  double progress_every = 5;  // seconds between plain progress lines when not on a terminal
+  int terminal = -1;          // −1: detect; 0 or 1 forces it (tests)
 };
 
 // Runs the grid: each run in <out>/<label>/seed-<s>/, then <out>/summary.md and summary.csv.
 // <out>/experiment.json, written first, lists the labels, methods, seeds and the resolved
 // reference row, so a report can be drawn from the directory alone. A diverged run is counted in
 // its row; the grid goes on. An unknown reference fails before the first run.
-std::vector<CompareRow> run_compare(const CompareConfig& config, bool quiet,
-                                    std::FILE* out = stdout);
+std::vector<CompareRow> run_compare(const CompareConfig& config, const CompareOptions& options);
+inline std::vector<CompareRow> run_compare(const CompareConfig& config, bool quiet,
+                                           std::FILE* out = stdout) {
+  CompareOptions options;
+  options.quiet = quiet;
+  options.out = out;
+  return run_compare(config, options);
+}
 
 std::string summary_markdown(const std::vector<CompareRow>& rows, const CompareConfig& config);
 

@@ -38,6 +38,10 @@ struct RunConfig {
   double rollback_factor = 0.5;        // step-size factor applied on each rollback
   int64_t max_rollbacks = 3;
 
+  std::string lr_schedule = "constant";  // lr_schedule.h: constant | step:E:G | cosine | warmup:N,…
+  std::string keep = "last";             // last | best (also best.pt: best validation epoch)
+  int64_t early_stop = 0;  // stop after this many epochs without validation improvement; 0: off
+
   std::string out;  // run directory; empty: runs/<dataset>-<method>-s<seed>-<time>
 
   // Sets one field from text ("epochs", "5"); throws UsageError naming the key.
@@ -54,6 +58,12 @@ struct RunConfig {
   std::string method_spec() const;
 
   static const std::vector<std::string>& keys();
+  // The keys a resumed run may change: they leave the numbers of the steps it continues
+  // unchanged (epochs, threads, device, evaluation and logging cadence, divergence policy, ...).
+  static const std::vector<std::string>& resumable_keys();
+  // The first setting other than the resumable ones (and `out`) in which `other` differs, as
+  // "key = value" of this config (a method option as "method.key = value"); empty if none.
+  std::string first_difference(const RunConfig& other) const;
 };
 
 }  // namespace octrain::train
