@@ -1,6 +1,7 @@
 #include "octrain/analysis/gauss_hermite.h"
 
 #include <fmt/format.h>
+#include <torch/torch.h>
 
 #include <cmath>
 

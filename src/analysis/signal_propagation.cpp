@@ -3,6 +3,7 @@
 #include "octrain/analysis/signal_propagation.h"
 
 #include <fmt/format.h>
+#include <torch/torch.h>
 
 #include <cmath>
 

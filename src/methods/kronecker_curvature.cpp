@@ -2,6 +2,7 @@
 
 #include <fmt/format.h>
 #include <torch/serialize/archive.h>
+#include <torch/torch.h>
 
 #include <cmath>
 #include <stdexcept>

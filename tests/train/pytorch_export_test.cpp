@@ -40,6 +40,11 @@ struct Case {
   bool mmc = false;  // prediction by the nearest Max-Mahalanobis centre
 };
 
+// How gtest (and so ctest's test list) prints a case: its name, not its bytes.
+void PrintTo(const Case& c, std::ostream* os) {
+  *os << c.name;
+}
+
 const std::vector<Case>& cases() {
   static const std::vector<Case> all = {
       {"mlp", "mlp:13-32-16-3:tanh", {13}, true},
