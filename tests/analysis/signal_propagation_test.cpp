@@ -1,6 +1,7 @@
 #include "octrain/analysis/signal_propagation.h"
 
 #include <gtest/gtest.h>
+#include <torch/torch.h>
 
 #include <cmath>
 #include <string>

@@ -1,5 +1,7 @@
 #include "octrain/data/mnist_json_reader.h"
 
+#include <fmt/format.h>
+
 #include "data/fixtures.h"
 #include "octrain/data/dataset.h"
 
