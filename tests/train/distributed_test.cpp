@@ -1,5 +1,6 @@
 // Data-parallel training over loopback with real processes: N workers reproduce one process.
 #include <fcntl.h>
+#include <fmt/format.h>
 #include <gtest/gtest.h>
 #include <signal.h>
 #include <sys/wait.h>
