@@ -37,8 +37,10 @@ void add_eval_command(CLI::App& app) {
   command
       ->add_option("CHECKPOINT", *target,
                    "a run directory, its checkpoint.pt, or a packed model (octrain export)")
+      ->type_name("RUN|FILE")
       ->required();
   command->add_option("--split", *split, "test | train | validation")
+      ->type_name("SPLIT")
       ->check(CLI::IsMember({"test", "train", "validation"}));
   command->add_flag("--allow-changed-data", *allow_changed,
                     "warn instead of refusing (exit 3) when the dataset's checksum differs from "

@@ -72,15 +72,18 @@ void add_export_command(CLI::App& app) {
   auto format = std::make_shared<std::string>("packed");
   auto out = std::make_shared<std::string>();
   auto allow_changed = std::make_shared<bool>(false);
-  command->add_option("CHECKPOINT", *target, "a run directory or its checkpoint.pt")->required();
+  command->add_option("CHECKPOINT", *target, "a run directory or its checkpoint.pt")
+      ->type_name("RUN|FILE")
+      ->required();
   command
       ->add_option("--format", *format,
                    "torchscript (torch.jit.load-able module, inputs standardised inside) | "
                    "state-dict (torch.load-able dict of tensors) | packed (binary/ternary nets: "
                    "1 bit per binary weight, 2 bits or sparse indices per ternary weight)")
+      ->type_name("FORMAT")
       ->check(CLI::IsMember({"packed", "torchscript", "state-dict"}))
       ->capture_default_str();
-  command->add_option("-o,--out", *out, "output file")->required();
+  command->add_option("-o,--out", *out, "output file")->type_name("FILE")->required();
   command->add_flag("--allow-changed-data", *allow_changed,
                     "warn instead of refusing (exit 3) when the run's data changed since training "
                     "(the export's input standardisation comes from it)");

@@ -73,9 +73,10 @@ void add_info_commands(CLI::App& app) {
   auto spec = std::make_shared<std::string>();
   auto input = std::make_shared<std::vector<int64_t>>();
   auto dataset = std::make_shared<std::string>();
-  model->add_option("SPEC", *spec, "model spec or FILE.toml")->required();
+  model->add_option("SPEC", *spec, "model spec or FILE.toml")->type_name("SPEC|FILE")->required();
   model->add_option("--input", *input, "per-sample input shape, e.g. 1,28,28")->delimiter(',');
-  model->add_option("--dataset,-d", *dataset, "take the input shape from this dataset");
+  model->add_option("--dataset,-d", *dataset, "take the input shape from this dataset")
+      ->type_name("NAME");
   model->callback([spec, input, dataset] {
     std::vector<int64_t> shape = *input;
     if (!dataset->empty()) shape = data::load_dataset(*dataset).input_shape;

@@ -352,8 +352,10 @@ void add_meanfield_command(CLI::App& app) {
       "  octrain meanfield --empirical --sw2 1.5 --sb2 0.05 --width 1000 --depth 30\n"
       "  octrain meanfield --trainability -d digits --depths 10,40,100 --sw2-list 1,1.5,2,3");
   auto f = std::make_shared<MeanFieldFlags>();
-  command->add_option("--activation,-a", f->activation,
-                      "tanh | relu | sigmoid | softplus | erf | linear");
+  command
+      ->add_option("--activation,-a", f->activation,
+                   "tanh | relu | sigmoid | softplus | erf | linear")
+      ->type_name("NAME");
   command->add_option("--sw2", f->sigma_w2, "σ_w² (default 1.5)");
   command->add_option("--sb2", f->sigma_b2, "σ_b² (default 0.05)");
   command->add_option("--points", f->points,
@@ -378,14 +380,17 @@ void add_meanfield_command(CLI::App& app) {
       ->type_name("INT,...");
   command->add_option("--sw2-list", f->sw2_list, "σ_w² values for --trainability")
       ->type_name("REAL,...");
-  command->add_option("--dataset,-d", f->dataset, "dataset for --trainability (default digits)");
-  command->add_option("--method", f->method,
-                      "method for --trainability (default sgd:lr=0.01,momentum=0.9)");
+  command->add_option("--dataset,-d", f->dataset, "dataset for --trainability (default digits)")
+      ->type_name("NAME");
+  command
+      ->add_option("--method", f->method,
+                   "method for --trainability (default sgd:lr=0.01,momentum=0.9)")
+      ->type_name("SPEC");
   command->add_option("--epochs,-e", f->epochs, "epochs per --trainability run (default 3)")
       ->check(CLI::Range(1, 1000));
   command->add_option("--seed,-s", f->seed, "seed for networks and runs")
       ->check(CLI::Range(0, 1 << 30));
-  command->add_option("--out,-o", f->out, "output folder (default meanfield)");
+  command->add_option("--out,-o", f->out, "output folder (default meanfield)")->type_name("DIR");
   command->callback([f, sb2_range] {
     const int modes =
         int(f->grid) + int(f->critical_line) + int(f->empirical) + int(f->trainability);

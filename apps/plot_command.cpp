@@ -109,11 +109,11 @@ void add_plot_command(CLI::App& app) {
   auto run_dir = std::make_shared<std::string>();
   auto out = std::make_shared<std::string>();
   auto diagnostics = std::make_shared<bool>(false);
-  command->add_option("RUNDIR", *run_dir, "run directory")->required();
+  command->add_option("RUNDIR", *run_dir, "run directory")->type_name("DIR")->required();
   command->add_flag("--diagnostics", *diagnostics,
                     "also the co-state norms ‖p_t‖ over depth and time (needs train "
                     "--diagnostics N)");
-  command->add_option("--out,-o", *out, "output folder (default RUNDIR/plots)");
+  command->add_option("--out,-o", *out, "output folder (default RUNDIR/plots)")->type_name("DIR");
   command->callback([run_dir, out, diagnostics] {
     const std::string dir = out->empty() ? *run_dir + "/plots" : *out;
     if (*diagnostics) plot_diagnostics(*run_dir, dir);  // first: it checks the records exist

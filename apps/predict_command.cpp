@@ -46,13 +46,16 @@ void add_predict_command(CLI::App& app) {
   command
       ->add_option("MODEL", *target,
                    "a run directory, its checkpoint.pt, a packed model, or a TorchScript export")
+      ->type_name("RUN|FILE")
       ->required();
   command
       ->add_option("-i,--input", *input,
                    "the inputs: csv:PATH (features only, or features and a last label column; "
                    "label=/target= as for training), idx:DIR, cifar10:DIR or a built-in name")
+      ->type_name("SOURCE")
       ->required();
-  command->add_option("-o,--out", *out, "CSV file to write (default: standard output)");
+  command->add_option("-o,--out", *out, "CSV file to write (default: standard output)")
+      ->type_name("FILE");
   command->add_flag("--allow-changed-data", *allow_changed,
                     "a run whose training data changed since: warn instead of refusing");
   command->callback([target, input, out, allow_changed] {

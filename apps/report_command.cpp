@@ -39,9 +39,12 @@ void add_report_command(CLI::App& app) {
   auto dirs = std::make_shared<std::vector<std::string>>();
   auto out = std::make_shared<std::string>();
   auto title = std::make_shared<std::string>();
-  command->add_option("RUNDIR", *dirs, "compare output directories or run directories")->required();
-  command->add_option("--out,-o", *out, "report folder (default: RUNDIR/report for one RUNDIR)");
-  command->add_option("--title", *title, "the report's heading");
+  command->add_option("RUNDIR", *dirs, "compare output directories or run directories")
+      ->type_name("DIR ...")
+      ->required();
+  command->add_option("--out,-o", *out, "report folder (default: RUNDIR/report for one RUNDIR)")
+      ->type_name("DIR");
+  command->add_option("--title", *title, "the report's heading")->type_name("TITLE");
   auto overlay = std::make_shared<bool>(false);
   command->add_flag("--overlay", *overlay,
                     "draw every run of all RUNDIRs in one set of figures (single runs always are)");

@@ -69,6 +69,10 @@ void RunFlags::add_to(CLI::App& command, bool with_method) {
        "last | best (also keep best.pt, the epoch with the best validation metric)", "WHICH"},
       {"early_stop", "--early-stop",
        "stop after this many epochs without validation improvement (default 0: off)", "PATIENCE"},
+      {"best_metric", "--best-metric",
+       "what --keep best and --early-stop watch: auto (validation accuracy, else loss) | accuracy "
+       "| loss",
+       "METRIC"},
       {"out", "--out,-o", "run directory (default runs/<dataset>-<method>-s<seed>-<time>)", "DIR"},
   };
   for (const auto& f : flags) {

@@ -29,6 +29,11 @@ struct MetricInfo {
 // line needs two points, and a handful of evaluations reads better as marks).
 constexpr size_t kFewPoints = 20;
 
+// Methods per figure: one colour of the palette each, and a legend that fits below the data
+// (gnuplot silently drops the key entries that do not fit, so a 48-method study showed 22
+// curves without a name). Larger experiments get several figures per metric.
+constexpr size_t kMethodsPerFigure = 7;
+
 const MetricInfo kCurves[] = {
     {"train_loss", "training loss (per batch)", false, true, &SeedRun::train_loss},
     {"test_loss", "test loss", false, true, &SeedRun::test_loss},
@@ -60,7 +65,7 @@ MeanStd final_metric(const MethodRuns& m, const std::string& key) {
 
 // One figure per metric: against iteration (left) and training time (right).
 std::string metric_figure(const Experiment& e, const MetricInfo& metric, const std::string& stem,
-                          const std::string& dir, size_t max_points) {
+                          const std::string& dir, size_t max_points, const std::string& part) {
   plot::GnuplotFigure figure(stem, 1100, 480);
   struct Series {
     std::string file, label;
@@ -93,8 +98,8 @@ std::string metric_figure(const Experiment& e, const MetricInfo& metric, const s
   // Labels are plain text (no enhanced-text markup, so '_' stays '_'); the legend sits below
   // the data, one keyentry per method, so every drawn series is a data series.
   figure.command("set termoption noenhanced")
-      .command(fmt::format("set multiplot layout 1,2 title '{}: {}'", gnuplot_text(e.name),
-                           metric.title))
+      .command(fmt::format("set multiplot layout 1,2 title '{}: {}{}'", gnuplot_text(e.name),
+                           metric.title, gnuplot_text(part)))
       .command("set grid")
       .command("set key below horizontal")
       .command(fmt::format("set ylabel '{}'", gnuplot_text(metric.title)))
@@ -220,10 +225,23 @@ void reference_section(ReportDocument& doc, const Experiment& e) {
 
 std::vector<MetricFigure> write_metric_figures(const Experiment& e, const std::string& stem,
                                                const std::string& dir, size_t max_points) {
+  // The methods in consecutive groups of (nearly) equal size, at most kMethodsPerFigure each.
+  const size_t n = e.methods.size();
+  const size_t parts = std::max<size_t>(1, (n + kMethodsPerFigure - 1) / kMethodsPerFigure);
+  const size_t per_part = (n + parts - 1) / parts;
   std::vector<MetricFigure> figures;
   for (const auto& metric : kCurves) {
-    auto svg = metric_figure(e, metric, stem + "-" + metric.key, dir, max_points);
-    if (!svg.empty()) figures.push_back({std::move(svg), metric.title});
+    for (size_t k = 0; k < parts; ++k) {
+      Experiment group = e;
+      group.methods.assign(e.methods.begin() + long(std::min(n, k * per_part)),
+                           e.methods.begin() + long(std::min(n, (k + 1) * per_part)));
+      if (group.methods.empty()) continue;
+      const std::string name =
+          parts == 1 ? stem + "-" + metric.key : fmt::format("{}-{}-{}", stem, metric.key, k + 1);
+      const std::string part = parts == 1 ? "" : fmt::format(" ({} of {})", k + 1, parts);
+      auto svg = metric_figure(group, metric, name, dir, max_points, part);
+      if (!svg.empty()) figures.push_back({std::move(svg), metric.title + part});
+    }
   }
   return figures;
 }

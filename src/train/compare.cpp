@@ -37,11 +37,36 @@ std::pair<double, double> mean_std(const std::vector<double>& v) {
   return {mean, v.size() > 1 ? std::sqrt(var / double(v.size() - 1)) : 0.0};
 }
 
+// A key of a [[run]] table: a run setting (RunConfig key) or a method option. Keys that change
+// the data (or name the grid's own folders and seeds) are refused: the grid loads its data once
+// and compares every entry on the same samples.
+void place_run_key(CompareEntry& entry, const std::string& name, const std::string& value,
+                   const std::string& where) {
+  static const std::set<std::string> grid_wide = {
+      "dataset", "data_seed", "test_fraction", "validation_fraction", "train_limit", "test_limit",
+      "seed",    "out",       "method"};
+  const auto& keys = RunConfig::keys();
+  if (std::find(keys.begin(), keys.end(), name) == keys.end()) {
+    entry.options[name] = value;
+    return;
+  }
+  if (grid_wide.count(name))
+    throw UsageError(fmt::format("{}: '{}' is set for the whole grid (at the top level{})", where,
+                                 name, name == "seed" ? ", as 'seeds'" : ""));
+  RunConfig probe;
+  try {
+    probe.set(name, value);
+  } catch (const UsageError& e) {
+    throw UsageError(where + ": " + e.what());
+  }
+  entry.settings[name] = value;
+}
+
 }  // namespace
 
 void CompareConfig::add_method_spec(const std::string& spec) {
   const auto named = parse_named_spec(spec);
-  entries.push_back({spec, named.name, named.options});
+  entries.push_back({spec, named.name, named.options, {}});
 }
 
 void CompareConfig::merge_toml_file(const std::string& path, const std::string& profile_name) {
@@ -97,15 +122,22 @@ void CompareConfig::merge_toml_file(const std::string& path, const std::string& 
         if (options.count("label")) label = options["label"], options.erase("label");
         std::vector<size_t> at(sweeps.size(), 0);
         while (true) {
-          CompareEntry entry{"", method, options};
+          CompareEntry entry{"", method, {}, {}};
           std::vector<std::string> swept;
+          for (const auto& [name, value] : options) place_run_key(entry, name, value, where);
           for (size_t k = 0; k < sweeps.size(); ++k) {
-            entry.options[sweeps[k].first] = sweeps[k].second[at[k]];
+            place_run_key(entry, sweeps[k].first, sweeps[k].second[at[k]], where);
             swept.push_back(sweeps[k].first + "=" + sweeps[k].second[at[k]]);
           }
-          entry.label = label.empty()   ? NamedSpec{entry.method, entry.options}.to_string()
-                        : swept.empty() ? label
-                                        : label + " " + fmt::format("{}", fmt::join(swept, ","));
+          std::vector<std::string> settings;
+          for (const auto& [name, value] : entry.settings) settings.push_back(name + "=" + value);
+          entry.label =
+              !label.empty()
+                  ? (swept.empty() ? label : label + " " + fmt::format("{}", fmt::join(swept, ",")))
+              : settings.empty()
+                  ? NamedSpec{entry.method, entry.options}.to_string()
+                  : fmt::format("{} {}", NamedSpec{entry.method, entry.options}.to_string(),
+                                fmt::join(settings, ","));
           entries.push_back(entry);
           size_t k = sweeps.size();
           while (k > 0 && ++at[k - 1] == sweeps[k - 1].second.size()) at[--k] = 0;
@@ -138,8 +170,10 @@ namespace {
 nlohmann::json experiment_manifest(const CompareConfig& config) {
   nlohmann::json entries = nlohmann::json::array();
   for (const auto& entry : config.entries)
-    entries.push_back(
-        {{"label", entry.label}, {"method", entry.method}, {"dir", safe_file_name(entry.label)}});
+    entries.push_back({{"label", entry.label},
+                       {"method", entry.method},
+                       {"settings", entry.settings},
+                       {"dir", safe_file_name(entry.label)}});
   nlohmann::json manifest = {{"config", config.source},
                              {"profile", config.profile},
                              {"dataset", config.base.dataset},
@@ -262,6 +296,7 @@ std::vector<CompareRow> run_compare(const CompareConfig& config, const CompareOp
       run.seed = seed;
       run.method = entry.method;
       run.method_options = entry.options;
+      for (const auto& [name, value] : entry.settings) run.set(name, value);
       run.out = fmt::format("{}/{}/seed-{}", config.base.out, safe_file_name(entry.label), seed);
       const std::string where = fmt::format("[{}/{}] {} seed {}", index, total, entry.label, seed);
       RunState state = RunState::kMissing;

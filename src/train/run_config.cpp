@@ -76,6 +76,7 @@ const std::vector<std::string>& RunConfig::keys() {
                                              "lr_schedule",
                                              "keep",
                                              "early_stop",
+                                             "best_metric",
                                              "out"};
   return k;
 }
@@ -176,6 +177,8 @@ void RunConfig::set(const std::string& key, const std::string& v) {
     keep = v;
   else if (key == "early_stop")
     early_stop = parse_int(key, v, 0);
+  else if (key == "best_metric")
+    best_metric = v;
   else if (key == "out")
     out = v;
   else
@@ -216,6 +219,9 @@ void RunConfig::validate() const {
   LrSchedule::parse(lr_schedule, "config 'lr_schedule'");
   if (keep != "last" && keep != "best")
     throw UsageError(fmt::format("config 'keep' = '{}' is invalid: expected last or best", keep));
+  if (best_metric != "auto" && best_metric != "accuracy" && best_metric != "loss")
+    throw UsageError(fmt::format(
+        "config 'best_metric' = '{}' is invalid: expected auto, accuracy or loss", best_metric));
   if (early_stop > 0 && validation_fraction <= 0)
     throw UsageError(
         "--early-stop needs a validation split to watch: add --validation-fraction F (e.g. 0.1)");
@@ -247,8 +253,8 @@ std::string RunConfig::to_toml() const {
       train_limit, test_limit, eval_every, log_every, diagnostics_every, checkpoint_every);
   s += fmt::format("on_divergence = {}\nrollback_factor = {}\nmax_rollbacks = {}\n",
                    quoted(on_divergence), format_real(rollback_factor), max_rollbacks);
-  s += fmt::format("lr_schedule = {}\nkeep = {}\nearly_stop = {}\nout = {}\n", quoted(lr_schedule),
-                   quoted(keep), early_stop, quoted(out));
+  s += fmt::format("lr_schedule = {}\nkeep = {}\nearly_stop = {}\nbest_metric = {}\nout = {}\n",
+                   quoted(lr_schedule), quoted(keep), early_stop, quoted(best_metric), quoted(out));
   s += fmt::format("\n[method]\nname = {}\n", quoted(method));
   for (const auto& [k, v] : method_options) s += fmt::format("{} = {}\n", k, quoted(v));
   return s;

@@ -70,10 +70,11 @@ int64_t first_nonfinite_stage(control::Network& network) {
   return -1;
 }
 
-// Whether a validation result beats the best so far: higher accuracy (equal accuracy and lower
-// loss break ties), or lower loss where there is no accuracy (regression).
-bool improves(const Evaluation& v, const TrainingPosition& best) {
+// Whether a validation result beats the best so far by `metric`: auto is higher accuracy (equal
+// accuracy and lower loss break ties), or lower loss where there is no accuracy (regression).
+bool improves(const Evaluation& v, const TrainingPosition& best, const std::string& metric) {
   if (best.best_epoch == 0) return true;
+  if (metric == "loss") return v.loss < best.best_validation_loss;
   if (!std::isnan(v.accuracy) && !std::isnan(best.best_validation_accuracy)) {
     if (v.accuracy != best.best_validation_accuracy)
       return v.accuracy > best.best_validation_accuracy;
@@ -323,6 +324,10 @@ RunResult run_training(RunConfig config, const RunOptions& options) {
   if (track_best && data.validation.size() == 0)
     throw UsageError(fmt::format(
         "--keep best and --early-stop need validation samples; {} has none", data.name));
+  if (track_best && config.best_metric == "accuracy" && !loss->classification())
+    throw UsageError(fmt::format(
+        "--best-metric accuracy needs a classification loss; {} has no accuracy (use loss)",
+        loss->name()));
   const std::string best_path = dir + "/best.pt";
   // A resumed run that had already stopped early stays stopped.
   auto patience_spent = [&] {
@@ -508,7 +513,7 @@ RunResult run_training(RunConfig config, const RunOptions& options) {
     if (validation.size() > 0 && (evaluation_due || track_best))
       validated = evaluate_sharded(*network, *loss, validation, communicator);
     bool new_best = false;
-    if (validated && track_best && improves(*validated, position)) {
+    if (validated && track_best && improves(*validated, position, config.best_metric)) {
       new_best = true;
       if (!tested) tested = evaluate_sharded(*network, *loss, test, communicator);
       position.best_epoch = epoch + 1;

@@ -39,6 +39,13 @@ TEST(Cli, HelpShowsTypesAndExistingConfigs) {
   for (const char* typed : {"--epochs INT", "--batch-size INT", "--weight-decay REAL",
                             "--progress-every SECONDS", "--early-stop PATIENCE"})
     EXPECT_NE(help.output.find(typed), std::string::npos) << typed << "\n" << help.output;
+  // No command leaves a value untyped ("TEXT" says nothing about what to give).
+  for (const char* command : {"train", "compare", "eval", "export", "predict", "plot", "report",
+                              "model", "bench", "meanfield", "datasets", "methods"}) {
+    const auto text = run_cli(std::string(command) + " --help");
+    EXPECT_EQ(text.code, 0) << command;
+    EXPECT_EQ(text.output.find(" TEXT"), std::string::npos) << command << "\n" << text.output;
+  }
   // Every config the help cites exists.
   for (size_t at = help.output.find("configs/"); at != std::string::npos;
        at = help.output.find("configs/", at + 1)) {

@@ -6,6 +6,7 @@
 #include <sstream>
 
 #include "octrain/util/error.h"
+#include "octrain/util/file_name.h"
 #include "run_helpers.h"
 
 namespace octrain::train {
@@ -95,6 +96,47 @@ TEST(Compare, TomlSweepsExpandToRunsNamedByTheirOptions) {
   EXPECT_EQ(config.entries[5].options.at("lr"), "0.003");
   for (const char* bad :
        {"[[run]]\nmethod = \"sgd\"\nlr = []\n", "[[run]]\nmethod = [\"sgd\", \"adam\"]\n"}) {
+    std::ofstream(path) << bad;
+    CompareConfig refused;
+    EXPECT_THROW(refused.merge_toml_file(path), UsageError) << bad;
+  }
+}
+
+// Run settings in a [[run]] table (and sweeps over them) apply to that entry's runs only; keys
+// that change the data stay grid-wide.
+TEST(Compare, RunTablesSetAndSweepRunSettings) {
+  const auto dir = testing::fresh_dir();
+  const auto path = (dir / "grid.toml").string();
+  std::ofstream(path) << "dataset = \"toy-sin\"\nmodel = \"mlp:1-4-1\"\nepochs = 1\n"
+                         "batch_size = 25\nout = \""
+                      << (dir / "out").string()
+                      << "\"\n"
+                         "[[run]]\nmethod = \"sgd\"\nlr = 0.1\nbatch_size = [10, 50]\n"
+                         "[[run]]\nlabel = \"Adam\"\nmethod = \"adam\"\nepochs = 2\n"
+                         "lr_schedule = \"cosine\"\n";
+  CompareConfig config;
+  config.merge_toml_file(path);
+  std::vector<std::string> labels;
+  for (const auto& e : config.entries) labels.push_back(e.label);
+  EXPECT_EQ(labels, (std::vector<std::string>{"sgd:lr=0.1 batch_size=10",
+                                              "sgd:lr=0.1 batch_size=50", "Adam"}));
+  EXPECT_EQ(config.entries[0].options.count("batch_size"), 0u);
+  EXPECT_EQ(config.entries[1].settings.at("batch_size"), "50");
+  config.base.threads = 1;
+  run_compare(config, true);
+  auto recorded = [&](const std::string& label) {
+    RunConfig c;
+    c.merge_toml_file((dir / "out" / safe_file_name(label) / "seed-0" / "config.toml").string());
+    return c;
+  };
+  EXPECT_EQ(recorded("sgd:lr=0.1 batch_size=10").batch_size, 10);
+  EXPECT_EQ(recorded("sgd:lr=0.1 batch_size=50").batch_size, 50);
+  EXPECT_EQ(recorded("Adam").batch_size, 25);
+  EXPECT_EQ(recorded("Adam").epochs, 2);
+  EXPECT_EQ(recorded("Adam").lr_schedule, "cosine");
+  for (const char* bad :
+       {"[[run]]\nmethod = \"sgd\"\ndataset = \"wine\"\n", "[[run]]\nmethod = \"sgd\"\nseed = 3\n",
+        "[[run]]\nmethod = \"sgd\"\nbatch_size = [0, 4]\n"}) {
     std::ofstream(path) << bad;
     CompareConfig refused;
     EXPECT_THROW(refused.merge_toml_file(path), UsageError) << bad;

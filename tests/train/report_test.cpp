@@ -170,6 +170,40 @@ TEST(Report, EveryFigureShowsEverySeries) {
   EXPECT_EQ(checked, 1) << accuracy;
 }
 
+// A study of many methods is split into figures of at most 7, so every curve has its own colour
+// and a legend entry (gnuplot drops key entries that do not fit: a 48-method study showed 22
+// unnamed curves).
+TEST(Report, ManyMethodsAreSplitIntoReadableFigures) {
+  if (plot::find_gnuplot().empty()) GTEST_SKIP() << "gnuplot is not installed";
+  const auto dir = train::testing::fresh_dir();
+  std::string entries;
+  for (int m = 0; m < 16; ++m) {
+    const std::string label = fmt::format("method-{}", m);
+    train::testing::write_synthetic_run(dir / "grid" / label / "seed-0", "sgd", 30, 0.1 * (m + 1),
+                                        0.5 + 0.02 * m);
+    entries +=
+        fmt::format(R"({}{{"label":"{}","method":"sgd","dir":"{}"}})", m ? "," : "", label, label);
+  }
+  std::ofstream(dir / "grid" / "experiment.json")
+      << R"({"dataset":"digits","model":"mlp:64-10","epochs":1,"batch_size":32,"seeds":[0],)"
+      << R"("entries":[)" << entries << "]}\n";
+  ReportOptions options;
+  options.out = (dir / "report").string();
+  const auto files = write_report({load_experiment((dir / "grid").string())}, options);
+  ASSERT_EQ(files.figures.size(), 9u);  // 3 metrics × 3 figures of 6, 5 and 5 methods
+  size_t legend_entries = 0;
+  for (const auto& svg : files.figures) {
+    const auto text = train::testing::file_text(svg);
+    for (const auto& s : train::testing::svg_data_series(text))
+      EXPECT_TRUE(s.drawn) << svg << " series " << s.id;
+    for (int m = 0; m < 16; ++m)
+      legend_entries += text.find(fmt::format("<text>method-{}</text>", m)) != std::string::npos;
+  }
+  EXPECT_EQ(legend_entries, 3u * 16u);
+  const auto md = train::testing::file_text(files.markdown);
+  EXPECT_NE(md.find("training loss (per batch) (2 of 3)"), std::string::npos) << md;
+}
+
 // The checker itself: a line through one point draws nothing, through two it does.
 TEST(Report, SvgSeriesCheckerSeesEmptySeries) {
   if (plot::find_gnuplot().empty()) GTEST_SKIP() << "gnuplot is not installed";

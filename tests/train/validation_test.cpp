@@ -164,5 +164,40 @@ TEST(Validation, KeepBestAndEarlyStop) {
   EXPECT_EQ(records_of(dir, "epoch").size(), epochs.size());
 }
 
+// --best-metric chooses what "best" means: on a classification run, loss picks the epoch of the
+// lowest validation loss and accuracy the first epoch of the highest validation accuracy.
+TEST(Validation, BestMetricChoosesTheBestEpoch) {
+  for (const char* metric : {"loss", "accuracy"}) {
+    const auto dir = fresh_dir();
+    auto config = testing::wine_config(dir, "adam", {{"lr", "0.01"}});
+    config.validation_fraction = 0.3;
+    config.epochs = 12;
+    config.keep = "best";
+    config.best_metric = metric;
+    const auto result = run_training(config, quiet());
+    const auto epochs = records_of(dir, "epoch");
+    ASSERT_EQ(epochs.size(), 12u);
+    size_t best = 0;
+    for (size_t i = 1; i < epochs.size(); ++i) {
+      const auto& e = epochs[i];
+      const auto& b = epochs[best];
+      const bool better = std::string(metric) == "loss"
+                              ? e["validation_loss"] < b["validation_loss"]
+                              : e["validation_accuracy"] > b["validation_accuracy"] ||
+                                    (e["validation_accuracy"] == b["validation_accuracy"] &&
+                                     e["validation_loss"] < b["validation_loss"]);
+      if (better) best = i;
+    }
+    EXPECT_EQ(result.best_epoch, int64_t(best + 1)) << metric;
+  }
+  auto regression = testing::toy_config(fresh_dir());
+  regression.validation_fraction = 0.2;
+  regression.keep = "best";
+  regression.best_metric = "accuracy";
+  EXPECT_THROW(run_training(regression, quiet()), UsageError);
+  regression.best_metric = "newest";
+  EXPECT_THROW(regression.validate(), UsageError);
+}
+
 }  // namespace
 }  // namespace octrain::train

@@ -15,6 +15,9 @@ struct CompareEntry {
   std::string label;  // shown in the table; default: the method spec
   std::string method;
   std::map<std::string, std::string> options;
+  // Run settings of this entry that differ from the grid's (batch_size, epochs, lr_schedule, ...):
+  // RunConfig keys given in its [[run]] table. Keys that change the data are grid-wide.
+  std::map<std::string, std::string> settings;
 };
 
 // Several methods × several seeds on one dataset and model, run in one process.
@@ -28,7 +31,8 @@ struct CompareConfig {
   std::string references_dir;  // where TABLE.toml lives; empty: <config dir>/references
 
   // Reads the base keys, `seeds = [...]`, `reference = "TABLE:ROW"` and one [[run]] table per
-  // method (`method` = name, optional `label`, the rest its options), with [profile.NAME] laid
+  // method (`method` = name, optional `label`, run settings such as `batch_size`, the rest its
+  // options; an array of values is a sweep), with [profile.NAME] laid
   // over the top level when `profile` is given. Flags given afterwards override.
   void merge_toml_file(const std::string& path, const std::string& profile = "");
   // Where `reference` is looked up: references_dir, else the config file's references/ folder,

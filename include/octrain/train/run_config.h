@@ -41,6 +41,9 @@ struct RunConfig {
   std::string lr_schedule = "constant";  // lr_schedule.h: constant | step:E:G | cosine | warmup:N,…
   std::string keep = "last";             // last | best (also best.pt: best validation epoch)
   int64_t early_stop = 0;  // stop after this many epochs without validation improvement; 0: off
+  // What "best" means for keep/early_stop: auto (validation accuracy, ties and regression by
+  // loss) | accuracy | loss.
+  std::string best_metric = "auto";
 
   std::string out;  // run directory; empty: runs/<dataset>-<method>-s<seed>-<time>
 
