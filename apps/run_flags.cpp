@@ -79,6 +79,11 @@ void RunFlags::add_to(CLI::App& command, bool with_method) {
     if (!with_method && std::string(f.key) == "method") continue;
     options_[f.key] = command.add_option(f.flag, values_[f.key], f.help)->type_name(f.type);
   }
+  values_["sync_bn"] = "true";
+  options_["sync_bn"] = command.add_flag(
+      "--sync-bn",
+      "data-parallel runs: batch norm over the global batch (its statistics all-reduced) instead "
+      "of each process's shard");
 }
 
 void add_progress_every_flag(CLI::App& command, double& seconds) {

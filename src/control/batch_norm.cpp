@@ -5,6 +5,51 @@
 #include "octrain/util/error.h"
 
 namespace octrain::control {
+namespace {
+
+using Synchronisation = BatchNormStage::Synchronisation;
+
+// A pointer through autograd's saved data (the stage outlives its graphs).
+int64_t pass(const Synchronisation* sync) {
+  return int64_t(reinterpret_cast<intptr_t>(sync));
+}
+const Synchronisation* passed(torch::autograd::AutogradContext* ctx) {
+  return reinterpret_cast<const Synchronisation*>(intptr_t(ctx->saved_data["sync"].toInt()));
+}
+
+// Co-states are batch means over each process's samples, so rank r's co-state of the global
+// objective's term is its own divided by w_r = local/global. The sum y = Σ_r x_r then has the VJP
+// g_r ↦ (1/w_r) Σ_r' w_r' g_r' (WeightedSumOverRanks), and that linear map's own VJP is the plain
+// sum again — so first and second derivatives stay exact.
+struct WeightedSumOverRanks;
+struct SumOverRanks : torch::autograd::Function<SumOverRanks> {
+  static torch::Tensor forward(torch::autograd::AutogradContext* ctx, const torch::Tensor& x,
+                               int64_t sync) {
+    ctx->saved_data["sync"] = sync;
+    return reinterpret_cast<const Synchronisation*>(intptr_t(sync))->sum(x);
+  }
+  static torch::autograd::variable_list backward(torch::autograd::AutogradContext* ctx,
+                                                 torch::autograd::variable_list grads);
+};
+struct WeightedSumOverRanks : torch::autograd::Function<WeightedSumOverRanks> {
+  static torch::Tensor forward(torch::autograd::AutogradContext* ctx, const torch::Tensor& g,
+                               int64_t sync) {
+    ctx->saved_data["sync"] = sync;
+    const auto* s = reinterpret_cast<const Synchronisation*>(intptr_t(sync));
+    const double w = s->weight();
+    return s->sum(g * w) / w;
+  }
+  static torch::autograd::variable_list backward(torch::autograd::AutogradContext* ctx,
+                                                 torch::autograd::variable_list grads) {
+    return {SumOverRanks::apply(grads[0], pass(passed(ctx))), torch::Tensor()};
+  }
+};
+torch::autograd::variable_list SumOverRanks::backward(torch::autograd::AutogradContext* ctx,
+                                                      torch::autograd::variable_list grads) {
+  return {WeightedSumOverRanks::apply(grads[0], pass(passed(ctx))), torch::Tensor()};
+}
+
+}  // namespace
 
 BatchNormStage::BatchNormStage(int64_t features, double eps, double momentum)
     : Stage("BatchNorm"), features_(features), eps_(eps), momentum_(momentum) {
@@ -20,9 +65,40 @@ BatchNormStage::BatchNormStage(int64_t features, double eps, double momentum)
 }
 
 torch::Tensor BatchNormStage::forward(const torch::Tensor& x) {
-  return torch::batch_norm(x, gamma, beta, running_mean, running_var, is_training(), momentum_,
-                           eps_,
-                           /*cudnn_enabled=*/true);
+  if (!sync_.sum || !is_training())
+    return torch::batch_norm(x, gamma, beta, running_mean, running_var, is_training(), momentum_,
+                             eps_,
+                             /*cudnn_enabled=*/true);
+  std::vector<int64_t> shape(x.dim(), 1);
+  shape[1] = features_;
+  const auto stats = batch_statistics(x);
+  {
+    // Running averages as libtorch's: the unbiased variance of the (global) batch.
+    torch::NoGradGuard no_grad;
+    const double n = stats.count;
+    running_mean.mul_(1 - momentum_).add_(stats.mean.detach(), momentum_);
+    running_var.mul_(1 - momentum_)
+        .add_(stats.var.detach() * (n / std::max(n - 1, 1.0)), momentum_);
+  }
+  return (x - stats.mean.view(shape)) * (stats.var + eps_).rsqrt().view(shape) * gamma.view(shape) +
+         beta.view(shape);
+}
+
+BatchNormStage::Statistics BatchNormStage::batch_statistics(const torch::Tensor& x) const {
+  std::vector<int64_t> reduce{0}, shape(x.dim(), 1);
+  for (int64_t d = 2; d < x.dim(); ++d) reduce.push_back(d);
+  shape[1] = features_;
+  const double local_count = double(x.numel() / std::max<int64_t>(1, features_));
+  if (!sync_.sum) return {x.mean(reduce), x.var(reduce, /*unbiased=*/false), local_count};
+  // Two sums over the ranks: Σx with the sample count, then Σ(x − mean)² (the two-pass form
+  // keeps the variance as accurate as the one-process kernel's).
+  const auto count = torch::full({1}, local_count, x.options());
+  const auto first = SumOverRanks::apply(torch::cat({x.sum(reduce), count}), pass(&sync_));
+  const auto n = first.narrow(0, features_, 1).detach();
+  const auto mean = first.narrow(0, 0, features_) / n;
+  const auto centred = x - mean.view(shape);
+  const auto var = SumOverRanks::apply((centred * centred).sum(reduce), pass(&sync_)) / n;
+  return {mean, var, n.item<double>()};
 }
 
 torch::Tensor BatchNormStage::per_sample_control_gradients(const torch::Tensor& x,
@@ -32,8 +108,9 @@ torch::Tensor BatchNormStage::per_sample_control_gradients(const torch::Tensor& 
   shape[1] = features_;
   torch::Tensor mean, var;
   if (is_training()) {
-    mean = x.mean(reduce);
-    var = x.var(reduce, /*unbiased=*/false);
+    torch::NoGradGuard no_grad;
+    const auto stats = batch_statistics(x);
+    mean = stats.mean, var = stats.var;
   } else {
     mean = running_mean;
     var = running_var;

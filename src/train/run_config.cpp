@@ -77,6 +77,7 @@ const std::vector<std::string>& RunConfig::keys() {
                                              "keep",
                                              "early_stop",
                                              "best_metric",
+                                             "sync_bn",
                                              "out"};
   return k;
 }
@@ -179,7 +180,12 @@ void RunConfig::set(const std::string& key, const std::string& v) {
     early_stop = parse_int(key, v, 0);
   else if (key == "best_metric")
     best_metric = v;
-  else if (key == "out")
+  else if (key == "sync_bn") {
+    if (v != "true" && v != "false")
+      throw UsageError(
+          fmt::format("config 'sync_bn' = '{}' is invalid: expected true or false", v));
+    sync_bn = v == "true";
+  } else if (key == "out")
     out = v;
   else
     throw UsageError(
@@ -253,8 +259,9 @@ std::string RunConfig::to_toml() const {
       train_limit, test_limit, eval_every, log_every, diagnostics_every, checkpoint_every);
   s += fmt::format("on_divergence = {}\nrollback_factor = {}\nmax_rollbacks = {}\n",
                    quoted(on_divergence), format_real(rollback_factor), max_rollbacks);
-  s += fmt::format("lr_schedule = {}\nkeep = {}\nearly_stop = {}\nbest_metric = {}\nout = {}\n",
-                   quoted(lr_schedule), quoted(keep), early_stop, quoted(best_metric), quoted(out));
+  s += fmt::format("lr_schedule = {}\nkeep = {}\nearly_stop = {}\nbest_metric = {}\n",
+                   quoted(lr_schedule), quoted(keep), early_stop, quoted(best_metric));
+  s += fmt::format("sync_bn = {}\nout = {}\n", sync_bn, quoted(out));
   s += fmt::format("\n[method]\nname = {}\n", quoted(method));
   for (const auto& [k, v] : method_options) s += fmt::format("{} = {}\n", k, quoted(v));
   return s;

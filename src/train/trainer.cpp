@@ -17,6 +17,7 @@
 #include <optional>
 
 #include "octrain/analysis/costate_diagnostics.h"
+#include "octrain/control/batch_norm.h"
 #include "octrain/control/discrete_controls.h"
 #include "octrain/control/model_builder.h"
 #include "octrain/control/network.h"
@@ -213,6 +214,15 @@ RunResult run_training(RunConfig config, const RunOptions& options) {
                                  std::min(config.batch_size, data.train.size()), world));
   network->set_running_cost({config.weight_decay, 0.0});
   network->to(device);
+  if (config.sync_bn && communicator.distributed())
+    for (size_t t = 0; t < network->size(); ++t)
+      if (auto* bn = dynamic_cast<control::BatchNormStage*>(&network->stage(t)))
+        bn->synchronise({[&communicator](const torch::Tensor& x) {
+                           torch::Tensor total = x.detach().clone();
+                           communicator.all_reduce_sum(total);
+                           return total;
+                         },
+                         [&shard] { return shard.weight(); }});
   network->train();
   auto method = methods::make_method(config.method, config.method_options, *network);
   method->set_compute_threads(std::max(threads.blas, threads.intra_op));

@@ -119,6 +119,44 @@ TEST_P(StageVjpTest, MatchesFiniteDifferences) {
 INSTANTIATE_TEST_SUITE_P(AllStages, StageVjpTest, ::testing::ValuesIn(all_stages()),
                          [](const auto& info) { return info.param.label; });
 
+// Synchronised batch norm with a sum that stands for two ranks holding the same batch: the global
+// statistics are the local ones, so outputs, VJPs (first and second order) and control gradients
+// equal the unsynchronised stage's; the running variance uses the global count (2B − 1).
+TEST(StageVjp, SynchronisedBatchNormOverIdenticalRanksIsLocalBatchNorm) {
+  torch::manual_seed(5);
+  for (const Shape& shape : {Shape{4}, Shape{2, 3, 3}}) {
+    const int64_t b = 6;
+    std::vector<int64_t> dims = {b};
+    dims.insert(dims.end(), shape.begin(), shape.end());
+    BatchNormStage local(shape[0]), synced(shape[0]);
+    for (auto* s : {&local, &synced}) {
+      s->to(torch::kFloat64);
+      torch::NoGradGuard no_grad;
+      s->gamma.copy_(torch::linspace(0.5, 1.5, shape[0]));
+      s->beta.copy_(torch::linspace(-0.2, 0.3, shape[0]));
+    }
+    synced.synchronise({[](const torch::Tensor& x) { return 2 * x; }, [] { return 0.5; }});
+    const auto x = torch::randn(dims, torch::kFloat64).requires_grad_();
+    const auto v = torch::randn(dims, torch::kFloat64);
+    const auto ya = local.forward(x), yb = synced.forward(x);
+    EXPECT_TRUE(torch::allclose(ya, yb, 1e-12, 1e-12));
+    // First and second order: ⟨v, y⟩'s gradient, then the gradient of its squared norm.
+    const auto ga = torch::autograd::grad({(ya * v).sum()}, {x}, {}, true, true)[0];
+    const auto gb = torch::autograd::grad({(yb * v).sum()}, {x}, {}, true, true)[0];
+    EXPECT_TRUE(torch::allclose(ga, gb, 1e-10, 1e-12));
+    const auto ha = torch::autograd::grad({ga.pow(2).sum()}, {x})[0];
+    const auto hb = torch::autograd::grad({gb.pow(2).sum()}, {x})[0];
+    EXPECT_TRUE(torch::allclose(ha, hb, 1e-9, 1e-12));
+    EXPECT_TRUE(torch::allclose(local.per_sample_control_gradients(x.detach(), v),
+                                synced.per_sample_control_gradients(x.detach(), v), 1e-12, 1e-12));
+    EXPECT_TRUE(torch::allclose(local.running_mean, synced.running_mean, 1e-12, 1e-12));
+    const double n = double(x.numel() / shape[0]);
+    const auto biased = (local.running_var - 0.9) / 0.1 * (n - 1) / n;  // batch var, from local
+    EXPECT_TRUE(torch::allclose(synced.running_var, 0.9 + 0.1 * biased * (2 * n) / (2 * n - 1),
+                                1e-10, 1e-12));
+  }
+}
+
 TEST(StageVjp, CostateIsOmittedWhenNotRequested) {
   DenseStage dense(3, 2);
   const auto x = torch::randn({4, 3});

@@ -1,5 +1,7 @@
 #pragma once
 
+#include <functional>
+
 #include "octrain/control/stage.h"
 
 namespace octrain::control {
@@ -19,6 +21,20 @@ class BatchNormStage : public Stage {
   torch::Tensor per_sample_control_gradients(const torch::Tensor& x,
                                              const torch::Tensor& v) override;
 
+  // Synchronised batch norm (data-parallel runs): training uses the statistics of the global
+  // batch. `sum` adds a tensor over every process (an all-reduce); `weight` is this process's
+  // share of the global batch (local/global samples), the factor between its batch-mean
+  // co-states and the global objective's. The sums are differentiable — the VJP of a sum over
+  // the processes is the weighted sum of their co-states, whose own VJP is the plain sum again —
+  // so state and control VJPs (also second order) are those of the global batch. Every process
+  // must run the same forwards. Unset (the default): each process's own batch, as PyTorch's DDP.
+  struct Synchronisation {
+    std::function<torch::Tensor(const torch::Tensor&)> sum;
+    std::function<double()> weight;
+  };
+  void synchronise(Synchronisation sync) { sync_ = std::move(sync); }
+  bool synchronised() const { return bool(sync_.sum); }
+
   int64_t features() const { return features_; }
   double eps() const { return eps_; }
   double momentum() const { return momentum_; }
@@ -26,8 +42,17 @@ class BatchNormStage : public Stage {
   torch::Tensor running_mean, running_var;  // buffers, saved with the model
 
  private:
+  // The batch's mean and biased variance per feature ([F] each, differentiable) and its values
+  // per feature; over every process when synchronised.
+  struct Statistics {
+    torch::Tensor mean, var;
+    double count;
+  };
+  Statistics batch_statistics(const torch::Tensor& x) const;
+
   int64_t features_;
   double eps_, momentum_;
+  Synchronisation sync_;
 };
 
 }  // namespace octrain::control

@@ -44,6 +44,9 @@ struct RunConfig {
   // What "best" means for keep/early_stop: auto (validation accuracy, ties and regression by
   // loss) | accuracy | loss.
   std::string best_metric = "auto";
+  // Data-parallel runs: batch norm over the global batch (all-reduced statistics) instead of
+  // each process's shard.
+  bool sync_bn = false;
 
   std::string out;  // run directory; empty: runs/<dataset>-<method>-s<seed>-<time>
 
