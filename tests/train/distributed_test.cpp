@@ -317,6 +317,50 @@ TEST(Distributed, ResumedTwoProcessRunEqualsUninterrupted) {
                            final_controls(dir / "split", kDense.substr(3), {13})));
 }
 
+// SIGTERM (or Ctrl-C through the terminal) to `--nproc 2`: every rank stops after the same step
+// (the stop request travels with the step's figures), rank 0 writes a checkpoint, the launcher
+// exits 130, and the resumed run ends bit-identical to an uninterrupted one.
+TEST(Distributed, InterruptedTwoProcessRunResumesExactly) {
+  if (!installed("wine")) GTEST_SKIP() << "wine is not installed";
+  const auto dir = fresh_dir();
+  const std::string base =
+      fmt::format("train -d wine -b 25 -j 1 --seed 3 {} --method adam:lr=0.01 --nproc 2", kDense);
+  const auto log = dir / "launcher.log";
+  const std::string command = std::string("exec '") + OCTRAIN_CLI_PATH + "' " + base +
+                              " -e 100000 --checkpoint-every 100000 -o " + (dir / "split").string();
+  Worker launcher{fork(), log};
+  if (launcher.pid == 0) {
+    const int fd = ::open(log.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
+    dup2(fd, 1);
+    dup2(fd, 2);
+    execl("/bin/sh", "sh", "-c", command.c_str(), nullptr);
+    _exit(127);
+  }
+  const auto deadline = Clock::now() + std::chrono::seconds(30);
+  while (step_records(dir / "split").size() < 12 && Clock::now() < deadline)
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  ASSERT_GE(step_records(dir / "split").size(), 12u) << read_text(log);
+  kill(launcher.pid, SIGTERM);
+  ASSERT_EQ(wait_for(launcher, std::chrono::seconds(30)), 130) << read_text(log);
+  ASSERT_TRUE(fs::exists(dir / "split" / "checkpoint.pt")) << read_text(log);
+  // Finish the interrupted epoch and one more, then train the same epochs without a break.
+  size_t epochs = 0;
+  {
+    std::ifstream in(dir / "split" / "metrics.jsonl");
+    for (std::string line; std::getline(in, line);)
+      epochs += nlohmann::json::parse(line)["kind"] == "epoch";
+  }
+  const std::string total = std::to_string(epochs + 2);
+  auto o =
+      run_cli(fmt::format("train --resume {} -e {} --nproc 2 -q", (dir / "split").string(), total));
+  ASSERT_EQ(o.code, 0) << o.output;
+  o = run_cli(fmt::format("{} -q -e {} -o {}", base, total, (dir / "whole").string()));
+  ASSERT_EQ(o.code, 0) << o.output;
+  EXPECT_TRUE(torch::equal(final_controls(dir / "whole", kDense.substr(3), {13}),
+                           final_controls(dir / "split", kDense.substr(3), {13})));
+  EXPECT_EQ(step_records(dir / "whole").size(), step_records(dir / "split").size());
+}
+
 TEST(Distributed, LauncherReportsAFailingWorker) {
   // A usage error on every worker: the launcher passes its exit code on.
   const auto o = run_cli("train -d wine -m mlp:13-3 --method nosuch --nproc 2 -e 1");
