@@ -99,10 +99,10 @@ class CollectingReporter : public benchmark::ConsoleReporter {
   void ReportRuns(const std::vector<Run>& runs) override {
     for (const auto& run : runs)
       if (!run.error_occurred && run.run_type == Run::RT_Iteration)
-        times_[run.run_name.function_name].push_back(run.GetAdjustedRealTime() *
-                                               (run.time_unit == benchmark::kMillisecond   ? 1.0
-                                                : run.time_unit == benchmark::kMicrosecond ? 1e-3
-                                                                                           : 1e-6));
+        times_[run.run_name.function_name].push_back(
+            run.GetAdjustedRealTime() * (run.time_unit == benchmark::kMillisecond   ? 1.0
+                                         : run.time_unit == benchmark::kMicrosecond ? 1e-3
+                                                                                    : 1e-6));
     ConsoleReporter::ReportRuns(runs);
   }
   double median_ms(const std::string& name) const {

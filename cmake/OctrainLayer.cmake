@@ -42,6 +42,14 @@ function(octrain_test name lib)
   target_link_libraries(test_${name} PRIVATE ${lib} GTest::gtest_main)
   target_include_directories(test_${name} PRIVATE ${PROJECT_SOURCE_DIR}/tests)
   octrain_use_pch(test_${name})
+  # Labels: the layer, and unit (one layer's code in-process) or integration (train/: whole
+  # runs, the real executable, several processes), so `ctest -L unit` is the quick loop.
+  if(name STREQUAL "train")
+    set(kind integration)
+  else()
+    set(kind unit)
+  endif()
   gtest_discover_tests(test_${name} DISCOVERY_TIMEOUT 60
-                       PROPERTIES ENVIRONMENT "OCTRAIN_TEST_TMP=${PROJECT_BINARY_DIR}/test-tmp")
+                       PROPERTIES ENVIRONMENT "OCTRAIN_TEST_TMP=${PROJECT_BINARY_DIR}/test-tmp"
+                                  LABELS "${kind};${name}")
 endfunction()
