@@ -28,6 +28,7 @@
 #include "octrain/train/compute_device.h"
 #include "octrain/train/compute_threads.h"
 #include "octrain/train/lr_schedule.h"
+#include "octrain/train/memory_estimate.h"
 #include "octrain/train/metrics_log.h"
 #include "octrain/train/progress.h"
 #include "octrain/util/atomic_file.h"
@@ -198,6 +199,12 @@ RunResult run_training(RunConfig config, const RunOptions& options) {
                       : (loaded = data::load_dataset(config.dataset, load_options_for(config)));
   if (data.train.size() == 0) throw DataError(config.dataset + ": the training split is empty");
 
+  // The estimate comes from the model planned on the meta device, before anything is allocated.
+  const int64_t batch = std::min(config.batch_size, data.train.size());
+  check_memory(estimate_memory(*control::plan_network(config.model, data.input_shape),
+                               config.method, config.method_options, (batch + world - 1) / world),
+               available_memory(),
+               fmt::format("model '{}' with {} at batch {}", config.model, config.method, batch));
   torch::manual_seed(config.seed);
   auto network = control::build_network(config.model, data.input_shape);
   auto loss = make_loss_for(config, data, *network);
