@@ -24,7 +24,7 @@ double LossGrowth::smoothed() const {
 }
 
 bool LossGrowth::grown_past(double factor) const {
-  if (factor <= 0 || steps == 0) return false;
+  if (factor <= 0 || steps == 0 || !(minimum > 0)) return false;
   const double s = smoothed();
   return s > factor * minimum && s > start;
 }

@@ -101,11 +101,8 @@ std::string MemoryEstimate::describe() const {
 MemoryEstimate estimate_memory(control::Network& network, const std::string& method,
                                const std::map<std::string, std::string>& method_options,
                                int64_t batch_size) {
-  const auto& catalogue = methods::method_catalogue();
-  auto info = std::find_if(catalogue.begin(), catalogue.end(),
-                           [&](const auto& i) { return i.name == method; });
-  if (info == catalogue.end()) throw UsageError(fmt::format("unknown method '{}'", method));
-  const Shares shares = method_shares(method, info->schema.parse(method_options));
+  const Shares shares =
+      method_shares(method, methods::find_method(method).schema.parse(method_options));
 
   MemoryEstimate e;
   double control_bytes = 0, kronecker_floats = 0;

@@ -64,6 +64,13 @@ TEST(LossGrowth, ABumpNearZeroLossStaysBelowTheStart) {
   EXPECT_TRUE(growth.grown_past(10));
 }
 
+TEST(LossGrowth, AZeroMinimumIsNoReference) {
+  LossGrowth growth;  // e.g. a squared hinge loss that reached 0 on every batch
+  growth.observe(0.0);
+  growth.observe(3.0);
+  EXPECT_FALSE(growth.grown_past(10));
+}
+
 // A tanh net whose loss blows up but stays finite: before the rule the run "succeeded".
 TEST(Divergence, AFiniteBlowUpOfTheLossStopsTheRun) {
   if (!testing::installed("wine")) GTEST_SKIP() << "wine is not installed";
