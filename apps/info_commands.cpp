@@ -9,8 +9,10 @@
 #include "octrain/control/network.h"
 #include "octrain/data/dataset.h"
 #include "octrain/methods/registry.h"
+#include "octrain/train/memory_estimate.h"
 #include "octrain/util/build_info.h"
 #include "octrain/util/error.h"
+#include "octrain/util/options.h"
 
 namespace octrain::app {
 
@@ -77,11 +79,22 @@ void add_info_commands(CLI::App& app) {
   model->add_option("--input", *input, "per-sample input shape, e.g. 1,28,28")->delimiter(',');
   model->add_option("--dataset,-d", *dataset, "take the input shape from this dataset")
       ->type_name("NAME");
-  model->callback([spec, input, dataset] {
+  auto method = std::make_shared<std::string>("adam");
+  auto batch = std::make_shared<int64_t>(128);
+  model->add_option("--method", *method, "the method of the memory estimate (default adam)")
+      ->type_name("SPEC");
+  model->add_option("--batch-size,-b", *batch, "the batch of the memory estimate (default 128)")
+      ->check(CLI::PositiveNumber);
+  model->callback([spec, input, dataset, method, batch] {
     std::vector<int64_t> shape = *input;
     if (!dataset->empty()) shape = data::load_dataset(*dataset).input_shape;
     if (shape.empty()) throw UsageError("model: give --input SHAPE or --dataset NAME");
-    fmt::print("{}", control::build_network(*spec, shape)->summary());
+    // Planned on the meta device: a model too large to build still gets its table and estimate.
+    const auto network = control::plan_network(*spec, shape);
+    const auto named = parse_named_spec(*method);
+    const auto estimate = train::estimate_memory(*network, named.name, named.options, *batch);
+    fmt::print("{}parameters: {}\nmemory estimate ({}, batch {}): {}\n", network->summary(),
+               train::format_bytes(estimate.parameters), *method, *batch, estimate.describe());
   });
 }
 

@@ -58,9 +58,13 @@ void RunFlags::add_to(CLI::App& command, bool with_method) {
        "epochs between checkpoints (default 0: every 30 s; always at the end)", "INT"},
       {"on_divergence", "--on-divergence",
        "stop | rollback (to the epoch start with a smaller step)", "POLICY"},
-      {"rollback_factor", "--rollback-factor", "step-size factor per rollback (default 0.5)",
+      {"rollback_factor", "--rollback-factor", "step-size factor per rollback (default 0.1)",
        "REAL"},
-      {"max_rollbacks", "--max-rollbacks", "rollbacks before giving up (default 3)", "INT"},
+      {"max_rollbacks", "--max-rollbacks", "rollbacks before giving up (default 4)", "INT"},
+      {"divergence_factor", "--divergence-factor",
+       "diverged also when the smoothed training loss grows this many times past its running "
+       "minimum and above its start (default 10; 0: only non-finite values)",
+       "REAL"},
       {"lr_schedule", "--lr-schedule",
        "step-size factor: constant | step:EVERY:GAMMA (× GAMMA every EVERY epochs) | "
        "cosine[:MIN] | warmup:STEPS[,SCHEDULE]",

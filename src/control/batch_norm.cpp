@@ -2,6 +2,7 @@
 
 #include <fmt/format.h>
 
+#include "octrain/control/shapes_only.h"
 #include "octrain/util/error.h"
 
 namespace octrain::control {
@@ -58,10 +59,11 @@ BatchNormStage::BatchNormStage(int64_t features, double eps, double momentum)
   if (!(eps > 0)) throw UsageError(fmt::format("BatchNorm: eps must be > 0, got {}", eps));
   if (!(momentum > 0 && momentum <= 1))
     throw UsageError(fmt::format("BatchNorm: momentum must be in (0, 1], got {}", momentum));
-  gamma = register_parameter("gamma", torch::ones({features}));
-  beta = register_parameter("beta", torch::zeros({features}));
-  running_mean = register_buffer("running_mean", torch::zeros({features}));
-  running_var = register_buffer("running_var", torch::ones({features}));
+  gamma = register_parameter("gamma", torch::ones({features}, control_tensor_options()));
+  beta = register_parameter("beta", torch::zeros({features}, control_tensor_options()));
+  running_mean =
+      register_buffer("running_mean", torch::zeros({features}, control_tensor_options()));
+  running_var = register_buffer("running_var", torch::ones({features}, control_tensor_options()));
 }
 
 torch::Tensor BatchNormStage::forward(const torch::Tensor& x) {

@@ -5,6 +5,7 @@
 #include <cmath>
 
 #include "octrain/control/discrete_controls.h"
+#include "octrain/control/shapes_only.h"
 #include "octrain/util/error.h"
 
 namespace octrain::control {
@@ -28,15 +29,17 @@ Conv2dStage::Conv2dStage(int64_t in_channels, int64_t out_channels, int64_t kern
                                    out_channels, to_string(set)));
     weight = register_parameter("weight",
                                 random_discrete({out_channels, in_channels, kernel, kernel}, set));
-    scale = register_buffer("scale", torch::ones({out_channels}));
+    scale = register_buffer("scale", torch::ones({out_channels}, control_tensor_options()));
     return;
   }
   // libtorch's nn::Conv2d default: U(−1/√fan_in, 1/√fan_in).
   const double bound = 1.0 / std::sqrt(double(in_channels * kernel * kernel));
   weight = register_parameter(
-      "weight", torch::empty({out_channels, in_channels, kernel, kernel}).uniform_(-bound, bound));
+      "weight", torch::empty({out_channels, in_channels, kernel, kernel}, control_tensor_options())
+                    .uniform_(-bound, bound));
   if (with_bias)
-    bias = register_parameter("bias", torch::empty({out_channels}).uniform_(-bound, bound));
+    bias = register_parameter(
+        "bias", torch::empty({out_channels}, control_tensor_options()).uniform_(-bound, bound));
 }
 
 torch::Tensor Conv2dStage::forward(const torch::Tensor& x) {

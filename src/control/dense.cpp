@@ -6,6 +6,7 @@
 #include <cmath>
 
 #include "octrain/control/discrete_controls.h"
+#include "octrain/control/shapes_only.h"
 #include "octrain/util/error.h"
 
 namespace octrain::control {
@@ -20,15 +21,17 @@ DenseStage::DenseStage(int64_t in_features, int64_t out_features, bool with_bias
       throw UsageError(fmt::format("Dense {}→{}: {} weights have no bias", in_features,
                                    out_features, to_string(set)));
     weight = register_parameter("weight", random_discrete({out_features, in_features}, set));
-    scale = register_buffer("scale", torch::ones({out_features}));
+    scale = register_buffer("scale", torch::ones({out_features}, control_tensor_options()));
     return;
   }
   // libtorch's nn::Linear default: U(−1/√in, 1/√in) for both W and b.
   const double bound = 1.0 / std::sqrt(double(in_features));
-  weight = register_parameter("weight",
-                              torch::empty({out_features, in_features}).uniform_(-bound, bound));
+  weight = register_parameter(
+      "weight",
+      torch::empty({out_features, in_features}, control_tensor_options()).uniform_(-bound, bound));
   if (with_bias)
-    bias = register_parameter("bias", torch::empty({out_features}).uniform_(-bound, bound));
+    bias = register_parameter(
+        "bias", torch::empty({out_features}, control_tensor_options()).uniform_(-bound, bound));
 }
 
 torch::Tensor DenseStage::forward(const torch::Tensor& x) {

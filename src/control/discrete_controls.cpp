@@ -3,6 +3,7 @@
 #include <fmt/format.h>
 
 #include "octrain/control/network.h"
+#include "octrain/control/shapes_only.h"
 #include "octrain/util/error.h"
 
 namespace octrain::control {
@@ -10,9 +11,11 @@ namespace octrain::control {
 torch::Tensor random_discrete(torch::IntArrayRef shape, ControlSet set) {
   switch (set) {
     case ControlSet::kBinary:
-      return torch::randint(0, 2, shape, torch::kFloat32).mul_(2).sub_(1);
+      return torch::randint(0, 2, shape, control_tensor_options().dtype(torch::kFloat32))
+          .mul_(2)
+          .sub_(1);
     case ControlSet::kTernary:
-      return torch::randint(0, 3, shape, torch::kFloat32).sub_(1);
+      return torch::randint(0, 3, shape, control_tensor_options().dtype(torch::kFloat32)).sub_(1);
     case ControlSet::kReal:
       break;
   }

@@ -16,6 +16,7 @@
 #include "octrain/control/initialiser.h"
 #include "octrain/control/pool.h"
 #include "octrain/control/residual.h"
+#include "octrain/control/shapes_only.h"
 #include "octrain/util/error.h"
 #include "octrain/util/options.h"
 #include "octrain/util/toml_options.h"
@@ -88,7 +89,7 @@ class Builder {
         options_.activation, options_.delta));
   }
   std::shared_ptr<Network> finish() {
-    initialise(*network_, options_.init);
+    if (!shapes_only()) initialise(*network_, options_.init);
     return network_;
   }
 
@@ -411,6 +412,11 @@ std::shared_ptr<Network> build_network(const std::string& spec, const Shape& inp
       fmt::format("model '{}': unknown kind '{}' (known: mlp, resmlp, cnn, bmlp, tmlp, bcnn, tcnn, "
                   "FILE.toml)",
                   spec, kind));
+}
+
+std::shared_ptr<Network> plan_network(const std::string& spec, const Shape& input_shape) {
+  const ShapesOnlyScope meta;
+  return build_network(spec, input_shape);
 }
 
 }  // namespace octrain::control

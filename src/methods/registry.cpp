@@ -44,26 +44,28 @@ const std::vector<MethodInfo>& method_catalogue() {
   return catalogue;
 }
 
-std::unique_ptr<Method> make_method(const std::string& name,
-                                    const std::map<std::string, std::string>& options,
-                                    control::Network& network) {
-  for (const auto& info : method_catalogue()) {
-    if (info.name != name) continue;
-    auto values = info.schema.parse(options);
-    if (name == "msa" || name == "emsa")
-      return std::make_unique<SuccessiveApproximation>(name, std::move(values), network);
-    if (name == "ddpnopt" || name == "ddp")
-      return std::make_unique<Ddpnopt>(name, std::move(values), network);
-    if (name == "kfac" || name == "ekfac")
-      return std::make_unique<KroneckerMethod>(name, std::move(values), network);
-    if (name == "msa-discrete") return std::make_unique<DiscreteMsa>(std::move(values), network);
-    if (QuantisedGradient::is_quantised_baseline(name))
-      return std::make_unique<QuantisedGradient>(name, std::move(values), network);
-    return std::make_unique<GradientMethod>(name, std::move(values), network);
-  }
+const MethodInfo& find_method(const std::string& name) {
+  for (const auto& info : method_catalogue())
+    if (info.name == name) return info;
   std::vector<std::string> names;
   for (const auto& info : method_catalogue()) names.push_back(info.name);
   throw UsageError(fmt::format("unknown method '{}' (known: {})", name, fmt::join(names, ", ")));
+}
+
+std::unique_ptr<Method> make_method(const std::string& name,
+                                    const std::map<std::string, std::string>& options,
+                                    control::Network& network) {
+  auto values = find_method(name).schema.parse(options);
+  if (name == "msa" || name == "emsa")
+    return std::make_unique<SuccessiveApproximation>(name, std::move(values), network);
+  if (name == "ddpnopt" || name == "ddp")
+    return std::make_unique<Ddpnopt>(name, std::move(values), network);
+  if (name == "kfac" || name == "ekfac")
+    return std::make_unique<KroneckerMethod>(name, std::move(values), network);
+  if (name == "msa-discrete") return std::make_unique<DiscreteMsa>(std::move(values), network);
+  if (QuantisedGradient::is_quantised_baseline(name))
+    return std::make_unique<QuantisedGradient>(name, std::move(values), network);
+  return std::make_unique<GradientMethod>(name, std::move(values), network);
 }
 
 std::unique_ptr<Method> make_method(const std::string& spec, control::Network& network) {

@@ -34,8 +34,8 @@ const std::string kCnn4 =
 
 // The standard nets of the papers (docs/methods/): the DDPNOpt 5-layer FC net on DIGITS-shaped
 // input, the main job's MLP, the DDPNOpt 4-conv CNN, the E-MSA tiny residual CNN, and a binary MLP
-// for the discrete-weight methods. The gpu set: the main job's MLP, the 4-conv CNN, the
-// discrete-weight papers' 3×2048 binary MLP and a CIFAR-size CNN (3×32×32 inputs).
+// and binary/ternary CNNs for the discrete-weight methods. The gpu set: the main job's MLP, the
+// 4-conv CNN, the discrete-weight papers' 3×2048 binary MLP and a CIFAR-size CNN (3×32×32 inputs).
 const std::vector<NetCase>& net_cases(const std::string& set) {
   static const std::vector<NetCase> gpu = {
       {"mlp784", "mlp:784-256-256-10:relu", {1, 28, 28}, 128},
@@ -58,6 +58,9 @@ const std::vector<NetCase>& net_cases(const std::string& set) {
        {1, 28, 28},
        128},
       {"bmlp784", "bmlp:784-256x2-10", {1, 28, 28}, 100},
+      // The discrete-weight CNNs of configs/discrete-fmnist-cnn-*.toml.
+      {"bcnn", "bcnn:conv16x3-maxpool2-conv32x3-maxpool2-fc128-10", {1, 28, 28}, 100},
+      {"tcnn", "tcnn:conv16x3-maxpool2-conv32x3-maxpool2-fc128-10", {1, 28, 28}, 100},
   };
   return nets;
 }

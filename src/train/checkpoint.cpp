@@ -58,6 +58,11 @@ void write_archive(torch::serialize::OutputArchive& archive, control::Network& n
   archive.write("best", torch::tensor({p.best_validation_loss, p.best_validation_accuracy,
                                        p.best_test_loss, p.best_test_accuracy},
                                       torch::kFloat64));
+  const LossGrowth& g = p.loss_growth;
+  archive.write("loss_growth",
+                torch::tensor({g.ema, double(g.steps), g.start, g.minimum, g.max_ratio,
+                               g.max_ratio_to_start, g.max_ratio_above_start},
+                              torch::kFloat64));
 }
 
 void verify_version(torch::serialize::InputArchive& archive, const std::string& where) {
@@ -144,6 +149,14 @@ TrainingPosition read_archive(torch::serialize::InputArchive& archive, control::
     auto b = best.accessor<double, 1>();
     p.best_validation_loss = b[0], p.best_validation_accuracy = b[1];
     p.best_test_loss = b[2], p.best_test_accuracy = b[3];
+  }
+  torch::Tensor growth;
+  if (archive.try_read("loss_growth", growth)) {
+    growth = growth.cpu();
+    auto g = growth.accessor<double, 1>();
+    LossGrowth& l = p.loss_growth;
+    l.ema = g[0], l.steps = int64_t(g[1]), l.start = g[2], l.minimum = g[3];
+    l.max_ratio = g[4], l.max_ratio_to_start = g[5], l.max_ratio_above_start = g[6];
   }
   return p;
 }
@@ -238,6 +251,45 @@ void load_network_from_checkpoint(const std::string& path, control::Network& net
     load_model(archive, network, path);
     return 0;
   });
+}
+
+TrainingPosition restore_snapshot(const std::string& bytes, control::Network& network,
+                                  std::unique_ptr<methods::Method>& method,
+                                  const std::function<std::unique_ptr<methods::Method>()>& fresh) {
+  restore_checkpoint_bytes(bytes, network, *method);  // the controls first: `fresh` may read them
+  method = fresh();
+  return restore_checkpoint_bytes(bytes, network, *method);
+}
+
+namespace {
+
+void collect_nonfinite(torch::serialize::InputArchive& archive, const std::string& prefix,
+                       std::vector<std::string>& out) {
+  for (const auto& key : archive.keys()) {
+    torch::Tensor tensor;
+    torch::serialize::InputArchive inner;
+    if (archive.try_read(key, tensor)) {
+      if (tensor.is_floating_point() && !tensor.isfinite().all().item<bool>())
+        out.push_back(prefix + key);
+    } else if (archive.try_read(key, inner)) {
+      collect_nonfinite(inner, prefix + key + "/", out);
+    }
+  }
+}
+
+}  // namespace
+
+std::vector<std::string> nonfinite_method_state(const methods::Method& method) {
+  torch::serialize::OutputArchive saved;
+  method.save(saved);
+  std::ostringstream bytes;
+  saved.save_to(bytes);
+  std::istringstream in(bytes.str());
+  torch::serialize::InputArchive archive;
+  archive.load_from(in);
+  std::vector<std::string> out;
+  collect_nonfinite(archive, "", out);
+  return out;
 }
 
 }  // namespace octrain::train

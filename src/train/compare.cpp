@@ -10,9 +10,11 @@
 #include <fstream>
 #include <set>
 
+#include "octrain/control/model_builder.h"
 #include "octrain/dist/communicator.h"
 #include "octrain/dist/world.h"
 #include "octrain/methods/registry.h"
+#include "octrain/train/memory_estimate.h"
 #include "octrain/train/metrics_reader.h"
 #include "octrain/train/progress.h"
 #include "octrain/train/reference_table.h"
@@ -270,7 +272,24 @@ std::vector<CompareRow> run_compare(const CompareConfig& config, const CompareOp
           "compare: two methods are labelled '{}'; give them distinct labels", entry.label));
   }
   const auto manifest = experiment_manifest(config);  // resolves the reference before any run
-  const bool writer = dist::world().rank() == 0;      // data-parallel: rank 0 writes
+  std::map<uint64_t, data::Dataset> datasets;         // one load per split seed
+  {
+    // Every run's memory estimate is checked before the first run, on the first seed's data.
+    RunConfig first = config.base;
+    first.seed = config.seeds.empty() ? 0 : config.seeds.front();
+    const auto& data =
+        datasets
+            .emplace(first.split_seed(), data::load_dataset(first.dataset, load_options_for(first)))
+            .first->second;
+    const auto plan = control::plan_network(config.base.model, data.input_shape);
+    const int64_t batch = std::min(config.base.batch_size, data.train.size());
+    const auto available = available_memory();
+    for (const auto& entry : config.entries)
+      check_memory(estimate_memory(*plan, entry.method, entry.options, batch), available,
+                   fmt::format("compare: '{}' (model '{}' at batch {})", entry.label,
+                               config.base.model, batch));
+  }
+  const bool writer = dist::world().rank() == 0;  // data-parallel: rank 0 writes
   if (!options.resume && from_rank0(writer && non_empty_directory(config.base.out)))
     throw UsageError(fmt::format(
         "compare: {} is not empty; pass --resume to skip its finished runs and finish the "
@@ -280,7 +299,6 @@ std::vector<CompareRow> run_compare(const CompareConfig& config, const CompareOp
     std::filesystem::create_directories(config.base.out);
     write_text_atomically(config.base.out + "/experiment.json", manifest.dump(2) + "\n");
   }
-  std::map<uint64_t, data::Dataset> datasets;  // one load per split seed
   std::vector<CompareRow> rows;
   const int64_t total = int64_t(config.entries.size() * config.seeds.size());
   int64_t index = 0, trained = 0;

@@ -73,6 +73,7 @@ const std::vector<std::string>& RunConfig::keys() {
                                              "on_divergence",
                                              "rollback_factor",
                                              "max_rollbacks",
+                                             "divergence_factor",
                                              "lr_schedule",
                                              "keep",
                                              "early_stop",
@@ -83,10 +84,18 @@ const std::vector<std::string>& RunConfig::keys() {
 }
 
 const std::vector<std::string>& RunConfig::resumable_keys() {
-  static const std::vector<std::string> k = {
-      "epochs",        "threads",           "device",        "eval_every",
-      "log_every",     "checkpoint_every",  "on_divergence", "rollback_factor",
-      "max_rollbacks", "diagnostics_every", "early_stop"};
+  static const std::vector<std::string> k = {"epochs",
+                                             "threads",
+                                             "device",
+                                             "eval_every",
+                                             "log_every",
+                                             "checkpoint_every",
+                                             "on_divergence",
+                                             "rollback_factor",
+                                             "max_rollbacks",
+                                             "divergence_factor",
+                                             "diagnostics_every",
+                                             "early_stop"};
   return k;
 }
 
@@ -172,6 +181,8 @@ void RunConfig::set(const std::string& key, const std::string& v) {
     rollback_factor = parse_real(key, v, 1e-6, 1);
   else if (key == "max_rollbacks")
     max_rollbacks = parse_int(key, v, 0);
+  else if (key == "divergence_factor")
+    divergence_factor = parse_real(key, v, 0, 1e300);
   else if (key == "lr_schedule")
     lr_schedule = LrSchedule::parse(v, "config 'lr_schedule'").spec();
   else if (key == "keep")
@@ -223,6 +234,10 @@ void RunConfig::validate() const {
     throw UsageError(
         fmt::format("config 'device' = '{}' is invalid: expected cpu or cuda[:N]", device));
   LrSchedule::parse(lr_schedule, "config 'lr_schedule'");
+  if (divergence_factor > 0 && divergence_factor <= 1)
+    throw UsageError(
+        fmt::format("config 'divergence_factor' = {} is invalid: expected 0 (off) or a factor > 1",
+                    format_real(divergence_factor)));
   if (keep != "last" && keep != "best")
     throw UsageError(fmt::format("config 'keep' = '{}' is invalid: expected last or best", keep));
   if (best_metric != "auto" && best_metric != "accuracy" && best_metric != "loss")
@@ -257,8 +272,10 @@ std::string RunConfig::to_toml() const {
       "train_limit = {}\ntest_limit = {}\neval_every = {}\nlog_every = {}\ndiagnostics_every = {}\n"
       "checkpoint_every = {}\n",
       train_limit, test_limit, eval_every, log_every, diagnostics_every, checkpoint_every);
-  s += fmt::format("on_divergence = {}\nrollback_factor = {}\nmax_rollbacks = {}\n",
-                   quoted(on_divergence), format_real(rollback_factor), max_rollbacks);
+  s += fmt::format(
+      "on_divergence = {}\nrollback_factor = {}\nmax_rollbacks = {}\ndivergence_factor = {}\n",
+      quoted(on_divergence), format_real(rollback_factor), max_rollbacks,
+      format_real(divergence_factor));
   s += fmt::format("lr_schedule = {}\nkeep = {}\nearly_stop = {}\nbest_metric = {}\n",
                    quoted(lr_schedule), quoted(keep), early_stop, quoted(best_metric));
   s += fmt::format("sync_bn = {}\nout = {}\n", sync_bn, quoted(out));

@@ -29,6 +29,7 @@
 #include "octrain/train/compute_device.h"
 #include "octrain/train/compute_threads.h"
 #include "octrain/train/lr_schedule.h"
+#include "octrain/train/memory_estimate.h"
 #include "octrain/train/metrics_log.h"
 #include "octrain/train/progress.h"
 #include "octrain/util/atomic_file.h"
@@ -200,6 +201,12 @@ RunResult run_training(RunConfig config, const RunOptions& options) {
                       : (loaded = data::load_dataset(config.dataset, load_options_for(config)));
   if (data.train.size() == 0) throw DataError(config.dataset + ": the training split is empty");
 
+  // The estimate comes from the model planned on the meta device, before anything is allocated.
+  const int64_t batch = std::min(config.batch_size, data.train.size());
+  check_memory(estimate_memory(*control::plan_network(config.model, data.input_shape),
+                               config.method, config.method_options, (batch + world - 1) / world),
+               available_memory(),
+               fmt::format("model '{}' with {} at batch {}", config.model, config.method, batch));
   torch::manual_seed(config.seed);
   auto network = control::build_network(config.model, data.input_shape);
   auto loss = make_loss_for(config, data, *network);
@@ -224,9 +231,13 @@ RunResult run_training(RunConfig config, const RunOptions& options) {
                          },
                          [&shard] { return shard.weight(); }});
   network->train();
-  auto method = methods::make_method(config.method, config.method_options, *network);
-  method->set_compute_threads(std::max(threads.blas, threads.intra_op));
-  method->set_batch_reducer(shard);
+  auto make_configured_method = [&] {
+    auto m = methods::make_method(config.method, config.method_options, *network);
+    m->set_compute_threads(std::max(threads.blas, threads.intra_op));
+    m->set_batch_reducer(shard);
+    return m;
+  };
+  auto method = make_configured_method();
   config.method_options = method->options().to_map();
 
   if (config.out.empty())
@@ -422,19 +433,32 @@ RunResult run_training(RunConfig config, const RunOptions& options) {
       }
 
       const int64_t bad_stage = first_nonfinite_stage(*network);
-      if (!std::isfinite(stats.loss) || bad_stage >= 0) {
+      bool grown = false;
+      if (std::isfinite(stats.loss) && bad_stage < 0) {
+        position.loss_growth.observe(stats.loss);
+        grown = position.loss_growth.grown_past(config.divergence_factor);
+      }
+      if (!std::isfinite(stats.loss) || bad_stage >= 0 || grown) {
         std::string what =
             std::isfinite(stats.loss) ? "" : fmt::format("non-finite loss ({})", stats.loss);
         if (bad_stage >= 0)
           what += fmt::format("{}non-finite controls in stage {} ({})", what.empty() ? "" : "; ",
                               bad_stage, network->stage(size_t(bad_stage)).describe());
+        if (grown)
+          what = fmt::format("{} (divergence_factor {:g})", position.loss_growth.describe(),
+                             config.divergence_factor);
         const std::string message =
             fmt::format("training diverged at epoch {} step {} (global step {}): {}", epoch + 1,
                         s + 1, position.global_step + 1, what);
         if (config.on_divergence == "rollback" && position.rollbacks < config.max_rollbacks &&
             !snapshot.empty()) {
           const int64_t rollbacks = position.rollbacks + 1;
-          position = restore_checkpoint_bytes(snapshot, *network, *method);
+          position = restore_snapshot(snapshot, *network, method, make_configured_method);
+          const auto left = nonfinite_method_state(*method);
+          if (!left.empty())
+            throw DivergenceError(fmt::format(
+                "{}; cannot roll back: the snapshot's method state holds non-finite values ({})",
+                message, fmt::join(left, ", ")));
           position.rollbacks = rollbacks;
           position.lr_scale *= config.rollback_factor;
           method->set_learning_rate_scale(position.lr_scale);
@@ -621,6 +645,9 @@ RunResult run_training(RunConfig config, const RunOptions& options) {
     summary["validation_loss"] = result.validation.loss;
     summary["validation_accuracy"] = nan_to_null(result.validation.accuracy);
   }
+  summary["loss_growth"] = {{"max_ratio", position.loss_growth.max_ratio},
+                            {"max_ratio_to_start", position.loss_growth.max_ratio_to_start},
+                            {"max_ratio_above_start", position.loss_growth.max_ratio_above_start}};
   if (stopped_early) {
     summary["stopped_early"] = true;
     summary["epochs_trained"] = position.epoch;

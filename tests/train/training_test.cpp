@@ -19,16 +19,9 @@ namespace fs = std::filesystem;
 namespace {
 
 using testing::fresh_dir;
+using testing::read_records;
 
 using testing::quiet;
-
-std::vector<nlohmann::json> read_records(const fs::path& dir) {
-  std::vector<nlohmann::json> out;
-  std::ifstream in(dir / "metrics.jsonl");
-  std::string line;
-  while (std::getline(in, line)) out.push_back(nlohmann::json::parse(line));
-  return out;
-}
 
 // Records without wall-clock fields, which legitimately differ between runs.
 std::vector<nlohmann::json> timeless(std::vector<nlohmann::json> records) {

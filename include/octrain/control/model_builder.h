@@ -22,5 +22,9 @@ namespace octrain::control {
 // The activation (default relu for cnn, tanh otherwise) follows every hidden Dense/Conv2d.
 // Throws UsageError naming the bad token or key. Seed torch's generator first.
 std::shared_ptr<Network> build_network(const std::string& spec, const Shape& input_shape);
+// The same network on the meta device (shapes_only.h): every stage, shape and control count, no
+// storage and no initialisation, so `mlp:784-100000000-10` costs nothing to plan. Leaves torch's
+// generator untouched.
+std::shared_ptr<Network> plan_network(const std::string& spec, const Shape& input_shape);
 
 }  // namespace octrain::control

@@ -17,6 +17,8 @@ struct MethodInfo {
 
 // Every registered method with its option schema (for `octrain methods` and --help).
 const std::vector<MethodInfo>& method_catalogue();
+// The catalogue entry of `name`; throws UsageError naming the known methods if there is none.
+const MethodInfo& find_method(const std::string& name);
 
 // Builds the method for `network` from "name[:key=value,...]" (or a name and an option map).
 // Throws UsageError naming the unknown method or the bad option.

@@ -1,8 +1,13 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <limits>
+#include <memory>
 #include <string>
+#include <vector>
+
+#include "octrain/train/loss_growth.h"
 
 namespace octrain::control {
 class Network;
@@ -35,6 +40,8 @@ struct TrainingPosition {
   double best_validation_accuracy = std::numeric_limits<double>::quiet_NaN();
   double best_test_loss = std::numeric_limits<double>::quiet_NaN();
   double best_test_accuracy = std::numeric_limits<double>::quiet_NaN();
+  // The smoothed training loss the divergence check watches (loss_growth.h).
+  LossGrowth loss_growth;
 };
 
 // Writes model, method state, torch's global RNG state and position to `path` atomically.
@@ -52,5 +59,17 @@ TrainingPosition restore_checkpoint_bytes(const std::string& bytes, control::Net
                                           methods::Method& method);
 // Only the network (for `octrain eval`).
 void load_network_from_checkpoint(const std::string& path, control::Network& network);
+
+// Rolls back to a snapshot of checkpoint_bytes: the network, and the method's whole state. The
+// method is rebuilt by `fresh` before the snapshot is loaded into it, so no state of the
+// abandoned steps survives (a method's load fills what the snapshot holds; an optimiser that had
+// not stepped when the snapshot was taken has nothing to fill, and its NaN moments would stay).
+TrainingPosition restore_snapshot(const std::string& bytes, control::Network& network,
+                                  std::unique_ptr<methods::Method>& method,
+                                  const std::function<std::unique_ptr<methods::Method>()>& fresh);
+
+// The names ("state/3/exp_avg") of the method's saved state tensors that hold a NaN or an
+// infinity; empty when all are finite.
+std::vector<std::string> nonfinite_method_state(const methods::Method& method);
 
 }  // namespace octrain::train

@@ -35,8 +35,11 @@ struct RunConfig {
   int64_t checkpoint_every = 0;   // epochs between checkpoints; 0: after an epoch once 30 s have
                                   // passed since the last one. Always after the last epoch.
   std::string on_divergence = "stop";  // stop | rollback
-  double rollback_factor = 0.5;        // step-size factor applied on each rollback
-  int64_t max_rollbacks = 3;
+  double rollback_factor = 0.1;        // step-size factor applied on each rollback
+  int64_t max_rollbacks = 4;
+  // Divergence also when the smoothed training loss grows this many times past its running
+  // minimum (and above its start; loss_growth.h); 0: only non-finite values count.
+  double divergence_factor = 10.0;
 
   std::string lr_schedule = "constant";  // lr_schedule.h: constant | step:E:G | cosine | warmup:N,…
   std::string keep = "last";             // last | best (also best.pt: best validation epoch)

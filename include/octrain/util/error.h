@@ -13,6 +13,7 @@ enum class ExitCode : int {
   kData = 3,           // missing, corrupt or truncated data file
   kDivergence = 4,     // training diverged and the policy gave up
   kPeerLost = 5,       // a data-parallel worker died, hung or never joined (docs/DISTRIBUTED.md)
+  kOutOfMemory = 6,    // an allocation failed: the run needs more memory than is available
   kInterrupted = 130,  // stopped by SIGINT/SIGTERM after writing a resumable checkpoint
 };
 
