@@ -33,6 +33,10 @@ std::string dims_text(const std::vector<int64_t>& dims, size_t from) {
 IdxArray read_idx(const std::string& path, int expected_dims, Provenance& provenance) {
   std::vector<uint8_t> bytes = read_file_bytes(path);
   provenance.record_file(path, bytes.data(), bytes.size());
+  return parse_idx(std::move(bytes), path, expected_dims);
+}
+
+IdxArray parse_idx(std::vector<uint8_t> bytes, const std::string& path, int expected_dims) {
   if (bytes.size() < 4) {
     throw DataError(
         fmt::format("{}: truncated: {} bytes, too short for an IDX header", path, bytes.size()));
@@ -84,8 +88,13 @@ IdxArray read_idx(const std::string& path, int expected_dims, Provenance& proven
 
 LabelledImages read_idx_pair(const std::string& images_path, const std::string& labels_path,
                              int64_t num_classes, Provenance& provenance) {
-  IdxArray images = read_idx(images_path, 3, provenance);
-  IdxArray labels = read_idx(labels_path, 1, provenance);
+  const IdxArray images = read_idx(images_path, 3, provenance);
+  const IdxArray labels = read_idx(labels_path, 1, provenance);
+  return pair_idx_arrays(images, labels, num_classes, images_path, labels_path);
+}
+
+LabelledImages pair_idx_arrays(const IdxArray& images, const IdxArray& labels, int64_t num_classes,
+                               const std::string& images_path, const std::string& labels_path) {
   if (images.dims[0] != labels.dims[0]) {
     throw DataError(fmt::format("{}: {} labels but {} has {} images", labels_path, labels.dims[0],
                                 images_path, images.dims[0]));
