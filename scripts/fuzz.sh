@@ -1,11 +1,12 @@
 #!/usr/bin/env bash
 # Builds the libFuzzer harnesses (fuzz/, one executable, clang with ASan + UBSan) in their own
 # build directory and runs each named harness (default: all) from its seed corpus.
-#   scripts/fuzz.sh [--seconds N] [--runs N] [--jobs N] [--build-only] [harness...]
+#   scripts/fuzz.sh [--seconds N] [--runs N] [--jobs N] [--build-only|--no-build] [harness...]
 # --seconds N: each harness runs N seconds (default 60); --runs N: stops a harness after N
-# executions if that comes first. Prints one line per harness (executions, seconds, findings) and
-# exits 1 if any harness found a crash, leak, timeout or sanitizer report (the input is kept in
-# BUILD/fuzz-artifacts/), 77 when clang with libFuzzer is not installed (ctest: skipped).
+# executions if that comes first; --no-build runs what BUILD holds (runs in parallel share one
+# build). Prints one line per harness (executions, seconds, findings) and exits 1 if any harness
+# found a crash, leak, timeout or sanitizer report (the input is kept in BUILD/fuzz-artifacts/),
+# 77 when clang with libFuzzer is not installed (ctest: skipped).
 # Environment: OCTRAIN_FUZZ_BUILD_DIR (default build-fuzz). New inputs the fuzzer finds go to
 # BUILD/fuzz-corpus/<harness>/, never into the repository's fuzz/corpus/.
 set -euo pipefail
@@ -16,6 +17,7 @@ seconds=60
 runs=-1
 jobs=2
 build_only=0
+build=1
 harnesses=()
 while [ $# -gt 0 ]; do
   case "$1" in
@@ -23,7 +25,8 @@ while [ $# -gt 0 ]; do
     --runs) runs=$2; shift 2 ;;
     --jobs) jobs=$2; shift 2 ;;
     --build-only) build_only=1; shift ;;
-    -h|--help) sed -n '2,11p' "$0"; exit 0 ;;
+    --no-build) build=0; shift ;;
+    -h|--help) sed -n '2,12p' "$0"; exit 0 ;;
     -*) echo "fuzz.sh: unknown option $1" >&2; exit 2 ;;
     *) harnesses+=("$1"); shift ;;
   esac
@@ -43,10 +46,12 @@ if ! command -v "$cxx" >/dev/null 2>&1 ||
   exit 77
 fi
 
-cmake -S "$repo" -B "$build_dir" -DCMAKE_CXX_COMPILER="$cxx" -DCMAKE_BUILD_TYPE=RelWithDebInfo \
-  -DCMAKE_CXX_FLAGS_RELWITHDEBINFO="-O1 -gline-tables-only" -DOCTRAIN_FUZZ=ON \
-  -DOCTRAIN_BUILD_TESTS=OFF -DOCTRAIN_BUILD_BENCH=OFF -DOCTRAIN_BUILD_CLI=OFF >/dev/null
-cmake --build "$build_dir" --target octrain_fuzz -j"$jobs"
+if [ "$build" -eq 1 ]; then
+  cmake -S "$repo" -B "$build_dir" -DCMAKE_CXX_COMPILER="$cxx" -DCMAKE_BUILD_TYPE=RelWithDebInfo \
+    -DCMAKE_CXX_FLAGS_RELWITHDEBINFO="-O1 -gline-tables-only" -DOCTRAIN_FUZZ=ON \
+    -DOCTRAIN_BUILD_TESTS=OFF -DOCTRAIN_BUILD_BENCH=OFF -DOCTRAIN_BUILD_CLI=OFF >/dev/null
+  cmake --build "$build_dir" --target octrain_fuzz -j"$jobs"
+fi
 [ "$build_only" -eq 1 ] && exit 0
 
 # libtorch's start-up allocations live for the whole process: suppressed by library name only.
@@ -64,9 +69,12 @@ for h in "${harnesses[@]}"; do
   artifacts=$build_dir/fuzz-artifacts
   log=$build_dir/fuzz-logs/$h.log
   mkdir -p "$corpus" "$artifacts" "$(dirname "$log")"
+  # Inputs up to twice the largest seed (at least 8 KiB): room to grow, no truncated seeds.
+  largest=$(find "$seeds" -type f -printf '%s\n' | sort -n | tail -1)
+  max_len=$((2 * ${largest:-0} > 8192 ? 2 * ${largest:-0} : 8192))
   set +e
   "$build_dir/fuzz/octrain_fuzz" --harness="$h" -max_total_time="$seconds" -runs="$runs" \
-    -max_len=16384 -timeout=10 -rss_limit_mb=4096 -print_final_stats=1 \
+    -max_len="$max_len" -timeout=10 -rss_limit_mb=4096 -print_final_stats=1 \
     -artifact_prefix="$artifacts/$h-" "$corpus" "$seeds" >"$log" 2>&1
   rc=$?
   set -e
