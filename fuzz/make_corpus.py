@@ -39,6 +39,8 @@ put("idx", "zero-dimension", idx([1, 0, 3], b""))
 put("idx", "huge-dims", bytes([0, 0, 8, 3]) + b"\xff\xff\xff\xff" * 3)
 put("idx", "float-type", bytes([0, 0, 0x0D, 1, 0, 0, 0, 1, 0, 0, 0, 0]))
 put("idx", "gzip-truncated", gz(idx([3], bytes([1, 2, 3])))[:-6])
+# Found by the fuzzer: no images, but of a shape larger than any file.
+put("idx", "crash-empty-huge-items", idx([0, 0x80FFFFFF, 0xFFFFFFFB], b""))
 
 # CIFAR-10: records of 1 label byte + 3072 pixels.
 def cifar(label, fill):

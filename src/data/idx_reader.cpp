@@ -64,15 +64,23 @@ IdxArray parse_idx(std::vector<uint8_t> bytes, const std::string& path, int expe
                                 bytes.size(), header));
   }
   IdxArray array;
-  uint64_t count = 1;
+  // Anything beyond 2^48 bytes cannot be in the file; stopping there also prevents overflow.
+  constexpr uint64_t kBeyondAnyFile = uint64_t{1} << 48;
+  const auto times = [](uint64_t a, uint64_t b) {
+    return b != 0 && a > kBeyondAnyFile / b ? kBeyondAnyFile : a * b;
+  };
+  uint64_t count = 1, item = 1;  // all elements; those of one item (dimensions after the first)
   for (int d = 0; d < dims; ++d) {
     const uint32_t size = big_endian_u32(bytes.data() + 4 + 4 * d);
     if (size == 0 && d > 0) throw DataError(fmt::format("{}: IDX dimension {} is 0", path, d));
     array.dims.push_back(size);
-    // Anything beyond 2^48 bytes cannot be in the file; stopping there also prevents overflow.
-    constexpr uint64_t kBeyondAnyFile = uint64_t{1} << 48;
-    count = size != 0 && count > kBeyondAnyFile / size ? kBeyondAnyFile : count * size;
+    count = times(count, size);
+    if (d > 0) item = times(item, size);
   }
+  // An empty file (0 items) still declares its items' shape, which must be one a file can hold.
+  if (item >= kBeyondAnyFile)
+    throw DataError(fmt::format("{}: IDX items of {} are larger than any file", path,
+                                dims_text(array.dims, 1)));
   const uint64_t actual = bytes.size() - header;
   if (actual != count) {
     const std::string what = dims == 3 ? fmt::format("{} images of {} ({} bytes)", array.dims[0],
