@@ -7,7 +7,8 @@
 # build). Prints one line per harness (executions, seconds, findings) and exits 1 if any harness
 # found a crash, leak, timeout or sanitizer report (the input is kept in BUILD/fuzz-artifacts/),
 # 77 when clang with libFuzzer is not installed (ctest: skipped).
-# Environment: OCTRAIN_FUZZ_BUILD_DIR (default build-fuzz). New inputs the fuzzer finds go to
+# Environment: OCTRAIN_FUZZ_BUILD_DIR (default build-fuzz), OCTRAIN_FUZZ_OPT (default -O1; the
+# ctest's short run builds with -O0, which compiles faster). New inputs the fuzzer finds go to
 # BUILD/fuzz-corpus/<harness>/, never into the repository's fuzz/corpus/.
 set -euo pipefail
 
@@ -48,7 +49,7 @@ fi
 
 if [ "$build" -eq 1 ]; then
   cmake -S "$repo" -B "$build_dir" -DCMAKE_CXX_COMPILER="$cxx" -DCMAKE_BUILD_TYPE=RelWithDebInfo \
-    -DCMAKE_CXX_FLAGS_RELWITHDEBINFO="-O1 -gline-tables-only" -DOCTRAIN_FUZZ=ON \
+    -DCMAKE_CXX_FLAGS_RELWITHDEBINFO="${OCTRAIN_FUZZ_OPT:--O1} -gline-tables-only" -DOCTRAIN_FUZZ=ON \
     -DOCTRAIN_BUILD_TESTS=OFF -DOCTRAIN_BUILD_BENCH=OFF -DOCTRAIN_BUILD_CLI=OFF >/dev/null
   cmake --build "$build_dir" --target octrain_fuzz -j"$jobs"
 fi
