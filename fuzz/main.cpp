@@ -10,6 +10,7 @@
 #include <cstring>
 #include <fstream>
 #include <map>
+#include <set>
 #include <string>
 
 #include "fuzz.h"
@@ -23,6 +24,17 @@ std::map<std::string, Harness>& harnesses() {
 }
 
 Harness selected = nullptr;
+
+// The scratch files this process wrote, removed when it exits (libFuzzer ends with exit()).
+// Never destroyed: the atexit handler runs after static destructors of later-built objects.
+std::set<std::string>& scratch_files() {
+  static auto* files = new std::set<std::string>;
+  return *files;
+}
+
+void remove_scratch_files() {
+  for (const auto& path : scratch_files()) std::remove(path.c_str());
+}
 
 std::string scratch_dir() {
   const char* tmp = std::getenv("TMPDIR");
@@ -40,6 +52,7 @@ std::string scratch_file(const void* data, size_t size, const std::string& suffi
   static const std::string prefix =
       scratch_dir() + "/octrain-fuzz-" + std::to_string(static_cast<long>(getpid()));
   const std::string path = prefix + suffix;
+  scratch_files().insert(path);
   std::ofstream out(path, std::ios::binary | std::ios::trunc);
   out.write(static_cast<const char*>(data), static_cast<std::streamsize>(size));
   if (!out) {
@@ -94,6 +107,7 @@ extern "C" int LLVMFuzzerInitialize(int* argc, char*** argv) {
     std::exit(2);
   }
   selected = it->second;
+  std::atexit(remove_scratch_files);
   return 0;
 }
 
