@@ -19,6 +19,10 @@ constexpr int64_t kClasses = 10;
 LabelledImages read_cifar10_batch(const std::string& path, Provenance& provenance) {
   std::vector<uint8_t> bytes = read_file_bytes(path);
   provenance.record_file(path, bytes.data(), bytes.size());
+  return parse_cifar10_batch(bytes, path);
+}
+
+LabelledImages parse_cifar10_batch(const std::vector<uint8_t>& bytes, const std::string& path) {
   const int64_t size = static_cast<int64_t>(bytes.size());
   if (size == 0) throw DataError(path + ": empty, expected CIFAR-10 records of 3073 bytes");
   if (size % kCifar10RecordBytes != 0) {
@@ -28,7 +32,7 @@ LabelledImages read_cifar10_batch(const std::string& path, Provenance& provenanc
   }
   const int64_t n = size / kCifar10RecordBytes;
   const torch::Tensor records =
-      torch::from_blob(bytes.data(), {n, kCifar10RecordBytes}, torch::kUInt8);
+      torch::from_blob(const_cast<uint8_t*>(bytes.data()), {n, kCifar10RecordBytes}, torch::kUInt8);
   const torch::Tensor labels = records.select(1, 0).to(torch::kLong);
   const int64_t max_label = labels.max().item<int64_t>();
   if (max_label >= kClasses) {

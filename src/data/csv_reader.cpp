@@ -67,7 +67,11 @@ struct Line {
 CsvTable read_csv(const std::string& path, CsvHeader header_mode, Provenance& provenance) {
   const std::vector<uint8_t> bytes = read_file_bytes(path);
   provenance.record_file(path, bytes.data(), bytes.size());
-  std::string_view text(reinterpret_cast<const char*>(bytes.data()), bytes.size());
+  return parse_csv(std::string_view(reinterpret_cast<const char*>(bytes.data()), bytes.size()),
+                   path, header_mode);
+}
+
+CsvTable parse_csv(std::string_view text, const std::string& path, CsvHeader header_mode) {
   if (text.substr(0, 3) == "\xEF\xBB\xBF") text.remove_prefix(3);  // a UTF-8 byte-order mark
   if (text.find('\0') != std::string_view::npos) {
     throw DataError(path + ": contains NUL bytes, not a text CSV file");

@@ -112,7 +112,11 @@ void fill_tabular(RawDataset& raw, const std::string& path, const CsvTable& tabl
   if (!table.header.empty()) raw.metadata["column_names"] = table.header;
 }
 
-RawDataset load_csv_source(const std::string& source, const SourceSpec& spec) {
+namespace {
+
+// The source's options applied to the table `read` returns (given the header mode).
+template <typename Read>
+RawDataset csv_source(const std::string& source, const SourceSpec& spec, Read&& read) {
   check_option_keys(source, spec, {"label", "target", "task", "header"});
   const auto option = [&](const std::string& key, const std::string& fallback) {
     const auto it = spec.options.find(key);
@@ -149,7 +153,7 @@ RawDataset load_csv_source(const std::string& source, const SourceSpec& spec) {
   if (path.empty()) throw UsageError(source + ": missing the file path after 'csv:'");
   RawDataset raw;
   raw.name = source;
-  const CsvTable table = read_csv(path, header, raw.provenance);
+  const CsvTable table = read(path, header, raw.provenance);
 
   std::vector<int64_t> target_columns;
   if (task == Task::kClassification) {
@@ -173,6 +177,22 @@ RawDataset load_csv_source(const std::string& source, const SourceSpec& spec) {
   raw.metadata["format"] = "csv";
   raw.metadata["header_option"] = header_text;
   return raw;
+}
+
+}  // namespace
+
+RawDataset load_csv_source(const std::string& source, const SourceSpec& spec) {
+  return csv_source(source, spec,
+                    [](const std::string& path, CsvHeader header, Provenance& provenance) {
+                      return read_csv(path, header, provenance);
+                    });
+}
+
+RawDataset csv_source_from_text(const std::string& source, const SourceSpec& spec,
+                                std::string_view text) {
+  return csv_source(source, spec, [&](const std::string& path, CsvHeader header, Provenance&) {
+    return parse_csv(text, path, header);
+  });
 }
 
 }  // namespace octrain::data

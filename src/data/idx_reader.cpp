@@ -33,6 +33,10 @@ std::string dims_text(const std::vector<int64_t>& dims, size_t from) {
 IdxArray read_idx(const std::string& path, int expected_dims, Provenance& provenance) {
   std::vector<uint8_t> bytes = read_file_bytes(path);
   provenance.record_file(path, bytes.data(), bytes.size());
+  return parse_idx(std::move(bytes), path, expected_dims);
+}
+
+IdxArray parse_idx(std::vector<uint8_t> bytes, const std::string& path, int expected_dims) {
   if (bytes.size() < 4) {
     throw DataError(
         fmt::format("{}: truncated: {} bytes, too short for an IDX header", path, bytes.size()));
@@ -60,15 +64,23 @@ IdxArray read_idx(const std::string& path, int expected_dims, Provenance& proven
                                 bytes.size(), header));
   }
   IdxArray array;
-  uint64_t count = 1;
+  // Anything beyond 2^48 bytes cannot be in the file; stopping there also prevents overflow.
+  constexpr uint64_t kBeyondAnyFile = uint64_t{1} << 48;
+  const auto times = [](uint64_t a, uint64_t b) {
+    return b != 0 && a > kBeyondAnyFile / b ? kBeyondAnyFile : a * b;
+  };
+  uint64_t count = 1, item = 1;  // all elements; those of one item (dimensions after the first)
   for (int d = 0; d < dims; ++d) {
     const uint32_t size = big_endian_u32(bytes.data() + 4 + 4 * d);
     if (size == 0 && d > 0) throw DataError(fmt::format("{}: IDX dimension {} is 0", path, d));
     array.dims.push_back(size);
-    // Anything beyond 2^48 bytes cannot be in the file; stopping there also prevents overflow.
-    constexpr uint64_t kBeyondAnyFile = uint64_t{1} << 48;
-    count = size != 0 && count > kBeyondAnyFile / size ? kBeyondAnyFile : count * size;
+    count = times(count, size);
+    if (d > 0) item = times(item, size);
   }
+  // An empty file (0 items) still declares its items' shape, which must be one a file can hold.
+  if (item >= kBeyondAnyFile)
+    throw DataError(fmt::format("{}: IDX items of {} are larger than any file", path,
+                                dims_text(array.dims, 1)));
   const uint64_t actual = bytes.size() - header;
   if (actual != count) {
     const std::string what = dims == 3 ? fmt::format("{} images of {} ({} bytes)", array.dims[0],
@@ -84,8 +96,13 @@ IdxArray read_idx(const std::string& path, int expected_dims, Provenance& proven
 
 LabelledImages read_idx_pair(const std::string& images_path, const std::string& labels_path,
                              int64_t num_classes, Provenance& provenance) {
-  IdxArray images = read_idx(images_path, 3, provenance);
-  IdxArray labels = read_idx(labels_path, 1, provenance);
+  const IdxArray images = read_idx(images_path, 3, provenance);
+  const IdxArray labels = read_idx(labels_path, 1, provenance);
+  return pair_idx_arrays(images, labels, num_classes, images_path, labels_path);
+}
+
+LabelledImages pair_idx_arrays(const IdxArray& images, const IdxArray& labels, int64_t num_classes,
+                               const std::string& images_path, const std::string& labels_path) {
   if (images.dims[0] != labels.dims[0]) {
     throw DataError(fmt::format("{}: {} labels but {} has {} images", labels_path, labels.dims[0],
                                 images_path, images.dims[0]));

@@ -102,6 +102,10 @@ class DigitJsonScanner {
 torch::Tensor read_mnist_digit_json(const std::string& path, Provenance& provenance) {
   const std::vector<uint8_t> bytes = read_file_bytes(path);
   provenance.record_file(path, bytes.data(), bytes.size());
+  return parse_mnist_digit_json(bytes, path);
+}
+
+torch::Tensor parse_mnist_digit_json(const std::vector<uint8_t>& bytes, const std::string& path) {
   const char* text = reinterpret_cast<const char*>(bytes.data());
   std::vector<float> values = DigitJsonScanner(path, text, text + bytes.size()).scan();
   const int64_t count = static_cast<int64_t>(values.size());

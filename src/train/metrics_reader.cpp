@@ -84,7 +84,11 @@ std::vector<nlohmann::json> read_metrics(const std::string& path,
   if (!in) throw DataError(path + ": metrics log not found");
   std::stringstream buffer;
   buffer << in.rdbuf();
-  const std::string text = buffer.str();
+  return parse_metrics(buffer.str(), path, options);
+}
+
+std::vector<nlohmann::json> parse_metrics(const std::string& text, const std::string& path,
+                                          const MetricsReadOptions& options) {
   std::vector<nlohmann::json> records;
   size_t begin = 0;
   for (int line_number = 1; begin < text.size(); ++line_number) {

@@ -225,6 +225,10 @@ PackedModel read_packed_model(const std::string& path) {
   std::ifstream in(path, std::ios::binary);
   if (!in) throw DataError(path + ": packed model not found");
   const Bytes file((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  return parse_packed_model(file, path);
+}
+
+PackedModel parse_packed_model(const std::string& file, const std::string& path) {
   const size_t prefix = sizeof kMagic + sizeof(uint64_t);
   if (file.size() < prefix + sizeof(uint32_t) || std::memcmp(file.data(), kMagic, sizeof kMagic))
     throw DataError(path + ": not a packed octrain model (bad magic or too short)");

@@ -39,11 +39,20 @@ double parse_real(const std::string& key, const std::string& text, double min, d
   return v;
 }
 
+// A TOML basic string: quotation marks, backslashes and the control characters TOML forbids
+// unescaped (all but tab, DEL included) are escaped, so every value reads back as written.
 std::string quoted(const std::string& s) {
   std::string out = "\"";
-  for (char c : s) {
-    if (c == '"' || c == '\\') out += '\\';
-    out += c;
+  for (const char c : s) {
+    const auto u = static_cast<unsigned char>(c);
+    if (c == '"' || c == '\\')
+      out += {'\\', c};
+    else if (c == '\n')
+      out += "\\n";
+    else if ((u < 0x20 && c != '\t') || u == 0x7f)
+      out += fmt::format("\\u{:04X}", unsigned{u});
+    else
+      out += c;
   }
   return out + "\"";
 }

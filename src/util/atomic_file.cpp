@@ -26,7 +26,9 @@ void sync_path(const std::string& path) {
   ::close(fd);
 }
 
-// Temporary files of this path left by a process that no longer runs (a SIGKILL mid-write).
+// Temporary files of this path left by a process that no longer runs (a SIGKILL mid-write):
+// "<name>.tmp.<pid>" and the writer's own helpers beside it, "<name>.tmp.<pid>.<suffix>" (the
+// folder save_checkpoint writes in).
 void remove_stale_temporaries(const std::string& path) {
   const fs::path target(path);
   const std::string prefix = target.filename().string() + ".tmp.";
@@ -37,7 +39,7 @@ void remove_stale_temporaries(const std::string& path) {
     if (name.rfind(prefix, 0) != 0) continue;
     char* end = nullptr;
     const long pid = std::strtol(name.c_str() + prefix.size(), &end, 10);
-    if (*end != '\0' || pid <= 0) continue;
+    if ((*end != '\0' && *end != '.') || end == name.c_str() + prefix.size() || pid <= 0) continue;
     if (::kill(pid_t(pid), 0) != 0 && errno == ESRCH) fs::remove_all(entry.path(), ec);
   }
 }

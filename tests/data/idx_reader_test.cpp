@@ -125,6 +125,27 @@ TEST(IdxReader, TrailingBytesAreAnError) {
       << message;
 }
 
+// Found by the idx fuzzer (fuzz/corpus/idx/crash-empty-huge-items): 0 images of 2164260863 x
+// 4294967291 pixels matched the empty file, and libtorch then refused the shape with an error
+// that was not a DataError.
+TEST(IdxReader, EmptyFileOfItemsTooLargeForAnyFileIsRejected) {
+  const std::vector<uint8_t> bytes = {0,    0,    8,    3,    0,    0,    0,    0,
+                                      0x80, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xfb};
+  const std::string message = data_error([&] { parse_idx(bytes, "images", 3); });
+  EXPECT_TRUE(contains(message,
+                       "images: IDX items of 2164260863x4294967291 are larger than any "
+                       "file"))
+      << message;
+  const fs::path dir = write_set(6, 4);
+  write_bytes(dir / "train-images-idx3-ubyte", bytes);
+  write_bytes(dir / "train-labels-idx1-ubyte", labels_of(0));
+  EXPECT_TRUE(
+      contains(data_error([&] { load_dataset("idx:" + dir.string()); }), "larger than any file"));
+  // An empty file of ordinary items is still an empty array.
+  EXPECT_EQ(parse_idx(idx_bytes({0, 28, 28}, {}), "empty", 3).dims,
+            (std::vector<int64_t>{0, 28, 28}));
+}
+
 TEST(IdxReader, ImageAndLabelCountsMustMatch) {
   const fs::path dir = write_set(6, 4);
   write_bytes(dir / "t10k-labels-idx1-ubyte.gz", gzip(labels_of(3)));

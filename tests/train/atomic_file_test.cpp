@@ -36,5 +36,20 @@ TEST(AtomicFile, WritesAndRemovesTemporariesOfDeadWriters) {
   EXPECT_TRUE(fs::exists(other));
 }
 
+// Found by scripts/kill_test.sh: a SIGKILL while save_checkpoint wrote left its folder
+// checkpoint.pt.tmp.<pid>.d (a whole checkpoint) behind for good.
+TEST(AtomicFile, RemovesTheHelperFoldersOfDeadWriters) {
+  const auto dir = fresh_dir();
+  const auto target = dir / "checkpoint.pt";
+  const auto stale = dir / "checkpoint.pt.tmp.2147483646.d";  // a dead writer's folder
+  const auto not_a_pid = dir / "checkpoint.pt.tmp.x.d";       // not ours: left alone
+  fs::create_directories(stale);
+  fs::create_directories(not_a_pid);
+  std::ofstream(stale / "checkpoint.pt") << "half";
+  write_text_atomically(target.string(), "done");
+  EXPECT_FALSE(fs::exists(stale));
+  EXPECT_TRUE(fs::exists(not_a_pid));
+}
+
 }  // namespace
 }  // namespace octrain::train::testing

@@ -288,6 +288,24 @@ TEST(Training, BatchNormRefusesSingleSampleBatches) {
   EXPECT_THROW(run_training(config, quiet()), UsageError);
 }
 
+// Found by the run_config fuzzer (fuzz/corpus/run_config/strings.toml): a value with a newline
+// or another control character wrote a config.toml that TOML refuses, so --resume failed.
+TEST(RunConfig, TomlRoundTripEscapesControlCharacters) {
+  RunConfig c;
+  c.set("model", "mlp:\n1-2");
+  c.set("out",
+        "runs/a\"b\\c\td\x01"
+        "e\x7f\rf");
+  c.set("dataset", "csv:x.csv?label=first");
+  const auto path = (fresh_dir() / "c.toml").string();
+  std::ofstream(path) << c.to_toml();
+  RunConfig d;
+  d.merge_toml_file(path);
+  EXPECT_EQ(d.model, c.model);
+  EXPECT_EQ(d.out, c.out);
+  EXPECT_EQ(d.to_toml(), c.to_toml());
+}
+
 TEST(RunConfig, TomlRoundTripAndErrors) {
   RunConfig c;
   c.set("method", "sgd:lr=0.3,momentum=0.9");

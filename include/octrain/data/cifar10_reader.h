@@ -14,6 +14,8 @@ constexpr int64_t kCifar10RecordBytes = 1 + 3 * 32 * 32;
 
 // One batch file with any number of records: images [N, 3, 32, 32] in [0, 1], labels [N].
 LabelledImages read_cifar10_batch(const std::string& path, Provenance& provenance);
+// The same for a file's bytes already in memory (decompressed); `where` names it in errors.
+LabelledImages parse_cifar10_batch(const std::vector<uint8_t>& bytes, const std::string& where);
 
 // The batch files of a directory (or of its cifar-10-batches-bin/ subdirectory, as the archive
 // unpacks): data_batch_1.bin, data_batch_2.bin, ... (consecutive from 1) and test_batch.bin.

@@ -2,6 +2,7 @@
 
 #include <cstdint>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "octrain/data/provenance.h"
@@ -30,5 +31,7 @@ struct CsvTable {
 // wrong number of fields, a header whose declared counts disagree, no data) is a DataError that
 // names the line and column.
 CsvTable read_csv(const std::string& path, CsvHeader header, Provenance& provenance);
+// The same for a file's text already in memory (decompressed); `where` names it in errors.
+CsvTable parse_csv(std::string_view text, const std::string& where, CsvHeader header);
 
 }  // namespace octrain::data

