@@ -235,11 +235,14 @@ TrainingPosition load_checkpoint(const std::string& path, control::Network& netw
 }
 
 TrainingPosition restore_checkpoint_bytes(const std::string& bytes, control::Network& network,
-                                          methods::Method& method) {
-  std::istringstream in(bytes);
-  torch::serialize::InputArchive archive;
-  archive.load_from(in, device_of(network));
-  return read_archive(archive, network, method, "rollback snapshot");
+                                          methods::Method& method, const std::string& where) {
+  return as_data_error(where, [&] {
+    verify_zip_integrity(bytes, where);
+    std::istringstream in(bytes);
+    torch::serialize::InputArchive archive;
+    archive.load_from(in, device_of(network));
+    return read_archive(archive, network, method, where);
+  });
 }
 
 void load_network_from_checkpoint(const std::string& path, control::Network& network) {

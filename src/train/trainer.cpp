@@ -267,7 +267,7 @@ RunResult run_training(RunConfig config, const RunOptions& options) {
         bytes.assign(std::istreambuf_iterator<char>(file), {});
       });
       communicator.broadcast_bytes(bytes, 0);
-      position = restore_checkpoint_bytes(bytes, *network, *method);
+      position = restore_checkpoint_bytes(bytes, *network, *method, checkpoint_path);
     } else {
       position = load_checkpoint(checkpoint_path, *network, *method);
     }

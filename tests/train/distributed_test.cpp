@@ -361,6 +361,34 @@ TEST(Distributed, InterruptedTwoProcessRunResumesExactly) {
   EXPECT_EQ(step_records(dir / "whole").size(), step_records(dir / "split").size());
 }
 
+// A damaged checkpoint is refused on a data-parallel resume as on a single-process one (the bytes
+// rank 0 broadcasts are checked against the zip's CRC-32s before libtorch reads them): exit 3.
+TEST(Distributed, DamagedCheckpointIsRefusedOnResume) {
+  if (!installed("wine")) GTEST_SKIP() << "wine is not installed";
+  const auto dir = fresh_dir();
+  auto o = run_cli(fmt::format("train -d wine -b 25 -j 1 -q {} --method adam -e 1 --nproc 2 -o {}",
+                               kDense, (dir / "run").string()));
+  ASSERT_EQ(o.code, 0) << o.output;
+  const auto path = dir / "run" / "checkpoint.pt";
+  std::string bytes = read_text(path);
+  // One bit of the first tensor record's data: its zip local header (PK\3\4) holds the name and
+  // extra-field lengths at offsets 26 and 28; the data follows them.
+  const auto name = bytes.find("/data/0");
+  ASSERT_NE(name, std::string::npos);
+  const auto header = bytes.rfind(std::string("PK\x03\x04", 4), name);
+  ASSERT_NE(header, std::string::npos);
+  auto u16 = [&](size_t i) {
+    return size_t(uint8_t(bytes[i])) | size_t(uint8_t(bytes[i + 1])) << 8;
+  };
+  const size_t data = header + 30 + u16(header + 26) + u16(header + 28);
+  ASSERT_LT(data, bytes.size());
+  bytes[data] = char(bytes[data] ^ 0x10);
+  std::ofstream(path, std::ios::binary) << bytes;
+  o = run_cli(fmt::format("train --resume {} -e 2 --nproc 2 -q", (dir / "run").string()));
+  EXPECT_EQ(o.code, 3) << o.output;
+  EXPECT_NE(o.output.find("checkpoint.pt"), std::string::npos) << o.output;
+}
+
 TEST(Distributed, LauncherReportsAFailingWorker) {
   // A usage error on every worker: the launcher passes its exit code on.
   const auto o = run_cli("train -d wine -m mlp:13-3 --method nosuch --nproc 2 -e 1");

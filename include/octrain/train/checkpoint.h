@@ -55,8 +55,12 @@ std::string checkpoint_bytes(control::Network& network, const methods::Method& m
 // this network.
 TrainingPosition load_checkpoint(const std::string& path, control::Network& network,
                                  methods::Method& method);
+// The same from a checkpoint's bytes (a rollback snapshot, or the file rank 0 broadcast to the
+// others on a data-parallel resume), checked as load_checkpoint checks a file; `where` names it
+// in errors.
 TrainingPosition restore_checkpoint_bytes(const std::string& bytes, control::Network& network,
-                                          methods::Method& method);
+                                          methods::Method& method,
+                                          const std::string& where = "rollback snapshot");
 // Only the network (for `octrain eval`).
 void load_network_from_checkpoint(const std::string& path, control::Network& network);
 
