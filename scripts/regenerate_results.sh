@@ -61,6 +61,10 @@ runs="runs/results-$profile"
 generated=docs/results/generated
 mkdir -p "$runs"
 started=$(date +%s)
+# The tree as the runs start (edits made while they run do not change what they ran); the
+# binary's own revision is in `octrain version` below.
+revision=$(git rev-parse --short HEAD)
+git diff --quiet HEAD -- src include apps configs 2>/dev/null || revision+=" (with uncommitted changes)"
 timings=""
 dirs=()
 for config in "${CONFIGS[@]}"; do
@@ -87,8 +91,6 @@ if [[ $bench == 1 ]]; then
 fi
 finished=$(date +%s)
 
-revision=$(git rev-parse --short HEAD)
-git diff --quiet HEAD -- src include apps configs 2>/dev/null || revision+=" (with uncommitted changes)"
 load=$(cut -d' ' -f1-3 /proc/loadavg)
 cpu=$(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ *//')
 memory=$(awk '/MemTotal/ {printf "%.0f GiB", $2 / 1048576}' /proc/meminfo)
