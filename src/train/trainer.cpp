@@ -249,6 +249,7 @@ RunResult run_training(RunConfig config, const RunOptions& options) {
   agree_with_rank0(communicator, [&] {
     std::filesystem::create_directories(dir);
     lock.emplace(dir);
+    remove_dead_writers_temporaries(dir);  // e.g. best.pt's, which only a new best would clear
     if (!options.resume && std::filesystem::exists(checkpoint_path))
       throw UsageError(fmt::format(
           "{}: already holds a run; pass --resume {} to continue it or choose another --out", dir,

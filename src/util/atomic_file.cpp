@@ -26,6 +26,16 @@ void sync_path(const std::string& path) {
   ::close(fd);
 }
 
+// "<prefix><pid>" or "<prefix><pid>.<suffix>" of a process that no longer runs.
+bool left_by_dead_writer(const std::string& name, const std::string& prefix) {
+  if (name.rfind(prefix, 0) != 0) return false;
+  char* end = nullptr;
+  const long pid = std::strtol(name.c_str() + prefix.size(), &end, 10);
+  if ((*end != '\0' && *end != '.') || end == name.c_str() + prefix.size() || pid <= 0)
+    return false;
+  return ::kill(pid_t(pid), 0) != 0 && errno == ESRCH;
+}
+
 // Temporary files of this path left by a process that no longer runs (a SIGKILL mid-write):
 // "<name>.tmp.<pid>" and the writer's own helpers beside it, "<name>.tmp.<pid>.<suffix>" (the
 // folder save_checkpoint writes in).
@@ -34,14 +44,9 @@ void remove_stale_temporaries(const std::string& path) {
   const std::string prefix = target.filename().string() + ".tmp.";
   std::error_code ec;
   const fs::path dir = target.has_parent_path() ? target.parent_path() : fs::path(".");
-  for (const auto& entry : fs::directory_iterator(dir, ec)) {
-    const std::string name = entry.path().filename().string();
-    if (name.rfind(prefix, 0) != 0) continue;
-    char* end = nullptr;
-    const long pid = std::strtol(name.c_str() + prefix.size(), &end, 10);
-    if ((*end != '\0' && *end != '.') || end == name.c_str() + prefix.size() || pid <= 0) continue;
-    if (::kill(pid_t(pid), 0) != 0 && errno == ESRCH) fs::remove_all(entry.path(), ec);
-  }
+  for (const auto& entry : fs::directory_iterator(dir, ec))
+    if (left_by_dead_writer(entry.path().filename().string(), prefix))
+      fs::remove_all(entry.path(), ec);
 }
 
 }  // namespace
@@ -70,6 +75,17 @@ void write_atomically(const std::string& path,
   const fs::path parent = fs::path(path).parent_path();
   sync_path(parent.empty() ? std::string(".") : parent.string());
   remove_stale_temporaries(path);
+}
+
+void remove_dead_writers_temporaries(const std::string& dir) {
+  std::error_code ec;
+  for (const auto& entry : fs::directory_iterator(dir, ec)) {
+    const std::string name = entry.path().filename().string();
+    const size_t tmp = name.find(".tmp.");
+    if (tmp != std::string::npos && tmp > 0 &&
+        left_by_dead_writer(name, name.substr(0, tmp) + ".tmp."))
+      fs::remove_all(entry.path(), ec);
+  }
 }
 
 void write_text_atomically(const std::string& path, const std::string& content) {

@@ -1,8 +1,10 @@
 // write_atomically replaces only regular files and cleans up after killed writers.
 #include "octrain/util/atomic_file.h"
 
+#include <fmt/format.h>
 #include <gtest/gtest.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include <fstream>
 
@@ -49,6 +51,26 @@ TEST(AtomicFile, RemovesTheHelperFoldersOfDeadWriters) {
   write_text_atomically(target.string(), "done");
   EXPECT_FALSE(fs::exists(stale));
   EXPECT_TRUE(fs::exists(not_a_pid));
+}
+
+// A run directory is swept when a run takes it: a killed writer's best.pt helper folder goes,
+// although best.pt itself may never be written again; live writers' and foreign files stay.
+TEST(AtomicFile, ARunDirectoryIsSweptOfDeadWritersTemporaries) {
+  const auto dir = fresh_dir();
+  const auto dead_folder = dir / "best.pt.tmp.2147483646.d";
+  const auto dead_file = dir / "result.json.tmp.2147483646";
+  const auto live = dir / fmt::format("checkpoint.pt.tmp.{}", ::getpid());
+  const auto foreign = dir / "notes.tmp.txt";
+  fs::create_directories(dead_folder);
+  std::ofstream(dead_folder / "best.pt") << "half";
+  std::ofstream(dead_file) << "half";
+  std::ofstream(live) << "being written";
+  std::ofstream(foreign) << "mine";
+  remove_dead_writers_temporaries(dir.string());
+  EXPECT_FALSE(fs::exists(dead_folder));
+  EXPECT_FALSE(fs::exists(dead_file));
+  EXPECT_TRUE(fs::exists(live));
+  EXPECT_TRUE(fs::exists(foreign));
 }
 
 }  // namespace
