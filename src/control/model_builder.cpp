@@ -152,7 +152,7 @@ SpecOptions parse_spec_options(const std::vector<std::string>& segments,
     for (const auto& [k, v] : parse_named_spec("x:" + segment).options) raw[k] = v;
   }
   options.init = parse_initialiser(raw);
-  for (const char* key : {"init", "sw2", "sb2"}) raw.erase(key);
+  for (const auto& key : initialiser_keys()) raw.erase(key);
   const auto values = OptionSchema(fmt::format("model '{}'", spec))
                           .real("delta", 0.5, "residual step δ", 0, 1e3)
                           .flag("bias", true, "Dense/Conv2d stages have a bias")
@@ -275,6 +275,11 @@ std::shared_ptr<Network> build_from_toml(const std::string& path, const Shape& i
   const toml::table doc = read_toml_file(path, "model file");
   std::map<std::string, std::string> init_raw;
   if (auto* init = doc["init"].as_table()) init_raw = toml_table_options(*init, path + ": [init]");
+  const auto& init_keys = initialiser_keys();
+  for (const auto& [key, value] : init_raw)
+    if (std::find(init_keys.begin(), init_keys.end(), key) == init_keys.end())
+      throw UsageError(fmt::format("{}: [init] has no option '{}' (known: {})", path, key,
+                                   fmt::join(init_keys, ", ")));
   SpecOptions options;
   options.init = parse_initialiser(init_raw);
   Builder b(input, options);

@@ -2,6 +2,7 @@
 
 #include <gtest/gtest.h>
 #include <torch/torch.h>
+#include <unistd.h>
 
 #include <filesystem>
 #include <fstream>
@@ -57,6 +58,32 @@ TEST(ModelBuilder, InitialisersSetTheWeights) {
   auto ortho = build_network("mlp:50-50-1:init=orthogonal,sw2=4", {50});
   auto& square = dynamic_cast<DenseStage&>(ortho->stage(0));
   EXPECT_TRUE(torch::allclose(square.weight.mm(square.weight.t()), 4 * torch::eye(50), 1e-4, 1e-4));
+}
+
+// TensorFlow's truncated normal (DeepOBS's initialiser): no weight beyond 2σ, the standard
+// deviation of N(0, σ²) cut at ±2σ (0.8796σ), every bias the constant; its options belong to it.
+TEST(ModelBuilder, TruncatedNormalInitialiser) {
+  torch::manual_seed(0);
+  auto net = build_network("mlp:400-300-1:init=truncated-normal:std=0.05:bias_value=0.05", {400});
+  auto& dense = dynamic_cast<DenseStage&>(net->stage(0));
+  EXPECT_LE(dense.weight.abs().max().item<double>(), 0.1);
+  EXPECT_NEAR(dense.weight.std().item<double>(), 0.8796 * 0.05, 0.002);
+  EXPECT_NEAR(dense.weight.mean().item<double>(), 0.0, 0.001);
+  EXPECT_TRUE(torch::all(dense.bias == 0.05).item<bool>());
+  EXPECT_THROW(build_network("mlp:4-3-1:init=normal:std=0.1", {4}), UsageError);
+  EXPECT_THROW(build_network("mlp:4-3-1:init=truncated-normal:std=-1", {4}), UsageError);
+  // A model file's [init] table takes the same options, and refuses others (a typo is an error).
+  const auto path = std::filesystem::temp_directory_path() /
+                    ("octrain-init-" + std::to_string(::getpid()) + ".toml");
+  std::ofstream(path) << "[init]\ninit = \"truncated-normal\"\nstd = 0.02\nbias_value = 0.1\n"
+                         "[[stage]]\ntype = \"dense\"\nout = 3\n";
+  auto from_file = build_network(path.string(), {4});
+  EXPECT_TRUE(torch::all(dynamic_cast<DenseStage&>(from_file->stage(0)).bias == 0.1).item<bool>());
+  std::ofstream(path) << "[init]\ninit = \"normal\"\nsigma = 0.02\n[[stage]]\ntype = \"dense\"\n"
+                         "out = 3\n";
+  EXPECT_NE(error_of([&] { build_network(path.string(), {4}); }).find("no option 'sigma'"),
+            std::string::npos);
+  std::filesystem::remove(path);
 }
 
 TEST(ModelBuilder, ErrorsNameTheProblem) {

@@ -5,6 +5,8 @@
 #include <fstream>
 #include <sstream>
 
+#include "octrain/control/model_builder.h"
+#include "octrain/control/network.h"
 #include "octrain/util/error.h"
 #include "octrain/util/file_name.h"
 #include "run_helpers.h"
@@ -140,6 +142,37 @@ TEST(Compare, RunTablesSetAndSweepRunSettings) {
     std::ofstream(path) << bad;
     CompareConfig refused;
     EXPECT_THROW(refused.merge_toml_file(path), UsageError) << bad;
+  }
+}
+
+// The DeepOBS problems as shipped: DeepOBS's layer shapes and parameter counts (fmnist_mlp
+// 784·1000+1000 + 1000·500+500 + 500·100+100 + 100·10+10; fmnist_2c2d 5·5·32+32 + 5·5·32·64+64 +
+// 7·7·64·1024+1024 + 1024·10+10), batch 128, 100 epochs, a 10 000-image validation split.
+TEST(Compare, DeepObsProblemsHaveTheirDefinedShapes) {
+  struct Problem {
+    const char* config;
+    int64_t parameters;
+    std::vector<std::vector<int64_t>> weight_shapes;
+  };
+  for (const auto& p : std::vector<Problem>{
+           {"deepobs-fmnist-mlp", 1336610, {{1000, 784}, {500, 1000}, {100, 500}, {10, 100}}},
+           {"deepobs-fmnist-2c2d",
+            3274634,
+            {{32, 1, 5, 5}, {64, 32, 5, 5}, {1024, 3136}, {10, 1024}}}}) {
+    SCOPED_TRACE(p.config);
+    CompareConfig config;
+    config.merge_toml_file(std::string(OCTRAIN_SOURCE_DIR) + "/configs/" + p.config + ".toml");
+    EXPECT_EQ(config.base.batch_size, 128);
+    EXPECT_EQ(config.base.epochs, 100);
+    EXPECT_NEAR(config.base.validation_fraction * 60000, 10000, 1e-6);
+    auto network = control::build_network(config.base.model, {1, 28, 28});
+    EXPECT_EQ(network->num_controls(), p.parameters);
+    std::vector<std::vector<int64_t>> shapes;
+    for (auto& theta : network->controls())
+      if (theta.dim() > 1) shapes.push_back(theta.sizes().vec());
+    EXPECT_EQ(shapes, p.weight_shapes);
+    EXPECT_EQ(network->output_shape(), (control::Shape{10}));
+    config.base.validate();
   }
 }
 
