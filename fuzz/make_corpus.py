@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Writes the seed corpora of the text and raw-binary harnesses into fuzz/corpus/<harness>/:
+"""Writes the seed corpora of the text and raw-binary harnesses into OUT/<harness>/ (argument 1):
 small valid files and edge cases (a few KB each, no datasets). The checkpoint and packed_model
 seeds are real files written by octrain itself: fuzz/make_corpus.sh."""
 import gzip
@@ -8,7 +8,9 @@ import os
 import struct
 import sys
 
-root = os.path.join(os.path.dirname(os.path.abspath(__file__)), "corpus")
+if len(sys.argv) != 2:
+    sys.exit("usage: make_corpus.py OUT")
+root = sys.argv[1]
 
 
 def put(harness, name, data):

@@ -8,8 +8,10 @@
 # found a crash, leak, timeout or sanitizer report (the input is kept in BUILD/fuzz-artifacts/),
 # 77 when clang with libFuzzer is not installed (ctest: skipped).
 # Environment: OCTRAIN_FUZZ_BUILD_DIR (default build-fuzz), OCTRAIN_FUZZ_OPT (default -O1; the
-# ctest's short run builds with -O0, which compiles faster). New inputs the fuzzer finds go to
-# BUILD/fuzz-corpus/<harness>/, never into the repository's fuzz/corpus/.
+# ctest's short run builds with -O0, which compiles faster), OCTRAIN (the octrain binary that
+# writes the checkpoint and packed-model seeds; default build/octrain). The seeds are generated
+# into BUILD/fuzz-seeds/ (fuzz/make_corpus.sh) on the first run; new inputs the fuzzer finds go
+# to BUILD/fuzz-corpus/<harness>/.
 set -euo pipefail
 
 repo=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -33,7 +35,7 @@ while [ $# -gt 0 ]; do
   esac
 done
 if [ ${#harnesses[@]} -eq 0 ]; then
-  for dir in "$repo"/fuzz/corpus/*/; do harnesses+=("$(basename "$dir")"); done
+  harnesses=(idx csv cifar10 mnist_json run_config model_spec metrics_line checkpoint packed_model)
 fi
 
 cxx=${CXX_FUZZ:-clang++}
@@ -62,9 +64,16 @@ export UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}
 # One compute thread: the harnesses parse, they do not train.
 export OMP_NUM_THREADS=1
 
+seeds_root=$build_dir/fuzz-seeds
+if [ ! -f "$seeds_root/.complete" ]; then
+  rm -rf "$seeds_root"
+  "$repo/fuzz/make_corpus.sh" "$seeds_root"
+  touch "$seeds_root/.complete"
+fi
+
 failed=0
 for h in "${harnesses[@]}"; do
-  seeds=$repo/fuzz/corpus/$h
+  seeds=$seeds_root/$h
   [ -d "$seeds" ] || { echo "fuzz.sh: no seed corpus $seeds" >&2; exit 2; }
   corpus=$build_dir/fuzz-corpus/$h
   artifacts=$build_dir/fuzz-artifacts

@@ -125,9 +125,9 @@ TEST(IdxReader, TrailingBytesAreAnError) {
       << message;
 }
 
-// Found by the idx fuzzer (fuzz/corpus/idx/crash-empty-huge-items): 0 images of 2164260863 x
-// 4294967291 pixels matched the empty file, and libtorch then refused the shape with an error
-// that was not a DataError.
+// Found by the idx fuzzer (its seed crash-empty-huge-items, fuzz/make_corpus.py): 0 images of
+// 2164260863 x 4294967291 pixels matched the empty file, and libtorch then refused the shape with
+// an error that was not a DataError.
 TEST(IdxReader, EmptyFileOfItemsTooLargeForAnyFileIsRejected) {
   const std::vector<uint8_t> bytes = {0,    0,    8,    3,    0,    0,    0,    0,
                                       0x80, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xfb};

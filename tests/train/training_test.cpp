@@ -288,8 +288,8 @@ TEST(Training, BatchNormRefusesSingleSampleBatches) {
   EXPECT_THROW(run_training(config, quiet()), UsageError);
 }
 
-// Found by the run_config fuzzer (fuzz/corpus/run_config/strings.toml): a value with a newline
-// or another control character wrote a config.toml that TOML refuses, so --resume failed.
+// Found by the run_config fuzzer (its seed strings.toml, fuzz/make_corpus.py): a value with a
+// newline or another control character wrote a config.toml that TOML refuses, so --resume failed.
 TEST(RunConfig, TomlRoundTripEscapesControlCharacters) {
   RunConfig c;
   c.set("model", "mlp:\n1-2");
