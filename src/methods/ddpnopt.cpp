@@ -101,9 +101,14 @@ OptionSchema Ddpnopt::schema_for(const std::string& name) {
               "V_xx per sample: rank-one factor (any net) or full matrices (small dense nets)")
       .choice("terminal_hessian", "exact", {"exact", "outer"},
               "full V_xx at x_T: ∇²φ, or the Gauss-Newton outer product ∇φ∇φᵀ")
-      .choice("terminal_factor", "sampled", {"sampled", "outer"},
+      .choice("terminal_factor", "sampled", {"sampled", "outer", "exact"},
               "factored V_xx at x_T: z with E[zzᵀ] = ∇²φ (cross-entropy: p − e_ŷ, ŷ drawn from "
-              "the model), or z = ∇φ (empirical Fisher, too large for confidently wrong samples)")
+              "the model), z = ∇φ (empirical Fisher, too large for confidently wrong samples), "
+              "or exact: a rank-K factor of ∇²φ (K outputs; K× the factored cost)")
+      .integer("terminal_draws", 1,
+               "terminal_factor=sampled: draws averaged into a rank-D factor (D× the factored "
+               "cost)",
+               1, 64)
       .real("tikhonov", 0.0,
             "ε_V added to V_xx at each trainable stage's input, accumulated through the "
             "backward pass (factored: its diagonal; costs one W δx product per stage in the "
@@ -143,8 +148,13 @@ Ddpnopt::Ddpnopt(const std::string& name, OptionValues options, control::Network
       : o.text("value_hessian") == "full" ? ValueHessian::kFull
                                           : ValueHessian::kFactored;
   exact_terminal_ = ddp || o.text("terminal_hessian") == "exact";
-  terminal_factor_ = !ddp && o.text("terminal_factor") == "sampled" ? TerminalFactor::kSampled
-                                                                    : TerminalFactor::kOuter;
+  const std::string terminal_factor = ddp ? "outer" : o.text("terminal_factor");
+  terminal_factor_ = terminal_factor == "sampled" ? TerminalFactor::kSampled
+                     : terminal_factor == "exact" ? TerminalFactor::kExact
+                                                  : TerminalFactor::kOuter;
+  terminal_draws_ = ddp ? 1 : o.integer("terminal_draws");
+  if (terminal_draws_ > 1 && terminal_factor_ != TerminalFactor::kSampled)
+    throw UsageError(name + ": terminal_draws applies to terminal_factor=sampled");
   second_order_ = o.flag("second_order");
   kl_clip_ = curvature_ == "kfac" || curvature_ == "ekfac" ? o.real("kl_clip") : 0.0;
   diagnostics_every_ = o.integer("diagnostics_every");
@@ -247,7 +257,7 @@ StepStats Ddpnopt::step(control::Network& network, const control::TerminalLoss& 
                      ": blocks=augmented couples every pair of samples and cannot be "
                      "split across processes; use blocks=diagonal or one process");
   auto value = terminal_value(loss, trajectory.output(), y, value_hessian_, exact_terminal_,
-                              &stats.loss, terminal_factor_, &this->batch());
+                              &stats.loss, terminal_factor_, &this->batch(), terminal_draws_);
   stats.objective += stats.loss;
   stats.accuracy = batch_accuracy(loss, trajectory.output(), y);
 

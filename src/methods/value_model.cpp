@@ -42,6 +42,28 @@ torch::Tensor sample_dot(const torch::Tensor& a, const torch::Tensor& b) {
   return (flat(a) * flat(b)).sum(1);
 }
 
+// A FACTORED V_xx of rank K per sample holds its factors as [K·B, …], draw or column k of every
+// sample in rows [k·B, (k + 1)·B). Rank 1 is the plain [B, …] of Proposition 3.
+int64_t factor_rank(const torch::Tensor& factor, int64_t batch) {
+  return factor.size(0) / batch;
+}
+
+// t [B, …] repeated for every factor column: [K·B, …].
+torch::Tensor tile(const torch::Tensor& t, int64_t rank) {
+  if (rank == 1 || !t.defined()) return t;
+  std::vector<int64_t> repeats(t.dim(), 1);
+  repeats[0] = rank;
+  return t.repeat(repeats);
+}
+
+// Σ_k of a folded [K·B, …] tensor: [B, …].
+torch::Tensor fold_sum(const torch::Tensor& t, int64_t rank) {
+  if (rank == 1) return t;
+  std::vector<int64_t> shape{rank, t.size(0) / rank};
+  shape.insert(shape.end(), t.sizes().begin() + 1, t.sizes().end());
+  return t.view(shape).sum(0);
+}
+
 // c in V_xx = Q_xx − c·η Q_xu M⁻¹ Q_ux (see ValueScale).
 double correction_weight(const LayerValueOptions& o, int64_t batch) {
   if (o.batch && o.batch->distributed()) batch = o.batch->global_size();
@@ -103,6 +125,36 @@ std::pair<torch::Tensor, torch::Tensor> sample_forms(control::Stage& stage, cons
       zv.push_back((per_sample_control_vjp(stage, xs, v.narrow(0, s, n)) * solved).sum({1, 2}));
   }
   return {torch::cat(zz), v.defined() ? torch::cat(zv) : torch::Tensor()};
+}
+
+// S_s[k, l] = ⟨g_uᵀz_s^k, M⁻¹ g_uᵀz_s^l⟩ [B, K, K] for a rank-K factor z [K·B, …] at the layer's
+// output: the K×K matrix that takes the place of the scalar ⟨q_u, M⁻¹q_u⟩ in Proposition 3.
+torch::Tensor sample_form_matrices(control::Stage& stage, const torch::Tensor& x,
+                                   const StageCurvature& curvature, const torch::Tensor& z,
+                                   int64_t rank) {
+  const int64_t batch = x.size(0);
+  if (require_linear_layer(stage).is_matrix()) {
+    const auto inputs = layer_inputs(stage, x).squeeze(1);
+    const auto columns = z.reshape({rank, 1, batch, -1});
+    const auto rows = z.reshape({1, rank, batch, -1});
+    return curvature
+        .sample_form(inputs, columns.expand({rank, rank, batch, -1}),
+                     rows.expand({rank, rank, batch, -1}))
+        .permute({2, 0, 1});
+  }
+  std::vector<torch::Tensor> forms;
+  std::vector<int64_t> shape{rank, batch};
+  shape.insert(shape.end(), z.sizes().begin() + 1, z.sizes().end());
+  const auto columns = z.view(shape);
+  for (int64_t s = 0; s < batch; s += kSampleChunk) {
+    const int64_t n = std::min(kSampleChunk, batch - s);
+    auto zs = columns.narrow(1, s, n).flatten(0, 1);
+    const auto gz = per_sample_control_vjp(stage, tile(x.narrow(0, s, n), rank), zs);
+    const auto solved = curvature.solve(gz);
+    const auto g = gz.reshape({rank, n, -1}).transpose(0, 1);                  // [n, K, F]
+    forms.push_back(g.bmm(solved.reshape({rank, n, -1}).permute({1, 2, 0})));  // [n, K, K]
+  }
+  return torch::cat(forms);
 }
 
 // Q_xu^(s)[m, j, k] = Σ_t (Wᵀ V_hh^(s,t))[m, j] x̃_t[k] for an AUGMENTED V_hh [s, i, t, j]: the
@@ -180,31 +232,39 @@ LayerValue factored_layer_value(control::Stage& stage, const torch::Tensor& x,
                                 const StageCurvature& curvature,
                                 const torch::Tensor& running_gradient,
                                 const torch::Tensor& mean_direction, const LayerValueOptions& o) {
+  const int64_t batch = x.size(0), rank = factor_rank(next.factor, batch);
+  // A rank-K factor is K factors of the same samples: the per-sample maps see x (and the residual
+  // slope) once per column; sums over the batch then run over every column, as V_xx = Σ_k z_k z_kᵀ.
+  const auto x_k = tile(x, rank);
+  const LayerCoupling coupling_k{coupling.skip, tile(coupling.slope, rank)};
   // At the layer's output h: v_h = slope ⊙ V'_x and z_h = slope ⊙ z' (the same as at the stage's
   // output for a plain layer). With a skip, Q_x and q_x gain the identity branch's V'_x and z'.
   const auto v_h = coupling.to_layer(next.gradient);
-  const auto z = coupling.to_layer(next.factor);
-  const int64_t batch = x.size(0);
-  auto [zz, zv] = sample_forms(stage, x, curvature, z, o.per_sample_gain ? v_h : torch::Tensor());
-  torch::Tensor k_dot;  // z_hᵀ g_u k per sample: the scalar by which Q_uxᵀ k = q_x (z_hᵀ g_u k)
+  const auto z = coupling_k.to_layer(next.factor);
+  auto [zz, zv] =
+      sample_forms(stage, x_k, curvature, z, o.per_sample_gain ? tile(v_h, rank) : torch::Tensor());
+  torch::Tensor k_dot;  // z_hᵀ g_u k per column: the scalar by which Q_uxᵀ k = q_x (z_hᵀ g_u k)
   if (o.per_sample_gain) {
     if (running_gradient.defined())
-      zv = zv + sample_dot(z, layer_apply(stage, x, curvature.solve(running_gradient)));
+      zv = zv + sample_dot(z, tile(layer_apply(stage, x, curvature.solve(running_gradient)), rank));
     k_dot = zv.mul(-o.lr);
   } else {
-    k_dot = sample_dot(z, layer_apply(stage, x, mean_direction * -o.lr));
+    k_dot = sample_dot(z, tile(layer_apply(stage, x, mean_direction * -o.lr), rank));
   }
   const double weight = o.lr * correction_weight(o, batch);
-  const auto own_gain = zz * weight;  // λ_s = Ĝ_ss
+  // λ_s: the sample's own gain Ĝ_ss (rank K: λ_max of its K×K block w·S_s).
+  const auto forms =
+      rank == 1 ? torch::Tensor() : sample_form_matrices(stage, x, curvature, z, rank) * weight;
+  const auto own_gain = rank == 1 ? zz * weight : torch::linalg::eigvalsh(forms, "L").select(1, -1);
   LayerValue result{};
   if (o.diagnostics || o.cap == FeedbackCap::kSpectral) {
-    auto gain = closed_loop_gain(stage, x, z, curvature, weight, o.gain_start, o.batch);
+    auto gain = closed_loop_gain(stage, x_k, z, curvature, weight, o.gain_start, o.batch);
     result.gain = gain.value;
     result.gain_direction = std::move(gain.direction);
   }
   if (o.cap == FeedbackCap::kSample) {
     result.feedback_scale = own_gain.clamp_min(1.0).reciprocal();
-    k_dot = k_dot * result.feedback_scale;
+    k_dot = k_dot * tile(result.feedback_scale, rank);
   } else if (o.cap == FeedbackCap::kSpectral) {
     // Beyond λ_max(Ĝ) = 1 the quadratic model with Q_uu ≈ M/η over-predicts this stage's step,
     // so the step's effect on V_x (Q_xu k̄) is trusted no more than the feedback: both scale by s.
@@ -212,19 +272,41 @@ LayerValue factored_layer_value(control::Stage& stage, const torch::Tensor& x,
     result.feedback_scale = torch::full({batch}, scale, z.options());
     k_dot = k_dot * scale;
   }
-  // The policy δu = k + sK δx has V_xx = Q_xx − (2s − s²) Q_xu Q_uu⁻¹ Q_ux (s = 1 uncapped).
+  // The policy δu = k + sK δx has V_xx = Q_xx − (2s − s²) Q_xu Q_uu⁻¹ Q_ux (s = 1 uncapped), so
+  // the factor's image g_xᵀz is scaled by the square root of R = I − (2s − s²)·w·S (rank 1: a
+  // scalar radicand), negative eigenvalues of R clamped to zero.
   const auto& s = result.feedback_scale;
-  const auto radicand = 1.0 - (s.defined() ? own_gain * (2.0 * s - s.square()) : own_gain);
-  result.radicand_clamps = radicand.lt(0).sum().item<int64_t>();
-  if (o.diagnostics) result.negative_fraction = double(result.radicand_clamps) / double(batch);
-  result.value.gradient = layer_state_vjp(stage, x, v_h + z * per_sample(k_dot, z));
+  const auto shrink = s.defined() ? 2.0 * s - s.square() : torch::Tensor();
+  torch::Tensor radicand, eigenvalues, eigenvectors;
+  if (rank == 1) {
+    radicand = 1.0 - (shrink.defined() ? own_gain * shrink : own_gain);
+    eigenvalues = radicand.unsqueeze(1);
+  } else {
+    const auto scaled = shrink.defined() ? forms * shrink.view({batch, 1, 1}) : forms;
+    std::tie(eigenvalues, eigenvectors) =
+        torch::linalg::eigh(torch::eye(rank, forms.options()).expand_as(forms) - scaled, "L");
+  }
+  result.radicand_clamps = eigenvalues.lt(0).sum().item<int64_t>();
+  if (o.diagnostics)
+    result.negative_fraction = double(result.radicand_clamps) / double(eigenvalues.numel());
+  result.value.gradient = layer_state_vjp(stage, x, v_h + fold_sum(z * per_sample(k_dot, z), rank));
   if (coupling.skip)
-    result.value.gradient += next.gradient + next.factor * per_sample(k_dot, next.factor);
+    result.value.gradient +=
+        next.gradient + fold_sum(next.factor * per_sample(k_dot, next.factor), rank);
   if (!o.need_factor) return result;
-  result.state_factor = layer_state_vjp(stage, x, z);
+  result.state_factor = layer_state_vjp(stage, x_k, z);
   if (coupling.skip) result.state_factor += next.factor;
-  result.value.factor =
-      result.state_factor * per_sample(radicand.clamp_min(0).sqrt(), result.state_factor);
+  if (rank == 1) {
+    result.value.factor =
+        result.state_factor * per_sample(radicand.clamp_min(0).sqrt(), result.state_factor);
+  } else {
+    // Z_new = (g_xᵀZ) R^½ per sample, R^½ = U √max(Λ, 0) Uᵀ: [k·B + s] = Σ_l [l·B + s] R^½_s[l, k].
+    const auto root = eigenvectors.matmul(eigenvalues.clamp_min(0).sqrt().unsqueeze(2) *
+                                          eigenvectors.transpose(1, 2));  // [B, K, K]
+    const auto columns = result.state_factor.reshape({rank, batch, -1});
+    result.value.factor = torch::einsum("lbn,blk->kbn", {columns, root.to(columns.dtype())})
+                              .reshape(result.state_factor.sizes());
+  }
   // ε_V accumulates stage to stage as in the paper's Algorithm 3; the factored form keeps the
   // diagonal of its image g_xᵀ diag(e) g_x (with a skip: of (I + D g_x)ᵀ diag(e) (I + D g_x),
   // D = diag(slope), without the cross term 2 e ⊙ D ⊙ diag(g_x), which needs g_x's diagonal).
@@ -279,10 +361,32 @@ torch::Tensor sampled_terminal_factor(const control::TerminalLoss& loss, const t
   return vectors.matmul((eigenvalues.clamp_min(0).sqrt() * noise).unsqueeze(2)).squeeze(2);
 }
 
+torch::Tensor exact_terminal_factor(const control::TerminalLoss& loss, const torch::Tensor& x_T,
+                                    const torch::Tensor& y) {
+  // ∇²φ_s = U_s Λ_s U_sᵀ: column k of every sample is √max(λ_k, 0) u_k, folded as [K·B, …].
+  const auto [eigenvalues, vectors] = torch::linalg::eigh(per_sample_hessian(loss, x_T, y), "L");
+  const auto columns = vectors * eigenvalues.clamp_min(0).sqrt().unsqueeze(1);  // [B, K, K]
+  std::vector<int64_t> shape{x_T.size(0) * columns.size(2)};
+  shape.insert(shape.end(), x_T.sizes().begin() + 1, x_T.sizes().end());
+  return columns.permute({2, 0, 1}).reshape(shape).to(x_T.dtype());
+}
+
+torch::Tensor averaged_terminal_factor(const control::TerminalLoss& loss, const torch::Tensor& x_T,
+                                       const torch::Tensor& y, int64_t draws,
+                                       const dist::BatchReducer* shard) {
+  if (draws < 1) throw std::invalid_argument("averaged_terminal_factor: draws < 1");
+  std::vector<torch::Tensor> columns;
+  for (int64_t k = 0; k < draws; ++k)
+    columns.push_back(sampled_terminal_factor(loss, flat(x_T), y, shard).view(x_T.sizes()));
+  if (draws == 1) return columns.front();
+  // (1/D) Σ_k z_k z_kᵀ = Σ_k (z_k/√D)(z_k/√D)ᵀ.
+  return torch::cat(columns).div_(std::sqrt(double(draws)));
+}
+
 ValueModel terminal_value(const control::TerminalLoss& loss, const torch::Tensor& x_T,
                           const torch::Tensor& y, ValueHessian mode, bool exact_terminal,
                           double* loss_value, TerminalFactor factor,
-                          const dist::BatchReducer* shard) {
+                          const dist::BatchReducer* shard, int64_t draws) {
   const auto evaluation = loss.evaluate(x_T, y, true);
   if (loss_value) *loss_value = evaluation.value.item<double>();
   ValueModel value;
@@ -297,9 +401,10 @@ ValueModel terminal_value(const control::TerminalLoss& loss, const torch::Tensor
             ? blocks
             : torch::einsum("sij,st->sitj", {blocks, torch::eye(x_T.size(0), blocks.options())});
   } else if (mode == ValueHessian::kFactored) {
-    value.factor = factor == TerminalFactor::kSampled
-                       ? sampled_terminal_factor(loss, flat(x_T), y, shard).view(x_T.sizes())
-                       : value.gradient;
+    value.factor = factor == TerminalFactor::kOuter ? value.gradient
+                   : factor == TerminalFactor::kExact
+                       ? exact_terminal_factor(loss, x_T, y)
+                       : averaged_terminal_factor(loss, x_T, y, draws, shard);
   }
   return value;
 }
@@ -311,7 +416,10 @@ ValueModel stage_free_value(control::Stage& stage, const torch::Tensor& x, const
   value.gradient = back(next.gradient);
   const auto slope_x = stage.elementwise_slope(x, y);  // defined for activations
   if (next.factored()) {
-    value.factor = back(next.factor);
+    const int64_t rank = factor_rank(next.factor, x.size(0));
+    value.factor =
+        rank == 1 ? back(next.factor)
+                  : stage.vjp(tile(x, rank), tile(y, rank), next.factor, true, nullptr).costate;
     if (next.tikhonov.defined() && slope_x.defined())
       value.tikhonov = next.tikhonov * slope_x.square();
     else if (next.tikhonov.defined() && stage.is_reshape())
@@ -407,8 +515,11 @@ torch::Tensor feedback_gradient(control::Stage& stage, const torch::Tensor& x,
                                 bool second_order, const torch::Tensor& sample_scale,
                                 const torch::Tensor& state_factor, const LayerCoupling& coupling) {
   torch::Tensor r;  // V'_xx a at the stage's output, a = δy = (skip ? δx : 0) + slope ⊙ g_x δx
+  const int64_t rank = next.factored() ? factor_rank(next.factor, x.size(0)) : 1;
   if (next.factored() && !next.tikhonov.defined() && state_factor.defined()) {
-    r = next.factor * per_sample(sample_dot(state_factor, delta_x), next.factor);  // z·a = q_x·δx
+    // Σ_k z_k (z_k·a) with z_k·a = q_x,k·δx.
+    r = fold_sum(
+        next.factor * per_sample(sample_dot(state_factor, tile(delta_x, rank)), next.factor), rank);
   } else {
     auto a = coupling.to_layer(layer_state_jvp(stage, delta_x));
     if (coupling.skip) a = a + delta_x;
@@ -418,7 +529,8 @@ torch::Tensor feedback_gradient(control::Stage& stage, const torch::Tensor& x,
     } else if (next.full()) {
       r = next.hessian.bmm(flat(a).unsqueeze(2)).squeeze(2).view(a.sizes());
     } else {
-      r = next.factor * per_sample(sample_dot(next.factor, a), a);
+      r = fold_sum(next.factor * per_sample(sample_dot(next.factor, tile(a, rank)), next.factor),
+                   rank);
       if (next.tikhonov.defined()) r = r + next.tikhonov * a;
     }
   }

@@ -53,6 +53,7 @@ class Ddpnopt : public Method {
   std::string curvature_;
   ValueHessian value_hessian_;
   TerminalFactor terminal_factor_;
+  int64_t terminal_draws_ = 1;
   bool feedback_, second_order_, exact_terminal_, direction_moments_;
   int64_t diagnostics_every_, max_augmented_state_;
   LayerValueOptions layer_options_;

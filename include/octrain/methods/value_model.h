@@ -18,12 +18,13 @@ class StageCurvature;
 // (docs/methods/ddpnopt.md, [DDPN] Liu, Chen & Theodorou 2021), in per-sample units: V^(s) is B
 // times the derivative of the batch value with respect to x^(s). The Hessian is FULL (one n×n
 // block per sample, n the flattened state size), AUGMENTED (the whole batch as one state: every
-// block, [B, n, B, n]; vanilla DDP) or FACTORED (the rank-one z zᵀ of Proposition 3 plus an
-// optional Tikhonov diagonal).
+// block, [B, n, B, n]; vanilla DDP) or FACTORED (the rank-one z zᵀ of Proposition 3, or a rank-K
+// Σ_k z_k z_kᵀ, plus an optional Tikhonov diagonal).
 struct ValueModel {
   torch::Tensor gradient;  // V_x [B, …], for the per-sample terminal cost φ_s (not divided by B)
   torch::Tensor hessian;   // FULL: V_xx [B, n, n]; AUGMENTED: [B, n, B, n]; else undefined
-  torch::Tensor factor;    // FACTORED: z [B, …]; undefined in the other modes
+  torch::Tensor factor;    // FACTORED: z [B, …], rank K: [K·B, …] (column k in rows k·B…);
+                           // undefined in the other modes
   torch::Tensor tikhonov;  // FACTORED: diagonal e [B, …] of V_xx = z zᵀ + diag(e); may be undefined
   bool full() const { return hessian.defined(); }
   bool augmented() const { return hessian.defined() && hessian.dim() == 4; }
@@ -40,20 +41,31 @@ enum class ValueHessian { kNone, kFull, kAugmented, kFactored };
 // from the model's own prediction, as K-FAC samples its Fisher; for other losses z = H^½ ε with
 // ε ~ N(0, I) and H the per-sample Hessian, negative eigenvalues dropped). Draws use torch's
 // global generator, which checkpoints save, so runs resume exactly.
-enum class TerminalFactor { kOuter, kSampled };
+// EXACT: a rank-K factor (K the output width) with z zᵀ = ∇²φ_s exactly (for MSE the constant
+// Hessian; for cross-entropy diag(p) − ppᵀ), at K times the factored recursion's cost. SAMPLED
+// with several draws averages them: rank D, Σ_k z_k z_kᵀ / D.
+enum class TerminalFactor { kOuter, kSampled, kExact };
 // V_T at x_T: V_x = ∇φ_s and V_xx = ∇²φ_s (FULL/AUGMENTED with `exact_terminal`), the
 // Gauss-Newton outer product ∇φ ∇φᵀ (without it), or the factor z (FACTORED). Also returns the
 // batch-mean loss in `loss_value`.
 ValueModel terminal_value(const control::TerminalLoss& loss, const torch::Tensor& x_T,
                           const torch::Tensor& y, ValueHessian mode, bool exact_terminal,
                           double* loss_value, TerminalFactor factor = TerminalFactor::kOuter,
-                          const dist::BatchReducer* shard = nullptr);
+                          const dist::BatchReducer* shard = nullptr, int64_t draws = 1);
 // One draw z [B, K] per sample with E[z zᵀ] = ∇²φ_s(x_T) (TerminalFactor::kSampled). With a
 // data-parallel `shard`, the draws are those of the global batch's rows [offset, offset + B), so
 // N processes draw what one process draws.
 torch::Tensor sampled_terminal_factor(const control::TerminalLoss& loss, const torch::Tensor& x_T,
                                       const torch::Tensor& y,
                                       const dist::BatchReducer* shard = nullptr);
+// `draws` draws of sampled_terminal_factor as one rank-`draws` factor [draws·B, …] (column k of
+// sample s in row k·B + s), each divided by √draws; one draw is sampled_terminal_factor itself.
+torch::Tensor averaged_terminal_factor(const control::TerminalLoss& loss, const torch::Tensor& x_T,
+                                       const torch::Tensor& y, int64_t draws,
+                                       const dist::BatchReducer* shard = nullptr);
+// The exact factor of TerminalFactor::kExact, [K·B, …] with K the output width.
+torch::Tensor exact_terminal_factor(const control::TerminalLoss& loss, const torch::Tensor& x_T,
+                                    const torch::Tensor& y);
 
 // V_t from V_{t+1} through a stage without controls, f_t linear or element-wise:
 // V_x = f_xᵀ V'_x, z = f_xᵀ z', e = f_x² e' (activations and reshapes; dropped elsewhere) and
