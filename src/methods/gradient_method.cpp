@@ -10,6 +10,8 @@
 #include <limits>
 
 #include "octrain/control/network.h"
+#include "octrain/control/trajectory.h"
+#include "octrain/methods/gradient_norm_penalty.h"
 #include "octrain/util/error.h"
 
 namespace octrain::methods {
@@ -23,7 +25,11 @@ OptionSchema GradientMethod::schema_for(const std::string& name) {
     return schema.real("lr", 0.01, "learning rate", 0, kInf, true)
         .real("momentum", 0.0, "heavy-ball momentum", 0, 1)
         .real("dampening", 0.0, "momentum dampening", 0, 1)
-        .flag("nesterov", false, "Nesterov momentum (needs momentum > 0, dampening 0)");
+        .flag("nesterov", false, "Nesterov momentum (needs momentum > 0, dampening 0)")
+        .real("vgr", 0.0,
+              "weight of Pascanu et al.'s vanishing-gradient regulariser Ω (each layer keeps "
+              "the back-propagated error's norm; docs/methods/baselines.md); 0: off",
+              0, kInf);
   }
   if (name == "adagrad") {
     return schema.real("lr", 0.01, "learning rate", 0, kInf, true)
@@ -118,7 +124,8 @@ GradientMethod::GradientMethod(const std::string& name, OptionValues options,
     : Method(std::move(options)),
       name_(name),
       controls_(network.controls()),
-      optimizer_(make_torch_optimizer(name, options_, controls_)) {}
+      optimizer_(make_torch_optimizer(name, options_, controls_)),
+      vgr_weight_(name == "sgd" ? options_.real("vgr") : 0.0) {}
 
 StepStats GradientMethod::step(control::Network& network, const control::TerminalLoss& loss,
                                const torch::Tensor& x, const torch::Tensor& y) {
@@ -129,8 +136,19 @@ StepStats GradientMethod::step(control::Network& network, const control::Termina
   for (auto& stage_gradients : trajectory.hamiltonian_gradients) {
     for (auto& dH : stage_gradients) controls_[k++].mutable_grad() = dH.neg_();  // ∂J/∂θ = −∂H/∂θ
   }
+  if (vgr_weight_ > 0) add_gradient_norm_penalty(network, trajectory, stats);
   optimizer_->step();
   return stats;
+}
+
+void GradientMethod::add_gradient_norm_penalty(control::Network& network,
+                                               const control::Trajectory& trajectory,
+                                               StepStats& stats) {
+  auto penalty = gradient_norm_penalty(network, trajectory);
+  batch().mean(penalty.gradients);
+  for (size_t i = 0; i < controls_.size(); ++i)
+    controls_[i].mutable_grad().add_(penalty.gradients[i], vgr_weight_);
+  stats.extras["vgr_penalty"] = batch().mean(penalty.value);
 }
 
 void GradientMethod::set_learning_rate_scale(double scale) {

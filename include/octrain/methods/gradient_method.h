@@ -41,6 +41,10 @@ class GradientMethod : public Method {
   std::string name_;
   std::vector<torch::Tensor> controls_;
   std::unique_ptr<torch::optim::Optimizer> optimizer_;
+  double vgr_weight_;  // sgd's vgr: the weight of gradient_norm_penalty's Ω in the objective
+
+  void add_gradient_norm_penalty(control::Network& network, const control::Trajectory& trajectory,
+                                 StepStats& stats);
 };
 
 }  // namespace octrain::methods
