@@ -14,6 +14,7 @@
 #include "octrain/methods/kronecker_method.h"
 #include "octrain/methods/layer_maps.h"
 #include "octrain/methods/stage_curvature.h"
+#include "octrain/methods/state_keys.h"
 #include "octrain/util/error.h"
 
 namespace octrain::methods {
@@ -316,9 +317,9 @@ StepStats Ddpnopt::step(control::Network& network, const control::TerminalLoss& 
     if (next.gain_direction.defined()) trainable->gain_direction = next.gain_direction;
     clamps += next.radicand_clamps;
     if (layer_options.diagnostics) {
-      stats.extras[fmt::format("stage{}.negative_fraction", t)] = next.negative_fraction;
+      stats.extras[stage_key(t, "negative_fraction")] = next.negative_fraction;
       if (value_hessian_ == ValueHessian::kFactored)
-        stats.extras[fmt::format("stage{}.closed_loop_gain", t)] = next.gain;
+        stats.extras[stage_key(t, "closed_loop_gain")] = next.gain;
     }
     trainable->feedback_scale = next.feedback_scale;
     trainable->state_factor = next.state_factor;
@@ -350,7 +351,7 @@ StepStats Ddpnopt::step(control::Network& network, const control::TerminalLoss& 
                        .div_(batch);
         this->batch().mean(feedback);  // E[Q_ux δx] over the global batch
         const auto squared = feedback.square().sum();
-        stats.defer(fmt::format("stage{}.feedback_norm", t), squared.sqrt());
+        stats.defer(stage_key(t, "feedback_norm"), squared.sqrt());
         feedback_total = feedback_total.defined() ? feedback_total + squared : squared;
       }
       update(stage, *trainable, feedback, clip, stats, t);
@@ -399,14 +400,14 @@ void Ddpnopt::update(control::Stage& stage, TrainableStage& trainable,
   const auto deltas = from_layer_matrix(stage, step);
   auto controls = stage.controls();
   for (size_t i = 0; i < controls.size(); ++i) controls[i].sub_(deltas[i]);
-  stats.defer(fmt::format("stage{}.update_norm", t), step.norm());
+  stats.defer(stage_key(t, "update_norm"), step.norm());
 }
 
 void Ddpnopt::save(torch::serialize::OutputArchive& archive) const {
   archive.write("steps", torch::tensor(steps_));
   for (size_t t = 0; t < stages_.size(); ++t) {
     if (!stages_[t]) continue;
-    const auto prefix = fmt::format("stage{}.", t);
+    const auto prefix = stage_key(t, "");
     stages_[t]->curvature->save(archive, prefix);
     if (stages_[t]->momentum.defined()) archive.write(prefix + "momentum", stages_[t]->momentum);
     if (stages_[t]->gain_direction.defined())
@@ -420,7 +421,7 @@ void Ddpnopt::load(torch::serialize::InputArchive& archive) {
   steps_ = steps.item<int64_t>();
   for (size_t t = 0; t < stages_.size(); ++t) {
     if (!stages_[t]) continue;
-    const auto prefix = fmt::format("stage{}.", t);
+    const auto prefix = stage_key(t, "");
     stages_[t]->curvature->load(archive, prefix);
     torch::Tensor momentum;
     if (archive.try_read(prefix + "momentum", momentum)) stages_[t]->momentum = momentum;

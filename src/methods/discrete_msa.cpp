@@ -9,6 +9,7 @@
 #include "octrain/control/network.h"
 #include "octrain/methods/discrete_msa_rule.h"
 #include "octrain/methods/gradient_method.h"
+#include "octrain/methods/state_keys.h"
 #include "octrain/util/error.h"
 
 namespace octrain::methods {
@@ -104,7 +105,7 @@ StepStats DiscreteMsa::step(control::Network& network, const control::TerminalLo
         double(d.ternary ? ternary_msa_update_(theta, d.E, options_.real("rho_ternary"),
                                                options_.real("lambda"))
                          : binary_msa_update_(theta, d.E, options_.real("rho_binary")));
-    stats.extras[fmt::format("flips_t{}", d.t)] = stage_flips;
+    stats.extras[stage_key(d.t, "flips")] = stage_flips;
     flips += stage_flips;
   }
   stats.extras["flips"] = flips;
@@ -131,7 +132,7 @@ void DiscreteMsa::set_learning_rate_scale(double scale) {
 void DiscreteMsa::save(torch::serialize::OutputArchive& archive) const {
   archive.write("alpha", torch::tensor(alpha_, torch::kFloat64));
   archive.write("steps", torch::tensor(steps_, torch::kInt64));
-  for (const auto& d : discrete_) archive.write(fmt::format("E_t{}", d.t), d.E);
+  for (const auto& d : discrete_) archive.write(stage_key(d.t, "E"), d.E);
   save_optimizer(archive, "real_optimizer", *real_optimizer_);
 }
 
@@ -149,7 +150,9 @@ void DiscreteMsa::load(torch::serialize::InputArchive& archive) {
         "it as it was trained, set decay_every = \"epoch\" under [method] in its config.toml");
   else
     steps_ = 0;
-  for (auto& d : discrete_) load_state_tensor(archive, fmt::format("E_t{}", d.t), d.E, name());
+  for (auto& d : discrete_)
+    load_state_tensor(archive, stored_stage_key(archive, d.t, "E", fmt::format("E_t{}", d.t)), d.E,
+                      name());
   load_optimizer(archive, "real_optimizer", *real_optimizer_);
 }
 

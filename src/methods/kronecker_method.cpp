@@ -10,6 +10,7 @@
 #include "octrain/control/network.h"
 #include "octrain/methods/gradient_method.h"
 #include "octrain/methods/layer_maps.h"
+#include "octrain/methods/state_keys.h"
 #include "octrain/util/error.h"
 
 namespace octrain::methods {
@@ -115,7 +116,7 @@ StepStats KroneckerMethod::step(control::Network& network, const control::Termin
     auto controls = stage.controls();
     const auto pieces = from_layer_matrix(stage, direction);
     for (size_t i = 0; i < controls.size(); ++i) controls[i].sub_(pieces[i], lr);
-    stats.defer(fmt::format("update_norm_t{}", layer.t), direction.norm().to(torch::kDouble) * lr);
+    stats.defer(stage_key(layer.t, "update_norm"), direction.norm().to(torch::kDouble) * lr);
   }
   if (kl_clip > 0) stats.extras["kl_clip_scale"] = clip;
   stats.extras["refreshes"] = static_cast<double>(refreshes);
@@ -125,7 +126,7 @@ StepStats KroneckerMethod::step(control::Network& network, const control::Termin
 
 void KroneckerMethod::save(torch::serialize::OutputArchive& archive) const {
   for (const auto& layer : layers_) {
-    const auto prefix = fmt::format("t{}_", layer.t);
+    const auto prefix = stage_key(layer.t, "");
     layer.curvature->save(archive, prefix);
     archive.write(prefix + "velocity", layer.velocity);
   }
@@ -133,9 +134,12 @@ void KroneckerMethod::save(torch::serialize::OutputArchive& archive) const {
 
 void KroneckerMethod::load(torch::serialize::InputArchive& archive) {
   for (auto& layer : layers_) {
-    const auto prefix = fmt::format("t{}_", layer.t);
+    // Checkpoints from before the one naming scheme used "t<t>_".
+    const auto legacy = fmt::format("t{}_", layer.t);
+    const auto velocity = stored_stage_key(archive, layer.t, "velocity", legacy + "velocity");
+    const auto prefix = velocity == legacy + "velocity" ? legacy : stage_key(layer.t, "");
     layer.curvature->load(archive, prefix);
-    load_state_tensor(archive, prefix + "velocity", layer.velocity, name_);
+    load_state_tensor(archive, velocity, layer.velocity, name_);
   }
 }
 

@@ -9,6 +9,7 @@
 
 #include "octrain/control/network.h"
 #include "octrain/methods/gradient_method.h"
+#include "octrain/methods/state_keys.h"
 #include "octrain/util/error.h"
 
 namespace octrain::methods {
@@ -112,7 +113,7 @@ StepStats QuantisedGradient::step(control::Network& network, const control::Term
   for (auto& d : latent_) {
     if (name_ == "binaryconnect") d.w.clamp_(-1, 1);
     const double stage_flips = double(quantise_into(network, d));
-    stats.extras[fmt::format("flips_t{}", d.t)] = stage_flips;
+    stats.extras[stage_key(d.t, "flips")] = stage_flips;
     flips += stage_flips;
   }
   stats.extras["flips"] = flips;
@@ -131,12 +132,15 @@ void QuantisedGradient::set_learning_rate_scale(double scale) {
 }
 
 void QuantisedGradient::save(torch::serialize::OutputArchive& archive) const {
-  for (const auto& d : latent_) archive.write(fmt::format("w_t{}", d.t), d.w);
+  for (const auto& d : latent_) archive.write(stage_key(d.t, "latent_weight"), d.w);
   save_optimizer(archive, "optimizer", *optimizer_);
 }
 
 void QuantisedGradient::load(torch::serialize::InputArchive& archive) {
-  for (auto& d : latent_) load_state_tensor(archive, fmt::format("w_t{}", d.t), d.w, name_);
+  for (auto& d : latent_)
+    load_state_tensor(archive,
+                      stored_stage_key(archive, d.t, "latent_weight", fmt::format("w_t{}", d.t)),
+                      d.w, name_);
   load_optimizer(archive, "optimizer", *optimizer_);
 }
 

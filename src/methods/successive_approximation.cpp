@@ -12,6 +12,7 @@
 #include "octrain/methods/augmented_hamiltonian.h"
 #include "octrain/methods/dense_augmented_hamiltonian.h"
 #include "octrain/methods/lbfgs.h"
+#include "octrain/methods/state_keys.h"
 #include "octrain/util/error.h"
 #include "octrain/util/parallel_for.h"
 
@@ -224,7 +225,7 @@ StepStats SuccessiveApproximation::step(control::Network& network,
   double state_residual = 0.0, costate_residual = 0.0, iterations = 0.0, evaluations = 0.0;
   for (size_t k = 0; k < trainable_.size(); ++k) {
     const auto& s = solutions[k];
-    const std::string stage = fmt::format("stage{}.", trainable_[k]);
+    const std::string stage = stage_key(trainable_[k], "");
     stats.extras[stage + "state_residual"] = s.residuals.state;
     stats.extras[stage + "costate_residual"] = s.residuals.costate;
     stats.extras[stage + "lbfgs_iterations"] = double(s.lbfgs.iterations);

@@ -198,8 +198,8 @@ TEST(Cli, DiscreteRunsExportAPackedModelThatEvaluatesIdentically) {
     std::ifstream metrics(run / "metrics.jsonl");
     const std::string records((std::istreambuf_iterator<char>(metrics)),
                               std::istreambuf_iterator<char>());
-    EXPECT_NE(records.find("\"nonzero\""), std::string::npos);   // per-epoch sparsity
-    EXPECT_NE(records.find("\"flips_t0\""), std::string::npos);  // per-step flips
+    EXPECT_NE(records.find("\"nonzero\""), std::string::npos);       // per-epoch sparsity
+    EXPECT_NE(records.find("\"stage0.flips\""), std::string::npos);  // per-step flips
     const auto epoch_at = records.rfind("\"kind\":\"epoch\"");
     ASSERT_NE(epoch_at, std::string::npos) << records;
     const auto line_start = records.rfind('\n', epoch_at) + 1;  // npos + 1 = 0 on the first line
