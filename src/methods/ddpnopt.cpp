@@ -248,8 +248,6 @@ StepStats Ddpnopt::step(control::Network& network, const control::TerminalLoss& 
   torch::NoGradGuard no_grad;
   ++steps_;
   const auto trajectory = network.rollout(x, /*record_graphs=*/false);
-  const auto& states = trajectory.states;
-  const double batch = double(x.size(0));
   check_augmented_size(network, trajectory, x.size(0));
   StepStats stats;
   stats.objective = network.running_cost();
@@ -261,19 +259,38 @@ StepStats Ddpnopt::step(control::Network& network, const control::TerminalLoss& 
                               &stats.loss, terminal_factor_, &this->batch(), terminal_draws_);
   stats.objective += stats.loss;
   stats.accuracy = batch_accuracy(loss, trajectory.output(), y);
+  const auto predicted_change = backward_pass(network, trajectory, std::move(value), stats);
+  feedback_pass(network, trajectory, kl_clip_scale(predicted_change, stats), stats);
+  stats.resolve();
+  return stats;
+}
 
+std::pair<size_t, size_t> Ddpnopt::trainable_range() const {
   size_t first = 0, last = 0;
   for (size_t t = stages_.size(); t-- > 0;)
     if (stages_[t]) first = t;
   for (size_t t = 0; t < stages_.size(); ++t)
     if (stages_[t]) last = t;
-  auto layer_options = layer_options_;
-  layer_options.lr = lr_ * lr_scale_;
-  layer_options.batch = &this->batch();
-  layer_options.diagnostics = diagnostics_every_ > 0 && steps_ % diagnostics_every_ == 0 &&
-                              value_hessian_ != ValueHessian::kNone;
+  return {first, last};
+}
 
-  // Backward pass: curvature statistics, Q̄_u, M⁻¹Q̄_u and the value model at every stage's output.
+LayerValueOptions Ddpnopt::step_layer_options() const {
+  auto options = layer_options_;
+  options.lr = lr_ * lr_scale_;
+  options.batch = &this->batch();
+  options.diagnostics = diagnostics_every_ > 0 && steps_ % diagnostics_every_ == 0 &&
+                        value_hessian_ != ValueHessian::kNone;
+  return options;
+}
+
+torch::Tensor Ddpnopt::backward_pass(control::Network& network,
+                                     const control::Trajectory& trajectory, ValueModel value,
+                                     StepStats& stats) {
+  const auto& states = trajectory.states;
+  const double batch = double(trajectory.batch_size());
+  const auto [first, last] = trainable_range();
+  auto layer_options = step_layer_options();
+  // Curvature statistics, Q̄_u, M⁻¹Q̄_u and the value model at every stage's output.
   int64_t clamps = 0;
   torch::Tensor predicted_change;  // Σ_t ⟨M_t⁻¹Q̄_u, Q̄_u⟩, for KL clipping (read once)
   for (size_t t = network.size(); t-- > first;) {
@@ -327,17 +344,27 @@ StepStats Ddpnopt::step(control::Network& network, const control::TerminalLoss& 
   }
   if (value_hessian_ == ValueHessian::kFactored)
     stats.extras["radicand_clamps"] = this->batch().sum(double(clamps));
+  return predicted_change;
+}
+
+double Ddpnopt::kl_clip_scale(const torch::Tensor& predicted_change, StepStats& stats) const {
   // KL clipping as in the kfac method, from the feedback-free step (the feedback's is not known
   // before the forward pass), so that without feedback this is exactly `kfac`.
+  if (kl_clip_ <= 0) return 1.0;
   double clip = 1.0;
-  if (kl_clip_ > 0) {
-    const double change = predicted_change.defined() ? predicted_change.item<double>() : 0.0;
-    if (change > 0)
-      clip = std::min(1.0, std::sqrt(kl_clip_ / (layer_options.lr * layer_options.lr * change)));
-    stats.extras["kl_clip_scale"] = clip;
-  }
+  const double lr = lr_ * lr_scale_;
+  const double change = predicted_change.defined() ? predicted_change.item<double>() : 0.0;
+  if (change > 0) clip = std::min(1.0, std::sqrt(kl_clip_ / (lr * lr * change)));
+  stats.extras["kl_clip_scale"] = clip;
+  return clip;
+}
 
-  // Forward pass with the feedback policy: each stage's update sees the new states x̂_t.
+void Ddpnopt::feedback_pass(control::Network& network, const control::Trajectory& trajectory,
+                            double clip, StepStats& stats) {
+  // Each stage's update sees the new states x̂_t of the stages updated before it.
+  const auto& states = trajectory.states;
+  const double batch = double(trajectory.batch_size());
+  const auto [first, last] = trainable_range();
   auto x_hat = states[first];
   torch::Tensor feedback_total;  // Σ_t ‖feedback_t‖², on the device
   for (size_t t = first; t <= last; ++t) {
@@ -365,8 +392,6 @@ StepStats Ddpnopt::step(control::Network& network, const control::TerminalLoss& 
     stats.defer("feedback_norm", feedback_total.sqrt());
   else if (feedback_)
     stats.extras["feedback_norm"] = 0.0;
-  stats.resolve();
-  return stats;
 }
 
 void Ddpnopt::update(control::Stage& stage, TrainableStage& trainable,

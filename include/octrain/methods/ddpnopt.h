@@ -1,6 +1,7 @@
 #pragma once
 
 #include <memory>
+#include <utility>
 #include <vector>
 
 #include "octrain/methods/method.h"
@@ -45,6 +46,21 @@ class Ddpnopt : public Method {
   void check_augmented_size(control::Network& network, const control::Trajectory& trajectory,
                             int64_t batch) const;
 
+  // The first and last trainable stage.
+  std::pair<size_t, size_t> trainable_range() const;
+  // layer_options_ with this step's η, batch reducer and diagnostics switch.
+  LayerValueOptions step_layer_options() const;
+  // From V_T back to the first trainable stage: curvature statistics, Q̄_u and M⁻¹Q̄_u of every
+  // trainable stage, and V at its output for the feedback pass. Returns Σ_t ⟨M_t⁻¹Q̄_u, Q̄_u⟩
+  // (for KL clipping; undefined without it).
+  torch::Tensor backward_pass(control::Network& network, const control::Trajectory& trajectory,
+                              ValueModel terminal, StepStats& stats);
+  // The KL-clipping factor of the feedback-free step (1 without kl_clip).
+  double kl_clip_scale(const torch::Tensor& predicted_change, StepStats& stats) const;
+  // The second forward pass: each trainable stage's update with its feedback Q_ux δx from the
+  // states the already-updated stages produce.
+  void feedback_pass(control::Network& network, const control::Trajectory& trajectory, double clip,
+                     StepStats& stats);
   // u_t ← u_t − η·clip·M⁻¹(Q̄_u + feedback), with momentum, or Adam's update of Q̄_u + feedback.
   void update(control::Stage& stage, TrainableStage& trainable, const torch::Tensor& feedback,
               double clip, StepStats& stats, size_t t);
