@@ -30,10 +30,6 @@ torch::Tensor row_mean(const torch::Tensor& values, const torch::Tensor& mask) {
 
 }  // namespace
 
-bool QuantisedGradient::is_quantised_baseline(const std::string& name) {
-  return name == "binaryconnect" || name == "bwn" || name == "twn";
-}
-
 OptionSchema QuantisedGradient::schema_for(const std::string& name) {
   return OptionSchema(name)
       .choice("optimizer", "adam", {"adam", "sgd", "rmsprop", "adagrad"},

@@ -13,33 +13,47 @@
 
 namespace octrain::methods {
 
+namespace {
+
+// The catalogue entry of a method class whose constructor takes (name, options, network).
+template <typename Kind>
+MethodInfo entry(const std::string& name, const std::string& summary) {
+  return {name, summary, Kind::schema_for(name),
+          [name](OptionValues options, control::Network& network) -> std::unique_ptr<Method> {
+            return std::make_unique<Kind>(name, std::move(options), network);
+          }};
+}
+
+}  // namespace
+
 const std::vector<MethodInfo>& method_catalogue() {
   static const std::vector<MethodInfo> catalogue = {
-      {"sgd", "stochastic gradient descent with optional (Nesterov) momentum",
-       GradientMethod::schema_for("sgd")},
-      {"adagrad", "Adagrad (Duchi et al. 2011)", GradientMethod::schema_for("adagrad")},
-      {"rmsprop", "RMSprop (Tieleman & Hinton 2012)", GradientMethod::schema_for("rmsprop")},
-      {"adam", "Adam (Kingma & Ba 2015)", GradientMethod::schema_for("adam")},
-      {"kfac", "K-FAC: Kronecker-factored natural gradient (Martens & Grosse 2015)",
-       KroneckerMethod::schema_for("kfac")},
-      {"ekfac", "EKFAC: K-FAC rescaled in the factors' eigenbasis (George et al. 2018)",
-       KroneckerMethod::schema_for("ekfac")},
-      {"msa", "basic method of successive approximations: per-stage Hamiltonian maximisation",
-       SuccessiveApproximation::schema_for("msa")},
-      {"emsa", "extended MSA: per-stage augmented-Hamiltonian minimisation (Li et al. 2018)",
-       SuccessiveApproximation::schema_for("emsa")},
-      {"ddpnopt", "DDPNOpt: layer-wise feedback policies from differential dynamic programming",
-       Ddpnopt::schema_for("ddpnopt")},
-      {"ddp", "vanilla DDP with the exact Gauss-Newton Q_uu (small dense nets)",
-       Ddpnopt::schema_for("ddp")},
+      entry<GradientMethod>("sgd", "stochastic gradient descent with optional (Nesterov) momentum"),
+      entry<GradientMethod>("adagrad", "Adagrad (Duchi et al. 2011)"),
+      entry<GradientMethod>("rmsprop", "RMSprop (Tieleman & Hinton 2012)"),
+      entry<GradientMethod>("adam", "Adam (Kingma & Ba 2015)"),
+      entry<KroneckerMethod>("kfac",
+                             "K-FAC: Kronecker-factored natural gradient (Martens & Grosse 2015)"),
+      entry<KroneckerMethod>(
+          "ekfac", "EKFAC: K-FAC rescaled in the factors' eigenbasis (George et al. 2018)"),
+      entry<SuccessiveApproximation>(
+          "msa", "basic method of successive approximations: per-stage Hamiltonian maximisation"),
+      entry<SuccessiveApproximation>(
+          "emsa", "extended MSA: per-stage augmented-Hamiltonian minimisation (Li et al. 2018)"),
+      entry<Ddpnopt>("ddpnopt",
+                     "DDPNOpt: layer-wise feedback policies from differential dynamic programming"),
+      entry<Ddpnopt>("ddp", "vanilla DDP with the exact Gauss-Newton Q_uu (small dense nets)"),
       {"msa-discrete", "discrete-weight MSA for binary/ternary stages (Li & Hao 2018)",
-       DiscreteMsa::schema()},
-      {"binaryconnect", "BinaryConnect: sign of clipped latent weights, straight-through",
-       QuantisedGradient::schema_for("binaryconnect")},
-      {"bwn", "binary weight networks: α·sign(w) per output unit, straight-through",
-       QuantisedGradient::schema_for("bwn")},
-      {"twn", "ternary weight networks: threshold 0.7·mean|w|, α per output, straight-through",
-       QuantisedGradient::schema_for("twn")},
+       DiscreteMsa::schema(),
+       [](OptionValues options, control::Network& network) -> std::unique_ptr<Method> {
+         return std::make_unique<DiscreteMsa>(std::move(options), network);
+       }},
+      entry<QuantisedGradient>("binaryconnect",
+                               "BinaryConnect: sign of clipped latent weights, straight-through"),
+      entry<QuantisedGradient>(
+          "bwn", "binary weight networks: α·sign(w) per output unit, straight-through"),
+      entry<QuantisedGradient>(
+          "twn", "ternary weight networks: threshold 0.7·mean|w|, α per output, straight-through"),
   };
   return catalogue;
 }
@@ -55,17 +69,8 @@ const MethodInfo& find_method(const std::string& name) {
 std::unique_ptr<Method> make_method(const std::string& name,
                                     const std::map<std::string, std::string>& options,
                                     control::Network& network) {
-  auto values = find_method(name).schema.parse(options);
-  if (name == "msa" || name == "emsa")
-    return std::make_unique<SuccessiveApproximation>(name, std::move(values), network);
-  if (name == "ddpnopt" || name == "ddp")
-    return std::make_unique<Ddpnopt>(name, std::move(values), network);
-  if (name == "kfac" || name == "ekfac")
-    return std::make_unique<KroneckerMethod>(name, std::move(values), network);
-  if (name == "msa-discrete") return std::make_unique<DiscreteMsa>(std::move(values), network);
-  if (QuantisedGradient::is_quantised_baseline(name))
-    return std::make_unique<QuantisedGradient>(name, std::move(values), network);
-  return std::make_unique<GradientMethod>(name, std::move(values), network);
+  const auto& info = find_method(name);
+  return info.make(info.schema.parse(options), network);
 }
 
 std::unique_ptr<Method> make_method(const std::string& spec, control::Network& network) {

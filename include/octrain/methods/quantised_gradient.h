@@ -21,7 +21,6 @@ class QuantisedGradient : public Method {
   // `name` is one of binaryconnect, bwn, twn.
   QuantisedGradient(const std::string& name, OptionValues options, control::Network& network);
   static OptionSchema schema_for(const std::string& name);
-  static bool is_quantised_baseline(const std::string& name);
 
   std::string name() const override { return name_; }
   StepStats step(control::Network& network, const control::TerminalLoss& loss,

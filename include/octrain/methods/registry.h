@@ -9,10 +9,16 @@
 
 namespace octrain::methods {
 
+// Builds a method from its parsed options for `network` (UsageError on options or stages it cannot
+// handle).
+using MethodFactory =
+    std::function<std::unique_ptr<Method>(OptionValues options, control::Network& network)>;
+
 struct MethodInfo {
   std::string name;
   std::string summary;
   OptionSchema schema;
+  MethodFactory make;
 };
 
 // Every registered method with its option schema (for `octrain methods` and --help).
