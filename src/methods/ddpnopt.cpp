@@ -22,22 +22,39 @@ namespace {
 
 constexpr double kInf = std::numeric_limits<double>::infinity();
 
-std::unique_ptr<StageCurvature> make_curvature(const std::string& kind, const OptionValues& o,
+Ddpnopt::Curvature parse_curvature(const std::string& name) {
+  using C = Ddpnopt::Curvature;
+  if (name == "identity") return C::kIdentity;
+  if (name == "diag") return C::kDiag;
+  if (name == "adam") return C::kAdam;
+  if (name == "kfac") return C::kKfac;
+  if (name == "ekfac") return C::kEkfac;
+  if (name == "exact") return C::kExact;
+  throw std::logic_error("ddpnopt: no curvature " + name);
+}
+
+std::unique_ptr<StageCurvature> make_curvature(Ddpnopt::Curvature kind, const OptionValues& o,
                                                control::Stage& stage) {
-  if (kind == "identity") return std::make_unique<IdentityCurvature>();
-  if (kind == "diag")
-    return std::make_unique<DiagonalCurvature>(o.real("alpha"), o.real("eps"), false);
-  if (kind == "adam")
-    return std::make_unique<DiagonalCurvature>(o.real("beta2"), o.real("eps"), true);
-  if (kind == "exact") return std::make_unique<ExactCurvature>(o.real("damping"));
-  if (kind == "kfac" || kind == "ekfac") {
-    const auto controls = stage.controls();
-    const int64_t out = controls[0].size(0);
-    const int64_t fan = controls[0].numel() / out + (controls.size() == 2 ? 1 : 0);
-    return std::make_unique<KroneckerCurvature>(
-        out, fan, KroneckerMethod::curvature_options(o, kind == "ekfac"));
+  using C = Ddpnopt::Curvature;
+  switch (kind) {
+    case C::kIdentity:
+      return std::make_unique<IdentityCurvature>();
+    case C::kDiag:
+      return std::make_unique<DiagonalCurvature>(o.real("alpha"), o.real("eps"), false);
+    case C::kAdam:
+      return std::make_unique<DiagonalCurvature>(o.real("beta2"), o.real("eps"), true);
+    case C::kExact:
+      return std::make_unique<ExactCurvature>(o.real("damping"));
+    case C::kKfac:
+    case C::kEkfac: {
+      const auto controls = stage.controls();
+      const int64_t out = controls[0].size(0);
+      const int64_t fan = controls[0].numel() / out + (controls.size() == 2 ? 1 : 0);
+      return std::make_unique<KroneckerCurvature>(
+          out, fan, KroneckerMethod::curvature_options(o, kind == C::kEkfac));
+    }
   }
-  throw std::logic_error("ddpnopt: no curvature " + kind);
+  throw std::logic_error("ddpnopt: unknown curvature");
 }
 
 }  // namespace
@@ -141,7 +158,7 @@ Ddpnopt::Ddpnopt(const std::string& name, OptionValues options, control::Network
     : Method(std::move(options)), name_(name) {
   const auto& o = options_;
   const bool ddp = name == "ddp";
-  curvature_ = ddp ? "exact" : o.text("curvature");
+  curvature_ = parse_curvature(ddp ? "exact" : o.text("curvature"));
   feedback_ = ddp || o.flag("feedback");
   value_hessian_ =
       ddp ? (o.text("blocks") == "augmented" ? ValueHessian::kAugmented : ValueHessian::kFull)
@@ -157,9 +174,10 @@ Ddpnopt::Ddpnopt(const std::string& name, OptionValues options, control::Network
   if (terminal_draws_ > 1 && terminal_factor_ != TerminalFactor::kSampled)
     throw UsageError(name + ": terminal_draws applies to terminal_factor=sampled");
   second_order_ = o.flag("second_order");
-  kl_clip_ = curvature_ == "kfac" || curvature_ == "ekfac" ? o.real("kl_clip") : 0.0;
+  kl_clip_ =
+      curvature_ == Curvature::kKfac || curvature_ == Curvature::kEkfac ? o.real("kl_clip") : 0.0;
   diagnostics_every_ = o.integer("diagnostics_every");
-  direction_moments_ = !ddp && (curvature_ == "diag" || curvature_ == "adam") &&
+  direction_moments_ = !ddp && (curvature_ == Curvature::kDiag || curvature_ == Curvature::kAdam) &&
                        o.text("second_moment") == "direction";
   max_augmented_state_ = ddp ? o.integer("max_augmented_state") : 0;
   layer_options_.value_scale =
@@ -184,7 +202,7 @@ Ddpnopt::Ddpnopt(const std::string& name, OptionValues options, control::Network
   layer_options_.tikhonov = o.real("tikhonov");
   if (second_order_ && value_hessian_ != ValueHessian::kFull)
     throw UsageError(name + ": second_order=true needs value_hessian=full and feedback=true");
-  if (curvature_ == "adam" && momentum_ > 0)
+  if (curvature_ == Curvature::kAdam && momentum_ > 0)
     throw UsageError(name + ": momentum applies to identity/diag curvature; adam has beta1");
 
   stages_.resize(network.size());
@@ -402,11 +420,12 @@ void Ddpnopt::update(control::Stage& stage, TrainableStage& trainable,
   // d = Q̄_u + feedback, formed only where it is used: Adam's moment, or with
   // second_moment=direction, where the diagonal M sees the direction applied, not only Q̄_u.
   const bool revised = direction_moments_ && feedback.defined();
-  const auto direction = !feedback.defined()               ? trainable.mean_gradient
-                         : revised || curvature_ == "adam" ? trainable.mean_gradient + feedback
-                                                           : torch::Tensor();
+  const auto direction = !feedback.defined() ? trainable.mean_gradient
+                         : revised || curvature_ == Curvature::kAdam
+                             ? trainable.mean_gradient + feedback
+                             : torch::Tensor();
   if (revised) curvature.revise(trainable.mean_gradient, direction);
-  if (curvature_ == "adam") {  // torch::optim::Adam's update with M = √v̂ + ε
+  if (curvature_ == Curvature::kAdam) {  // torch::optim::Adam's update with M = √v̂ + ε
     if (!trainable.momentum.defined()) trainable.momentum = torch::zeros_like(direction);
     trainable.momentum.mul_(beta1_).add_(direction, 1.0 - beta1_);
     step = curvature.solve(trainable.momentum) * (lr / (1.0 - std::pow(beta1_, double(steps_))));

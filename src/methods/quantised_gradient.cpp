@@ -39,8 +39,13 @@ OptionSchema QuantisedGradient::schema_for(const std::string& name) {
 
 QuantisedGradient::QuantisedGradient(const std::string& name, OptionValues options,
                                      control::Network& network)
-    : Method(std::move(options)), name_(name) {
-  const auto wanted = name == "twn" ? control::ControlSet::kTernary : control::ControlSet::kBinary;
+    : Method(std::move(options)),
+      name_(name),
+      kind_(name == "twn"   ? Kind::kTwn
+            : name == "bwn" ? Kind::kBwn
+                            : Kind::kBinaryConnect) {
+  const auto wanted =
+      kind_ == Kind::kTwn ? control::ControlSet::kTernary : control::ControlSet::kBinary;
   const auto stages = stages_by_control_set(network);
   real_stages_ = stages.real;
   std::vector<torch::Tensor> params = stages.real_controls;
@@ -61,7 +66,8 @@ QuantisedGradient::QuantisedGradient(const std::string& name, OptionValues optio
   }
   if (latent_.empty())
     throw UsageError(fmt::format("{}: the model has no {} stages (use e.g. {}:784-256x2-10)", name,
-                                 control::to_string(wanted), name == "twn" ? "tmlp" : "bmlp"));
+                                 control::to_string(wanted),
+                                 kind_ == Kind::kTwn ? "tmlp" : "bmlp"));
   const std::string optimiser = options_.text("optimizer");
   auto values =
       GradientMethod::schema_for(optimiser).parse({{"lr", format_real(options_.real("lr"))}});
@@ -77,7 +83,7 @@ int64_t QuantisedGradient::quantise_into(control::Network& network, const Latent
   const auto sign = torch::where(w.ge(0), one, -one);
   torch::Tensor quantised;
   const auto abs_w = w.abs();
-  if (name_ == "twn") {
+  if (kind_ == Kind::kTwn) {
     const auto delta = kTwnThresholdFactor * abs_w.flatten(1).mean(1);
     const auto view = [&](const torch::Tensor& row) {
       std::vector<int64_t> shape(size_t(w.dim()), 1);
@@ -89,7 +95,7 @@ int64_t QuantisedGradient::quantise_into(control::Network& network, const Latent
     output_scale(stage).copy_(row_mean(abs_w, keep));
   } else {
     quantised = sign;
-    if (name_ == "bwn") output_scale(stage).copy_(abs_w.flatten(1).mean(1));
+    if (kind_ == Kind::kBwn) output_scale(stage).copy_(abs_w.flatten(1).mean(1));
   }
   const int64_t changed = quantised.ne(theta).sum().item<int64_t>();
   theta.copy_(quantised);
@@ -107,7 +113,7 @@ StepStats QuantisedGradient::step(control::Network& network, const control::Term
   optimizer_->step();
   double flips = 0;
   for (auto& d : latent_) {
-    if (name_ == "binaryconnect") d.w.clamp_(-1, 1);
+    if (kind_ == Kind::kBinaryConnect) d.w.clamp_(-1, 1);
     const double stage_flips = double(quantise_into(network, d));
     stats.extras[stage_key(d.t, "flips")] = stage_flips;
     flips += stage_flips;

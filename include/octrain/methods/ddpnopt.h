@@ -32,6 +32,10 @@ class Ddpnopt : public Method {
   ~Ddpnopt() override;
   static OptionSchema schema_for(const std::string& name);
 
+  // M_t: SGD's identity, RMSprop's diagonal, Adam's, K-FAC's or EKFAC's Kronecker factors, or
+  // (ddp) the exact Gauss-Newton Q_uu.
+  enum class Curvature { kIdentity, kDiag, kAdam, kKfac, kEkfac, kExact };
+
   std::string name() const override { return name_; }
   StepStats step(control::Network& network, const control::TerminalLoss& loss,
                  const torch::Tensor& x, const torch::Tensor& y) override;
@@ -66,7 +70,7 @@ class Ddpnopt : public Method {
               double clip, StepStats& stats, size_t t);
 
   std::string name_;
-  std::string curvature_;
+  Curvature curvature_;
   ValueHessian value_hessian_;
   TerminalFactor terminal_factor_;
   int64_t terminal_draws_ = 1;

@@ -41,6 +41,7 @@ class QuantisedGradient : public Method {
   int64_t quantise_into(control::Network& network, const LatentStage& d) const;
 
   std::string name_;
+  enum class Kind { kBinaryConnect, kBwn, kTwn } kind_;
   std::vector<LatentStage> latent_;
   std::vector<size_t> real_stages_;
   std::unique_ptr<torch::optim::Optimizer> optimizer_;
