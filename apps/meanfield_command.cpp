@@ -7,12 +7,10 @@
 #include <sstream>
 
 #include "commands.h"
+#include "octrain/analysis/mean_field.h"
 #include "octrain/analysis/phase_diagram.h"
-#include "octrain/analysis/signal_propagation.h"
-#include "octrain/control/model_builder.h"
-#include "octrain/data/dataset.h"
-#include "octrain/plot/gnuplot_figure.h"
-#include "octrain/train/trainer.h"
+#include "octrain/analysis/signal_study.h"
+#include "octrain/report/meanfield_report.h"
 #include "octrain/util/atomic_file.h"
 #include "octrain/util/error.h"
 #include "octrain/util/options.h"
@@ -131,211 +129,71 @@ void grid(const MeanFieldFlags& f, const GaussHermite& rule) {
   const auto sw2 = parse_range("--sw2-range", f.sw2_range, 2);
   const auto sb2 = parse_range("--sb2-range", f.sb2_range, 2);
   const auto points = analysis::phase_diagram(phi, sw2, sb2, rule);
-  std::vector<std::vector<double>> csv, image, line;
-  constexpr double kXiCap = 60;  // ξ_c diverges on the transition; the colour scale stops here
-  for (size_t k = 0; k < points.size(); ++k) {
-    const auto& p = points[k];
+  std::vector<std::vector<double>> csv;
+  for (const auto& p : points) {
     const auto& q = p.fixed_point;
     csv.push_back({p.sigma_w2, p.sigma_b2, q.q_star, q.chi1, q.c_star, q.xi_q, q.xi_c});
-    image.push_back({p.sigma_w2, p.sigma_b2, std::isnan(q.xi_c) ? NAN : std::min(q.xi_c, kXiCap)});
-    if ((k + 1) % sb2.size() == 0) image.emplace_back();  // one block per σ_w² column
-  }
-  for (double b : analysis::linspace(sb2.front(), sb2.back(), 81)) {
-    const double w = analysis::critical_sigma_w2(phi, b, rule);
-    if (w >= sw2.front() && w <= sw2.back()) line.push_back({w, b});
   }
   std::filesystem::create_directories(f.out);
   write_csv(f.out + "/phase_diagram.csv", "sigma_w2,sigma_b2,q_star,chi1,c_star,xi_q,xi_c", csv);
-  plot::GnuplotFigure figure("phase_diagram", 800, 600);
-  const auto image_file = figure.table("xi_c", {"sigma_w2", "sigma_b2", "xi_c"}, image);
-  const auto line_file = figure.table("critical", {"sigma_w2", "sigma_b2"}, line);
-  figure
-      .command(
-          fmt::format("set title '{} order-to-chaos phase diagram: depth scale ξ_c'", phi.name))
-      .command("set xlabel 'σ_w^2'")
-      .command("set ylabel 'σ_b^2'")
-      .command(fmt::format("set cblabel 'ξ_c (capped at {})'", kXiCap))
-      .command(fmt::format("set xrange [{}:{}]", sw2.front(), sw2.back()))
-      .command(fmt::format("set yrange [{}:{}]", sb2.front(), sb2.back()))
-      .command("set palette rgb 33,13,10")
-      .command("set key top left box opaque")
-      .command("set label 'ordered (χ_1 < 1)' at graph 0.05,0.8 front")
-      .command("set label 'chaotic (χ_1 > 1)' at graph 0.75,0.3 front")
-      .command("plot " + image_file + " using 1:2:3 with image notitle, " + line_file +
-               " using 1:2 with lines lw 3 lc rgb 'black' title 'χ_1 = 1'");
-  const auto svg = figure.render(f.out);
+  const auto svg = report::phase_diagram_figure(f.activation, points, sw2, sb2, rule, f.out);
   fmt::print("{} × {} grid ({}-point Gauss–Hermite): wrote {}/phase_diagram.csv and {}\n",
              sw2.size(), sb2.size(), rule.size(), f.out, svg);
 }
 
-// input → `hidden` Dense+φ layers of `width` → output (hidden + 1 Dense stages).
-std::string mlp_spec(int64_t input, int width, int hidden, int64_t output,
-                     const std::string& tail) {
-  std::string spec = fmt::format("mlp:{}", input);
-  for (int l = 0; l < hidden; ++l) spec += fmt::format("-{}", width);
-  return spec + fmt::format("-{}:{}", output, tail);
-}
-
 void empirical(const MeanFieldFlags& f, const GaussHermite& rule) {
-  const auto& phi = analysis::activation_functions(f.activation);
-  const MeanField field(phi, f.sigma_w2, f.sigma_b2, rule);
-  const std::string init = fmt::format("sw2={},sb2={}", f.sigma_w2, f.sigma_b2);
   torch::manual_seed(uint64_t(f.seed));
   std::filesystem::create_directories(f.out);
-
-  // Signal propagation: two inputs of lengths q⁰ = 2 and 0.5, correlation 0.5 (so both the
-  // length and the correlation maps have something to do), 32 pairs averaged.
-  auto network = control::build_network(
-      mlp_spec(f.width, f.width, f.depth, f.width, f.activation + ":init=normal," + init),
-      {f.width});
-  const auto u = torch::randn({32, f.width}), v = torch::randn({32, f.width});
-  const auto x_a = std::sqrt(2.0) * u, x_b = std::sqrt(0.5) * (0.5 * u + std::sqrt(0.75) * v);
-  const auto measured = analysis::measure_signal(*network, x_a, x_b);
-  const auto c0 = ((x_a * x_b).mean(1) / (x_a.pow(2).mean(1) * x_b.pow(2).mean(1)).sqrt()).mean();
-  const auto theory = analysis::predict_signal(field, x_a.pow(2).mean().item<double>(),
-                                               x_b.pow(2).mean().item<double>(), c0.item<double>(),
-                                               int(measured.size()));
+  const auto study = analysis::signal_propagation_study(f.activation, f.width, f.depth, f.sigma_w2,
+                                                        f.sigma_b2, rule);
   std::vector<std::vector<double>> rows;
-  double worst_q = 0;
-  for (size_t l = 0; l < measured.size(); ++l) {
-    const auto& m = measured[l];
-    const auto& t = theory[l];
-    rows.push_back({double(m.layer), m.q_a, t.q_a, m.q_b, t.q_b, m.c, t.c});
-    if (int(l) < 20)
-      worst_q = std::max({worst_q, std::abs(m.q_a / t.q_a - 1), std::abs(m.q_b / t.q_b - 1)});
-  }
+  for (const auto& r : study.rows)
+    rows.push_back({double(r.layer), r.q_a, r.q_a_theory, r.q_b, r.q_b_theory, r.c, r.c_theory});
   write_csv(f.out + "/signal_propagation.csv", "layer,q_a,q_a_theory,q_b,q_b_theory,c,c_theory",
             rows);
-  plot::GnuplotFigure signal("signal_propagation", 1000, 450);
-  const auto file = signal.table(
-      "layers", {"layer", "q_a", "q_a_theory", "q_b", "q_b_theory", "c", "c_theory"}, rows);
-  signal
-      .command(fmt::format(
-          "set multiplot layout 1,2 title \"{}, width {}, init normal(σ_w^2={}, σ_b^2={})\\n"
-          "measured (points) vs mean field (lines)\"",
-          phi.name, f.width, f.sigma_w2, f.sigma_b2))
-      .command("set xlabel 'layer l'")
-      .command("set ylabel 'q^l'")
-      .command("set key top right")
-      .command("plot " + file + " using 1:2 with points pt 7 lc 1 title 'q_a', " + file +
-               " using 1:3 with lines lc 1 notitle, " + file +
-               " using 1:4 with points pt 5 lc 2 title 'q_b', " + file +
-               " using 1:5 with lines lc 2 notitle")
-      .command("set ylabel 'c^l'")
-      .command("plot " + file + " using 1:6 with points pt 7 lc 3 title 'c measured', " + file +
-               " using 1:7 with lines lc 3 title 'c theory'")
-      .command("unset multiplot");
-  const auto signal_svg = signal.render(f.out);
-
+  const auto signal_svg = report::signal_propagation_figure(study, f.activation, f.width,
+                                                            f.sigma_w2, f.sigma_b2, f.out);
   // Jacobian spectra through the hidden layers: Gaussian vs orthogonal weights, input at q*.
-  plot::GnuplotFigure spectrum("jacobian_spectrum", 800, 560);
-  std::string plot_line = "plot ";
+  const auto spectra =
+      analysis::jacobian_spectra(f.activation, f.width, f.depth, f.sigma_w2, f.sigma_b2, rule);
   fmt::print(
       "| weights | mean λ measured | mean λ theory | var λ measured | var λ theory | s_max/s_min "
       "|\n|---|---:|---:|---:|---:|---:|\n");
-  const double q_star = field.fixed_point_length();
-  for (auto [kind, weights] :
-       {std::pair{"normal", analysis::WeightDistribution::kGaussian},
-        std::pair{"orthogonal", analysis::WeightDistribution::kOrthogonal}}) {
-    auto net = control::build_network(
-        mlp_spec(f.width, f.width, f.depth, f.width, f.activation + ":init=" + kind + "," + init),
-        {f.width});
-    // Double precision: float32 would floor the small singular values at ~1e-7 · s_max.
-    net->to(torch::kFloat64);
-    const double q0 = std::max(0.0, (q_star - f.sigma_b2) / f.sigma_w2);
-    const auto J = analysis::input_output_jacobian(
-        *net, std::sqrt(q0) * torch::randn({f.width}, torch::kFloat64), size_t(2 * f.depth));
-    const auto s = std::get<0>(torch::sort(torch::linalg::svdvals(J, /*driver=*/{})));
-    const auto lambda = s.pow(2);
-    const auto moments = field.isometry(f.depth, weights);
-    fmt::print("| {} | {} | {} | {} | {} | {} |\n", kind, real(lambda.mean().item<double>()),
-               real(moments.mean), real(lambda.var(false).item<double>()), real(moments.variance),
-               real((s.max() / s.min()).item<double>()));
-    std::vector<std::vector<double>> quantiles;
-    for (int64_t i = 0; i < s.size(0); ++i)
-      quantiles.push_back({(double(i) + 0.5) / double(s.size(0)), s[i].item<double>()});
-    plot_line += (plot_line.size() > 5 ? ", " : "") +
-                 spectrum.table(kind, {"quantile", "singular_value"}, quantiles) +
-                 fmt::format(" using 1:2 with lines lw 2 title '{} weights'", kind);
-  }
-  spectrum
-      .command(fmt::format(
-          "set title \"input–output Jacobian singular values\\n{} {} layers, σ_w^2={}, σ_b^2={}\"",
-          f.depth, phi.name, f.sigma_w2, f.sigma_b2))
-      .command("set xlabel 'quantile'")
-      .command("set ylabel 'singular value'")
-      .command("set logscale y")
-      .command("set key top left")
-      .command(plot_line);
-  const auto spectrum_svg = spectrum.render(f.out);
+  for (const auto& s : spectra)
+    fmt::print("| {} | {} | {} | {} | {} | {} |\n", s.weights, real(s.mean), real(s.mean_theory),
+               real(s.variance), real(s.variance_theory), real(s.condition));
+  const auto spectrum_svg = report::jacobian_spectrum_figure(spectra, f.activation, f.depth,
+                                                             f.sigma_w2, f.sigma_b2, f.out);
   fmt::print(
       "largest |q^l/q^l_theory − 1| over layers ≤ 20: {:.2f}%\nwrote {}/signal_propagation.csv, "
       "{}, {}\n",
-      100 * worst_q, f.out, signal_svg, spectrum_svg);
+      100 * study.worst_length_error, f.out, signal_svg, spectrum_svg);
 }
 
 void trainability(const MeanFieldFlags& f, const GaussHermite& rule) {
-  const auto& phi = analysis::activation_functions(f.activation);
-  const auto depths = parse_list("--depths", f.depths);
-  const auto sw2 = parse_list("--sw2-list", f.sw2_list);
+  report::TrainabilityOptions options;
+  options.dataset = f.dataset;
+  options.method = f.method;
+  options.activation = f.activation;
+  options.width = f.width;
+  options.sigma_b2 = f.sigma_b2;
+  options.epochs = f.epochs;
+  options.seed = f.seed;
+  options.depths = parse_list("--depths", f.depths);
+  options.sigma_w2 = parse_list("--sw2-list", f.sw2_list);
   std::filesystem::create_directories(f.out);
-  train::RunConfig base;
-  base.dataset = f.dataset;
-  base.set("method", f.method);
-  base.epochs = f.epochs;
-  base.seed = uint64_t(f.seed);
-  base.threads = 1;
-  base.batch_size = 64;
-  const auto data = data::load_dataset(base.dataset, train::load_options_for(base));
-  if (data.input_shape.size() != 1 || data.task != data::Task::kClassification)
-    throw UsageError(f.dataset + ": --trainability needs a classification dataset of vectors");
-  std::vector<std::vector<double>> csv, cells, scale;
-  fmt::print("| depth | σ_w² | test accuracy (%) |\n|---:|---:|---:|\n");
-  for (double w : sw2) {
-    for (double d : depths) {
-      train::RunConfig config = base;
-      config.model =
-          mlp_spec(data.input_shape[0], f.width, int(d), data.num_classes,
-                   fmt::format("{}:init=normal,sw2={},sb2={}", f.activation, w, f.sigma_b2));
-      config.out = fmt::format("{}/runs/depth{}-sw2_{}", f.out, d, w);
-      std::filesystem::remove_all(config.out);
-      double accuracy = NAN;
-      try {
-        train::RunOptions options;
-        options.quiet = true;
-        options.dataset = &data;
-        accuracy = train::run_training(config, options).test.accuracy;
-      } catch (const DivergenceError&) {
-      }
-      std::filesystem::remove(config.out + "/checkpoint.pt");  // only the metrics are kept
-      fmt::print("| {} | {} | {} |\n", d, w,
-                 std::isnan(accuracy) ? "diverged" : fmt::format("{:.1f}", 100 * accuracy));
-      csv.push_back({d, w, accuracy});
-      cells.push_back({w, d, accuracy});
-    }
-    cells.emplace_back();
-  }
-  for (double w : analysis::linspace(sw2.front(), sw2.back(), 121))
-    scale.push_back({w, 6 * MeanField(phi, w, f.sigma_b2, rule).fixed_point().xi_c});
+  bool header = false;
+  const auto cells = report::trainability_grid(options, f.out, [&](const auto& cell) {
+    if (!header) fmt::print("| depth | σ_w² | test accuracy (%) |\n|---:|---:|---:|\n");
+    header = true;
+    fmt::print("| {} | {} | {} |\n", cell.depth, cell.sigma_w2,
+               std::isnan(cell.test_accuracy) ? "diverged"
+                                              : fmt::format("{:.1f}", 100 * cell.test_accuracy));
+  });
+  std::vector<std::vector<double>> csv;
+  for (const auto& c : cells) csv.push_back({c.depth, c.sigma_w2, c.test_accuracy});
   write_csv(f.out + "/trainability.csv", "depth,sigma_w2,test_accuracy", csv);
-  plot::GnuplotFigure figure("trainability", 800, 600);
-  const auto cell_file = figure.table("accuracy", {"sigma_w2", "depth", "test_accuracy"}, cells);
-  const auto scale_file = figure.table("six_xi_c", {"sigma_w2", "six_xi_c"}, scale);
-  figure
-      .command(fmt::format(
-          "set title \"{}-wide {} MLPs on {}, σ_b^2={}: test accuracy\\nafter {} epochs of {}\"",
-          f.width, phi.name, f.dataset, f.sigma_b2, f.epochs, f.method))
-      .command("set xlabel 'σ_w^2'")
-      .command("set ylabel 'depth'")
-      .command("set cblabel 'test accuracy'")
-      .command("set cbrange [0:1]")
-      .command(fmt::format("set yrange [0:{}]", 1.15 * depths.back()))
-      .command("set palette rgb 21,22,23")
-      .command("set key top right box opaque")
-      .command("set style fill solid")
-      .command("plot " + cell_file + " using 1:2:3 with points pt 5 ps 4 lc palette notitle, " +
-               scale_file + " using 1:2 with lines lw 3 lc rgb 'black' title '6 ξ_c'");
-  const auto svg = figure.render(f.out);
+  const auto svg = report::trainability_figure(options, cells, rule, f.out);
   fmt::print("wrote {}/trainability.csv and {}\n", f.out, svg);
 }
 
