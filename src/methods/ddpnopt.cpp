@@ -10,6 +10,7 @@
 #include "octrain/control/network.h"
 #include "octrain/methods/elementwise_curvature.h"
 #include "octrain/methods/exact_curvature.h"
+#include "octrain/methods/kl_clip.h"
 #include "octrain/methods/kronecker_curvature.h"
 #include "octrain/methods/kronecker_method.h"
 #include "octrain/methods/layer_maps.h"
@@ -277,8 +278,13 @@ StepStats Ddpnopt::step(control::Network& network, const control::TerminalLoss& 
                               &stats.loss, terminal_factor_, &this->batch(), terminal_draws_);
   stats.objective += stats.loss;
   stats.accuracy = batch_accuracy(loss, trajectory.output(), y);
-  const auto predicted_change = backward_pass(network, trajectory, std::move(value), stats);
-  feedback_pass(network, trajectory, kl_clip_scale(predicted_change, stats), stats);
+  KlClip clipping(kl_clip_);
+  backward_pass(network, trajectory, std::move(value), clipping, stats);
+  // KL clipping as in the kfac method, from the feedback-free step (the feedback's is not known
+  // before the forward pass), so that without feedback this is exactly `kfac`.
+  const double clip = clipping.factor(lr_ * lr_scale_);
+  if (clipping.enabled()) stats.extras["kl_clip_scale"] = clip;
+  feedback_pass(network, trajectory, clip, stats);
   stats.resolve();
   return stats;
 }
@@ -301,16 +307,14 @@ LayerValueOptions Ddpnopt::step_layer_options() const {
   return options;
 }
 
-torch::Tensor Ddpnopt::backward_pass(control::Network& network,
-                                     const control::Trajectory& trajectory, ValueModel value,
-                                     StepStats& stats) {
+void Ddpnopt::backward_pass(control::Network& network, const control::Trajectory& trajectory,
+                            ValueModel value, KlClip& clipping, StepStats& stats) {
   const auto& states = trajectory.states;
   const double batch = double(trajectory.batch_size());
   const auto [first, last] = trainable_range();
   auto layer_options = step_layer_options();
   // Curvature statistics, Q̄_u, M⁻¹Q̄_u and the value model at every stage's output.
   int64_t clamps = 0;
-  torch::Tensor predicted_change;  // Σ_t ⟨M_t⁻¹Q̄_u, Q̄_u⟩, for KL clipping (read once)
   for (size_t t = network.size(); t-- > first;) {
     auto& stage = network.stage(t);
     const auto& x_t = states[t];
@@ -337,10 +341,7 @@ torch::Tensor Ddpnopt::backward_pass(control::Network& network,
     rows.shard = &this->batch();
     curvature.observe(rows, mean_gradient);
     trainable->mean_direction = curvature.solve(mean_gradient);
-    if (kl_clip_ > 0) {
-      auto change = (trainable->mean_direction * mean_gradient).sum().to(torch::kDouble);
-      predicted_change = predicted_change.defined() ? predicted_change + change : change;
-    }
+    clipping.add(trainable->mean_direction, mean_gradient);
     trainable->output_value = value;
     if (t == first) break;  // V at x_0 is never used
     // The factor at this stage's input serves only trainable stages after the first.
@@ -362,19 +363,6 @@ torch::Tensor Ddpnopt::backward_pass(control::Network& network,
   }
   if (value_hessian_ == ValueHessian::kFactored)
     stats.extras["radicand_clamps"] = this->batch().sum(double(clamps));
-  return predicted_change;
-}
-
-double Ddpnopt::kl_clip_scale(const torch::Tensor& predicted_change, StepStats& stats) const {
-  // KL clipping as in the kfac method, from the feedback-free step (the feedback's is not known
-  // before the forward pass), so that without feedback this is exactly `kfac`.
-  if (kl_clip_ <= 0) return 1.0;
-  double clip = 1.0;
-  const double lr = lr_ * lr_scale_;
-  const double change = predicted_change.defined() ? predicted_change.item<double>() : 0.0;
-  if (change > 0) clip = std::min(1.0, std::sqrt(kl_clip_ / (lr * lr * change)));
-  stats.extras["kl_clip_scale"] = clip;
-  return clip;
 }
 
 void Ddpnopt::feedback_pass(control::Network& network, const control::Trajectory& trajectory,

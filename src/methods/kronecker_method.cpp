@@ -9,6 +9,7 @@
 
 #include "octrain/control/network.h"
 #include "octrain/methods/gradient_method.h"
+#include "octrain/methods/kl_clip.h"
 #include "octrain/methods/layer_maps.h"
 #include "octrain/methods/state_keys.h"
 #include "octrain/util/error.h"
@@ -79,9 +80,8 @@ StepStats KroneckerMethod::step(control::Network& network, const control::Termin
   const double batch = static_cast<double>(trajectory.batch_size());
   const double lr = options_.real("lr") * lr_scale_;
   const double momentum = options_.real("momentum");
-  const double kl_clip = options_.real("kl_clip");
+  KlClip clipping(options_.real("kl_clip"));  // Σ_t ⟨M_t⁻¹∇_t, ∇_t⟩ on the device, read once
   std::vector<torch::Tensor> directions;
-  torch::Tensor predicted_change;  // Σ_t ⟨M_t⁻¹∇_t, ∇_t⟩, read once
   int64_t refreshes = 0;
   for (auto& layer : layers_) {
     auto& stage = network.stage(layer.t);
@@ -98,16 +98,10 @@ StepStats KroneckerMethod::step(control::Network& network, const control::Termin
     rows.shard = &this->batch();
     curvature.observe(rows, gradient);
     directions.push_back(curvature.solve(gradient));
-    if (kl_clip > 0) {
-      auto change = (directions.back() * gradient).sum().to(torch::kDouble);
-      predicted_change = predicted_change.defined() ? predicted_change + change : change;
-    }
+    clipping.add(directions.back(), gradient);
     refreshes += curvature.refreshes();
   }
-  // KL clipping (Ba, Grosse & Martens 2017): shrink the step so that lr²·Σ⟨Δ, ∇⟩ ≤ κ.
-  const double change =
-      kl_clip > 0 && predicted_change.defined() ? predicted_change.item<double>() : 0.0;
-  const double clip = change > 0 ? std::min(1.0, std::sqrt(kl_clip / (lr * lr * change))) : 1.0;
+  const double clip = clipping.factor(lr);
   for (size_t l = 0; l < layers_.size(); ++l) {
     auto& layer = layers_[l];
     auto& stage = network.stage(layer.t);
@@ -118,7 +112,7 @@ StepStats KroneckerMethod::step(control::Network& network, const control::Termin
     for (size_t i = 0; i < controls.size(); ++i) controls[i].sub_(pieces[i], lr);
     stats.defer(stage_key(layer.t, "update_norm"), direction.norm().to(torch::kDouble) * lr);
   }
-  if (kl_clip > 0) stats.extras["kl_clip_scale"] = clip;
+  if (clipping.enabled()) stats.extras["kl_clip_scale"] = clip;
   stats.extras["refreshes"] = static_cast<double>(refreshes);
   stats.resolve();
   return stats;

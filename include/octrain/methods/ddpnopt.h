@@ -9,6 +9,7 @@
 
 namespace octrain::methods {
 
+class KlClip;
 class StageCurvature;
 
 // DDPNOpt (Liu, Chen & Theodorou, ICLR 2021; docs/methods/ddpnopt.md) and vanilla DDP.
@@ -55,12 +56,10 @@ class Ddpnopt : public Method {
   // layer_options_ with this step's η, batch reducer and diagnostics switch.
   LayerValueOptions step_layer_options() const;
   // From V_T back to the first trainable stage: curvature statistics, Q̄_u and M⁻¹Q̄_u of every
-  // trainable stage, and V at its output for the feedback pass. Returns Σ_t ⟨M_t⁻¹Q̄_u, Q̄_u⟩
-  // (for KL clipping; undefined without it).
-  torch::Tensor backward_pass(control::Network& network, const control::Trajectory& trajectory,
-                              ValueModel terminal, StepStats& stats);
-  // The KL-clipping factor of the feedback-free step (1 without kl_clip).
-  double kl_clip_scale(const torch::Tensor& predicted_change, StepStats& stats) const;
+  // trainable stage (each ⟨M⁻¹Q̄_u, Q̄_u⟩ into `clipping`), and V at its output for the feedback
+  // pass.
+  void backward_pass(control::Network& network, const control::Trajectory& trajectory,
+                     ValueModel terminal, KlClip& clipping, StepStats& stats);
   // The second forward pass: each trainable stage's update with its feedback Q_ux δx from the
   // states the already-updated stages produce.
   void feedback_pass(control::Network& network, const control::Trajectory& trajectory, double clip,
