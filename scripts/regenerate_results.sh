@@ -105,7 +105,7 @@ edit by hand — change a config or the script and regenerate. octrain revision 
 (\`$("$octrain" version)\`); machine: $(nproc) cores ($cpu), $memory, $os, no GPU.
 Whole run: $(( (finished - started) / 60 )) min $(( (finished - started) % 60 )) s; load average at the end $load
 (other jobs on the machine slow every timing below alike).
-The report with its figures is also a standalone page: [results/generated/index.html](results/generated/index.html).
+The same report is also written as a standalone page, \`docs/results/generated/index.html\` (a build output, not kept in git; its figures are).
 
 ## Topic pages
 
