@@ -333,9 +333,9 @@ void Ddpnopt::backward_pass(control::Network& network, const control::Trajectory
     if (!running.empty()) mean_gradient += trainable->running_gradient;
     trainable->mean_gradient = mean_gradient;
     auto& curvature = *trainable->curvature;
-    if (auto* exact = dynamic_cast<ExactCurvature*>(&curvature))
-      exact->set_value_hessian(layer_inputs(stage, x_t).squeeze(1), value.hessian,
-                               stage.running_cost_weights().l2, &this->batch());
+    if (value.full())
+      curvature.set_value_hessian(layer_inputs(stage, x_t).squeeze(1), value.hessian,
+                                  stage.running_cost_weights().l2, &this->batch());
     LayerRows rows;
     if (curvature.uses_rows()) rows = layer_rows(stage, x_t, layer_gradient);
     rows.shard = &this->batch();

@@ -15,7 +15,7 @@ class ExactCurvature : public StageCurvature {
   // `inputs` are the stage's x̃ [B, fan(+1)]; `l2` the running cost's ℓ_uu = l2·I. With a
   // data-parallel `shard` (FULL blocks only) the batch mean is reduced over the ranks.
   void set_value_hessian(const torch::Tensor& inputs, const torch::Tensor& v_hh, double l2,
-                         const dist::BatchReducer* shard = nullptr);
+                         const dist::BatchReducer* shard = nullptr) override;
   void observe(const LayerRows&, const torch::Tensor&) override {}
   bool uses_rows() const override { return false; }
   torch::Tensor solve(const torch::Tensor& gradient) const override;

@@ -69,6 +69,11 @@ class StageCurvature {
   // Replaces the batch-mean gradient of the last observe() by `applied`, the direction the step
   // actually takes (DDPNOpt's Q̄_u + feedback), for curvatures built from it; others ignore it.
   virtual void revise(const torch::Tensor& observed, const torch::Tensor& applied) {}
+  // The value Hessian V_hh at the stage's output, for curvatures built from it (vanilla DDP's
+  // exact Gauss-Newton Q_uu); the others ignore it. `inputs` are x̃ [B, fan(+1)], `l2` the running
+  // cost's ℓ_uu = l2·I.
+  virtual void set_value_hessian(const torch::Tensor& inputs, const torch::Tensor& v_hh, double l2,
+                                 const dist::BatchReducer* shard) {}
   // False when observe() ignores the rows, so callers can skip forming them (conv patches).
   virtual bool uses_rows() const { return true; }
   // Inverse or eigenbasis computations so far (Kronecker blocks; 0 for the others).
