@@ -18,6 +18,7 @@
 #include "octrain/train/metrics_reader.h"
 #include "octrain/train/progress.h"
 #include "octrain/train/reference_table.h"
+#include "octrain/train/run_exports.h"
 #include "octrain/train/trainer.h"
 #include "octrain/util/atomic_file.h"
 #include "octrain/util/config_profile.h"
@@ -342,10 +343,20 @@ std::vector<CompareRow> run_compare(const CompareConfig& config, const CompareOp
         step_ms.push_back(ms);
         if (std::isfinite(vl)) val_acc.push_back(va), val_loss.push_back(vl);
       };
-      // Every run counts towards the target, a diverged one with the epochs it finished.
-      auto note_target = [&] {
+      // Every run counts towards the target, a diverged one with the epochs it finished; its
+      // DeepOBS file also goes into OUT/deepobs/, the tree DeepOBS's analyser reads.
+      auto note_run = [&] {
         if (writer && !config.target.empty())
           hits.push_back(time_to_target(read_metrics(run.out + "/metrics.jsonl"), config.target));
+        const std::string run_file = run.out + "/deepobs_run.json";
+        if (writer && ExportFormats::parse(run.export_format).deepobs &&
+            std::filesystem::exists(run_file)) {
+          const std::string copy =
+              config.base.out + "/deepobs/" + deepobs_results_path(run, entry.label);
+          std::filesystem::create_directories(std::filesystem::path(copy).parent_path());
+          std::ifstream in(run_file);
+          write_text_atomically(copy, std::string(std::istreambuf_iterator<char>(in), {}));
+        }
       };
       auto number = [](const nlohmann::json& j, const char* key) {
         return j.contains(key) && j[key].is_number() ? j[key].get<double>() : std::nan("");
@@ -353,7 +364,7 @@ std::vector<CompareRow> run_compare(const CompareConfig& config, const CompareOp
       if (state == RunState::kDiverged) {
         ++row.diverged;
         if (!quiet) fmt::print(out, "{}: diverged before (kept)\n", where);
-        note_target();
+        note_run();
         continue;
       }
       if (state == RunState::kFinished) {
@@ -364,7 +375,7 @@ std::vector<CompareRow> run_compare(const CompareConfig& config, const CompareOp
                  number(r, "validation_loss"));
         }
         if (!quiet) fmt::print(out, "{}: finished before (kept)\n", where);
-        note_target();
+        note_run();
         continue;
       }
       if (writer && state == RunState::kMissing)
@@ -414,7 +425,7 @@ std::vector<CompareRow> run_compare(const CompareConfig& config, const CompareOp
         ++row.diverged;
         if (!quiet) fmt::print(out, "{}  diverged: {}\n", where, e.what());
       }
-      note_target();
+      note_run();
       std::fflush(out);
     }
     row.finished = int64_t(accuracies.size());

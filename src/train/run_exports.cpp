@@ -8,6 +8,7 @@
 #include "octrain/train/deepobs_run_file.h"
 #include "octrain/util/atomic_file.h"
 #include "octrain/util/error.h"
+#include "octrain/util/file_name.h"
 
 namespace octrain::train {
 
@@ -51,6 +52,12 @@ void write_run_exports(const RunConfig& config, const std::vector<nlohmann::json
   if (formats.algoperf)
     write_text_atomically(dir + "/eval_measurements.csv",
                           algoperf_eval_measurements(records, splits));
+}
+
+std::string deepobs_results_path(const RunConfig& config, const std::string& setting) {
+  return fmt::format("{}/{}/{}/random_seed__{}.json",
+                     safe_file_name(config.problem.empty() ? config.dataset : config.problem),
+                     config.method, safe_file_name(setting), config.seed);
 }
 
 }  // namespace octrain::train

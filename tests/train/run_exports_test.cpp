@@ -6,6 +6,7 @@
 #include <set>
 #include <sstream>
 
+#include "octrain/train/compare.h"
 #include "octrain/util/error.h"
 #include "run_helpers.h"
 
@@ -164,6 +165,26 @@ TEST(RunExports, ResumedRunContinuesTheFiles) {
   ASSERT_EQ(rows.size(), 4u);
   EXPECT_EQ(rows[2][4], "0");  // preemption_count: epoch 1 ran before the resume
   EXPECT_EQ(rows[3][4], "1");
+}
+
+// A compare grid also files each run's DeepOBS file where DeepOBS's analyser looks:
+// OUT/deepobs/<testproblem>/<optimizer>/<setting>/random_seed__<seed>.json.
+TEST(RunExports, CompareFilesRunsInDeepObsResultsTree) {
+  const auto dir = testing::fresh_dir();
+  CompareConfig config;
+  config.base = exported_run(dir);
+  config.base.out = (dir / "grid").string();
+  config.seeds = {0, 1};
+  config.add_method_spec("adam:lr=0.01");
+  run_compare(config, true);
+  for (const char* seed : {"0", "1"}) {
+    const auto filed = dir / "grid" / "deepobs" / "csv_toy" / "adam" / "adam_lr_0.01" /
+                       (std::string("random_seed__") + seed + ".json");
+    ASSERT_TRUE(testing::fs::exists(filed)) << filed;
+    EXPECT_EQ(testing::file_text(filed),
+              testing::file_text(dir / "grid" / "adam_lr_0.01" / ("seed-" + std::string(seed)) /
+                                 "deepobs_run.json"));
+  }
 }
 
 // Regression without a validation split: no accuracies and no valid_* in DeepOBS's file, no

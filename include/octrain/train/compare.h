@@ -67,7 +67,7 @@ struct CompareOptions {
 };
 
 // Runs the grid: each run in <out>/<label>/seed-<s>/, then <out>/summary.md, summary.csv and
-// summary.json.
+// summary.json; with DeepOBS run files, a copy of each in <out>/deepobs/ (run_exports.h).
 // <out>/experiment.json, written first, lists the labels, methods, seeds and the resolved
 // reference row, so a report can be drawn from the directory alone. A diverged run is counted in
 // its row; the grid goes on. An unknown reference fails before the first run.

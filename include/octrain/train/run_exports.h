@@ -35,4 +35,9 @@ std::vector<nlohmann::json> evaluation_records(const std::vector<nlohmann::json>
 void write_run_exports(const RunConfig& config, const std::vector<nlohmann::json>& records,
                        const EvaluatedSplits& splits, const std::string& dir);
 
+// Where DeepOBS's analyser looks for a run's file below a results folder:
+// <testproblem>/<optimizer_name>/<setting>/random_seed__<seed>.json (a compare grid files each
+// entry's runs under its label as the setting).
+std::string deepobs_results_path(const RunConfig& config, const std::string& setting);
+
 }  // namespace octrain::train
