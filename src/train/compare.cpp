@@ -471,9 +471,15 @@ std::string mean_spread(double mean, double std, int64_t n, double scale, int di
   return fmt::format("{:.{}f} ± {:.{}f}", scale * mean, digits, scale * std, digits);
 }
 
-// A median over seeds, or "miss" (time_to_target.h).
-std::string format_median(double value, int digits) {
-  return std::isfinite(value) ? fmt::format("{:.{}f}", value, digits) : "miss";
+// Medians over seeds, or "miss" (time_to_target.h): seconds to 3 significant digits (a quick
+// run's are fractions of a second), steps whole.
+std::string format_median_seconds(double seconds) {
+  if (!std::isfinite(seconds)) return "miss";
+  return seconds < 1000 ? fmt::format("{:.3g}", seconds) : fmt::format("{:.0f}", seconds);
+}
+
+std::string format_median_steps(double steps) {
+  return std::isfinite(steps) ? fmt::format("{:.0f}", steps) : "miss";
 }
 
 }  // namespace
@@ -519,8 +525,9 @@ std::string summary_markdown(const std::vector<CompareRow>& rows, const CompareC
                       mean_spread(r.train_loss_mean, r.train_loss_std, r.finished, 1, 4),
                       r.test_loss_mean, r.step_ms_mean);
     if (targeted)
-      md += fmt::format(" {} | {} | {}/{} |", format_median(r.target.median_seconds, 2),
-                        format_median(r.target.median_steps, 0), r.target.reached, r.target.runs);
+      md +=
+          fmt::format(" {} | {} | {}/{} |", format_median_seconds(r.target.median_seconds),
+                      format_median_steps(r.target.median_steps), r.target.reached, r.target.runs);
     md += fmt::format(" {} |\n", runs);
   }
   return md;

@@ -188,7 +188,7 @@ std::string tune_markdown(const TuneResult& result, const TuneConfig& config) {
     const auto& t = b.target;
     md += fmt::format("; time to {}: ", config.problem.target.describe());
     md += std::isfinite(t.median_seconds)
-              ? fmt::format("{:.2f} s, {:.0f} steps (median over the seeds", t.median_seconds,
+              ? fmt::format("{:.3g} s, {:.0f} steps (median over the seeds", t.median_seconds,
                             t.median_steps)
               : std::string("miss (the median over the seeds");
     md += fmt::format("; {}/{} reached it)", t.reached, t.runs);

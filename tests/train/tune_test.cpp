@@ -4,6 +4,7 @@
 #include <gtest/gtest.h>
 
 #include <cmath>
+#include <fstream>
 
 #include "cli_runner.h"
 #include "octrain/util/error.h"
@@ -103,6 +104,32 @@ TEST(Tune, RefusesWhatItCannotTune) {
   no_seeds.seeds = 0;
   EXPECT_THROW(run_tune(no_seeds, CompareOptions{true}), UsageError);
   EXPECT_FALSE(testing::fs::exists(dir / "tune"));  // refused before any run
+}
+
+// The command end to end: --method names a [[run]] of the config (its options kept), the output
+// folder defaults to the config's out + /tune-<method>, and the result is printed.
+TEST(TuneCli, TunesAConfigsRunIntoItsDefaultFolder) {
+  const auto dir = testing::fresh_dir();
+  testing::write_class_table(dir / "table.csv", true);
+  const auto config = dir / "problem.toml";
+  std::ofstream(config) << "dataset = \"csv:" << (dir / "table.csv").string() << "\"\n"
+                        << "model = \"mlp:4-8-3:tanh\"\nepochs = 2\nbatch_size = 16\n"
+                        << "validation_fraction = 0.2\nthreads = 1\nout = \""
+                        << (dir / "runs").string() << "\"\n"
+                        << "[[run]]\nmethod = \"sgd\"\nmomentum = 0.9\nlabel = \"momentum\"\n";
+  const auto o = testing::run_cli("tune -q --config '" + config.string() +
+                                  "' --method momentum --lr-grid 0.01,0.1 --seeds 2");
+  ASSERT_EQ(o.code, 0) << o.output;
+  EXPECT_NE(o.output.find("over 2 seeds: test accuracy"), std::string::npos) << o.output;
+  const auto out = dir / "runs" / "tune-momentum";
+  EXPECT_TRUE(testing::fs::exists(out / "tune.md"));
+  const auto summary = nlohmann::json::parse(testing::file_text(out / "tune.json"));
+  const std::string best = summary["best"]["methods"][0]["label"];
+  RunConfig recorded;
+  recorded.merge_toml_file(
+      (out / "best" / safe_file_name(best) / "seed-1" / "config.toml").string());
+  EXPECT_EQ(recorded.method, "sgd");
+  EXPECT_EQ(recorded.method_options.at("momentum"), "0.9");
 }
 
 // The command: bad grids and unknown problems are one-line usage errors (exit code 2); a
