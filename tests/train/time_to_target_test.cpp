@@ -2,6 +2,8 @@
 
 #include <gtest/gtest.h>
 
+#include <fstream>
+
 #include "octrain/train/compare.h"
 #include "octrain/util/error.h"
 #include "run_helpers.h"
@@ -123,6 +125,20 @@ TEST(Compare, ReportsTimeAndStepsToTarget) {
   config.base.out = (dir / "unvalidated").string();
   config.base.validation_fraction = 0;
   EXPECT_THROW(run_compare(config, true), UsageError);
+}
+
+// A compare config names its target as `target = "METRIC=V"`; anything else is refused.
+TEST(Compare, ConfigFileSetsTheTarget) {
+  const auto path = testing::fresh_dir() / "grid.toml";
+  std::ofstream(path) << "target = \"accuracy=0.9\"\n[[run]]\nmethod = \"adam\"\n";
+  CompareConfig config;
+  config.merge_toml_file(path.string());
+  EXPECT_EQ(config.target.to_string(), "accuracy=0.9");
+  for (const char* bad : {"target = 0.9\n", "target = \"accuracy>0.9\"\n"}) {
+    std::ofstream(path) << bad;
+    CompareConfig refused;
+    EXPECT_THROW(refused.merge_toml_file(path.string()), UsageError) << bad;
+  }
 }
 
 }  // namespace
