@@ -110,6 +110,10 @@ TuneResult run_tune(const TuneConfig& config, const CompareOptions& options) {
   grid.seeds = {0};
   grid.entries.clear();
   for (double lr : config.learning_rates) grid.entries.push_back(with_learning_rate(config, lr));
+  const bool talk = !options.quiet && dist::world().rank() == 0;
+  if (talk)
+    fmt::print(options.out, "tune: {} values of {} with seed 0 → {}\n", grid.entries.size(),
+               config.lr_option, grid.base.out);
   result.grid = run_compare(grid, options);
 
   const bool by_accuracy =
@@ -135,6 +139,10 @@ TuneResult run_tune(const TuneConfig& config, const CompareOptions& options) {
   rerun.seeds.clear();
   for (int64_t s = 0; s < config.seeds; ++s) rerun.seeds.push_back(uint64_t(s));
   rerun.entries = {with_learning_rate(config, result.best_lr)};
+  if (talk)
+    fmt::print(options.out, "tune: {}={} has the best final {}; seeds 0–{} → {}\n",
+               config.lr_option, result.best_lr, result.selected_by, config.seeds - 1,
+               rerun.base.out);
   result.rerun = run_compare(rerun, options).front();
 
   nlohmann::json grid_json = summary_json(result.grid, grid);
