@@ -89,6 +89,12 @@ nlohmann::json nan_to_null(double v) {
   return std::isfinite(v) ? nlohmann::json(v) : nlohmann::json();
 }
 
+// Adds `prefix`_loss and `prefix`_accuracy (null where non-finite) to a metrics record.
+void record_evaluation(nlohmann::json& record, const std::string& prefix, const Evaluation& e) {
+  record[prefix + "_loss"] = nan_to_null(e.loss);
+  record[prefix + "_accuracy"] = nan_to_null(e.accuracy);
+}
+
 std::string describe_evaluation(double loss, double accuracy) {
   return std::isnan(accuracy) ? fmt::format("loss {:.4f}", loss)
                               : fmt::format("acc {:.2f}%, loss {:.4f}", 100 * accuracy, loss);
@@ -413,17 +419,12 @@ RunResult run_training(RunConfig config, const RunOptions& options) {
     // Epoch 0: the figures before any step, as DeepOBS and AlgoPerf record them.
     const auto eval_start = Clock::now();
     nlohmann::json record = {{"kind", "evaluation"}, {"epoch", 0}, {"step", 0}};
-    const auto trained = evaluate_sharded(*network, *loss, train_eval, communicator);
-    record["train_eval_loss"] = nan_to_null(trained.loss);
-    record["train_eval_accuracy"] = nan_to_null(trained.accuracy);
-    const auto tested = evaluate_sharded(*network, *loss, test, communicator);
-    record["test_loss"] = nan_to_null(tested.loss);
-    record["test_accuracy"] = nan_to_null(tested.accuracy);
-    if (validation.size() > 0) {
-      const auto validated = evaluate_sharded(*network, *loss, validation, communicator);
-      record["validation_loss"] = nan_to_null(validated.loss);
-      record["validation_accuracy"] = nan_to_null(validated.accuracy);
-    }
+    record_evaluation(record, "train_eval",
+                      evaluate_sharded(*network, *loss, train_eval, communicator));
+    record_evaluation(record, "test", evaluate_sharded(*network, *loss, test, communicator));
+    if (validation.size() > 0)
+      record_evaluation(record, "validation",
+                        evaluate_sharded(*network, *loss, validation, communicator));
     record["eval_time_s"] = std::chrono::duration<double>(Clock::now() - eval_start).count();
     record["elapsed_s"] = elapsed_seconds();
     metrics.append(record);
@@ -591,11 +592,9 @@ RunResult run_training(RunConfig config, const RunOptions& options) {
     for (const auto& [key, value] : method->epoch_extras()) record[key] = nan_to_null(value);
     const bool evaluation_due = last || (epoch + 1) % config.eval_every == 0;
     const auto eval_start = Clock::now();
-    if (exporting) {
-      const auto trained = evaluate_sharded(*network, *loss, train_eval, communicator);
-      record["train_eval_loss"] = nan_to_null(trained.loss);
-      record["train_eval_accuracy"] = nan_to_null(trained.accuracy);
-    }
+    if (exporting)
+      record_evaluation(record, "train_eval",
+                        evaluate_sharded(*network, *loss, train_eval, communicator));
     std::optional<Evaluation> tested, validated;
     if (evaluation_due) tested = evaluate_sharded(*network, *loss, test, communicator);
     if (validation.size() > 0 && (evaluation_due || track_best))
