@@ -11,6 +11,7 @@ namespace octrain::app {
 // Each subcommand registers itself on the app; its callback runs the command.
 void add_train_command(CLI::App& app);
 void add_compare_command(CLI::App& app);
+void add_tune_command(CLI::App& app);
 void add_eval_command(CLI::App& app);
 void add_export_command(CLI::App& app);
 void add_predict_command(CLI::App& app);

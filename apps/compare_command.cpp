@@ -37,41 +37,49 @@ void add_compare_command(CLI::App& app) {
   command->add_flag("--resume", *resume,
                     "continue the grid in a non-empty --out: skip finished runs, finish "
                     "interrupted ones, start missing ones");
+  auto target = std::make_shared<std::string>();
+  command
+      ->add_option("--target", *target,
+                   "report per method the time and steps to a validation target: accuracy=V or "
+                   "loss=V (median over seeds; see docs/STANDARD_PROBLEMS.md)")
+      ->type_name("METRIC=V");
   auto progress_every = std::make_shared<double>(5.0);
   add_progress_every_flag(*command, *progress_every);
   command->add_flag("--no-report", *no_report, "skip the report (OUT/report/, needs gnuplot)");
-  command->callback([flags, methods, seeds, quiet, resume, progress_every, no_report, workers] {
-    if (workers->run_as_workers()) return;
-    check_progress_every(*progress_every);
-    train::CompareConfig config;
-    if (!flags->config_file().empty())
-      config.merge_toml_file(flags->config_file(), flags->profile());
-    flags->apply(config.base);
-    if (!methods->empty()) {
-      config.entries.clear();
-      for (const auto& spec : *methods) config.add_method_spec(spec);
-    }
-    if (!seeds->empty()) {
-      config.seeds.clear();
-      for (auto s : *seeds) {
-        if (s < 0) throw UsageError(fmt::format("--seeds: {} is negative", s));
-        config.seeds.push_back(uint64_t(s));
-      }
-    }
-    train::CompareOptions options;
-    options.quiet = *quiet || !prints_results();
-    options.resume = *resume;
-    options.progress_every = *progress_every;
-    const auto rows = train::run_compare(config, options);
-    if (!prints_results()) return;
-    fmt::print("\n{}\nsummary: {}/summary.md\n", train::summary_markdown(rows, config),
-               config.base.out);
-    if (*no_report) return;
-    if (plot::find_gnuplot().empty())
-      fmt::print("no report: gnuplot is not installed (Debian: apt-get install gnuplot-nox)\n");
-    else
-      write_report_for({config.base.out}, config.base.out + "/report", "");
-  });
+  command->callback(
+      [flags, methods, seeds, quiet, resume, target, progress_every, no_report, workers] {
+        if (workers->run_as_workers()) return;
+        check_progress_every(*progress_every);
+        train::CompareConfig config;
+        if (!flags->config_file().empty())
+          config.merge_toml_file(flags->config_file(), flags->profile());
+        flags->apply(config.base);
+        if (!methods->empty()) {
+          config.entries.clear();
+          for (const auto& spec : *methods) config.add_method_spec(spec);
+        }
+        if (!seeds->empty()) {
+          config.seeds.clear();
+          for (auto s : *seeds) {
+            if (s < 0) throw UsageError(fmt::format("--seeds: {} is negative", s));
+            config.seeds.push_back(uint64_t(s));
+          }
+        }
+        if (!target->empty()) config.target = train::Target::parse(*target);
+        train::CompareOptions options;
+        options.quiet = *quiet || !prints_results();
+        options.resume = *resume;
+        options.progress_every = *progress_every;
+        const auto rows = train::run_compare(config, options);
+        if (!prints_results()) return;
+        fmt::print("\n{}\nsummary: {}/summary.md\n", train::summary_markdown(rows, config),
+                   config.base.out);
+        if (*no_report) return;
+        if (plot::find_gnuplot().empty())
+          fmt::print("no report: gnuplot is not installed (Debian: apt-get install gnuplot-nox)\n");
+        else
+          write_report_for({config.base.out}, config.base.out + "/report", "");
+      });
 }
 
 }  // namespace octrain::app

@@ -52,6 +52,7 @@ int main(int argc, char** argv) {
       "print the version, git revision and libtorch version");
   octrain::app::add_train_command(app);
   octrain::app::add_compare_command(app);
+  octrain::app::add_tune_command(app);
   octrain::app::add_eval_command(app);
   octrain::app::add_export_command(app);
   octrain::app::add_predict_command(app);

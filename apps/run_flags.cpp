@@ -77,6 +77,10 @@ void RunFlags::add_to(CLI::App& command, bool with_method) {
        "what --keep best and --early-stop watch: auto (validation accuracy, else loss) | accuracy "
        "| loss",
        "METRIC"},
+      {"export_format", "--export-format",
+       "also write the run in community formats: deepobs (deepobs_run.json), algoperf "
+       "(eval_measurements.csv) or deepobs,algoperf (docs/STANDARD_PROBLEMS.md)",
+       "FORMATS"},
       {"out", "--out,-o", "run directory (default runs/<dataset>-<method>-s<seed>-<time>)", "DIR"},
   };
   for (const auto& f : flags) {

@@ -17,6 +17,8 @@ class RunFlags {
   // Applies given flags to `config` (after the config file).
   void apply(train::RunConfig& config) const;
   const std::string& config_file() const { return config_file_; }
+  // A config file chosen otherwise than by --config (tune --problem NAME).
+  void set_config_file(const std::string& path) { config_file_ = path; }
   // The --profile NAME to lay over the config file (empty: its top-level values).
   const std::string& profile() const { return profile_; }
   // The config keys whose flags were given.

@@ -18,6 +18,7 @@
 #include "octrain/train/metrics_reader.h"
 #include "octrain/train/progress.h"
 #include "octrain/train/reference_table.h"
+#include "octrain/train/run_exports.h"
 #include "octrain/train/trainer.h"
 #include "octrain/util/atomic_file.h"
 #include "octrain/util/config_profile.h"
@@ -87,6 +88,11 @@ void CompareConfig::merge_toml_file(const std::string& path, const std::string& 
         if (!v || *v < 0) throw UsageError(path + ": 'seeds' must hold non-negative integers");
         seeds.push_back(uint64_t(*v));
       }
+    } else if (name == "target") {
+      auto value = node.value_exact<std::string>();
+      if (!value)
+        throw UsageError(path + ": 'target' must be a string \"accuracy=V\" or \"loss=V\"");
+      target = Target::parse(*value, path + ": 'target'");
     } else if (name == "reference") {
       auto value = node.value_exact<std::string>();
       if (!value) throw UsageError(path + ": 'reference' must be a string \"TABLE:ROW\"");
@@ -256,6 +262,10 @@ std::vector<CompareRow> run_compare(const CompareConfig& config, const CompareOp
     throw UsageError("compare: no methods given (--methods or [[run]] tables)");
   if (config.base.out.empty()) throw UsageError("compare: needs an output directory (--out)");
   config.base.validate();
+  if (!config.target.empty() && config.base.validation_fraction <= 0)
+    throw UsageError(fmt::format(
+        "compare --target {}: the target is a validation figure; add --validation-fraction F",
+        config.target.to_string()));
   // Every entry is checked before the first run, so a typo in the last one costs nothing.
   std::set<std::string> directories;
   std::vector<std::map<std::string, std::string>> resolved;  // every option, as the run records it
@@ -308,6 +318,7 @@ std::vector<CompareRow> run_compare(const CompareConfig& config, const CompareOp
     CompareRow row;
     row.label = entry.label;
     std::vector<double> accuracies, train_losses, test_losses, step_ms, val_acc, val_loss;
+    std::vector<TargetHit> hits;
     for (uint64_t seed : config.seeds) {
       ++index;
       RunConfig run = config.base;
@@ -332,12 +343,28 @@ std::vector<CompareRow> run_compare(const CompareConfig& config, const CompareOp
         step_ms.push_back(ms);
         if (std::isfinite(vl)) val_acc.push_back(va), val_loss.push_back(vl);
       };
+      // Every run counts towards the target, a diverged one with the epochs it finished; its
+      // DeepOBS file also goes into OUT/deepobs/, the tree DeepOBS's analyser reads.
+      auto note_run = [&] {
+        if (writer && !config.target.empty())
+          hits.push_back(time_to_target(read_metrics(run.out + "/metrics.jsonl"), config.target));
+        const std::string run_file = run.out + "/deepobs_run.json";
+        if (writer && ExportFormats::parse(run.export_format).deepobs &&
+            std::filesystem::exists(run_file)) {
+          const std::string copy =
+              config.base.out + "/deepobs/" + deepobs_results_path(run, entry.label);
+          std::filesystem::create_directories(std::filesystem::path(copy).parent_path());
+          std::ifstream in(run_file);
+          write_text_atomically(copy, std::string(std::istreambuf_iterator<char>(in), {}));
+        }
+      };
       auto number = [](const nlohmann::json& j, const char* key) {
         return j.contains(key) && j[key].is_number() ? j[key].get<double>() : std::nan("");
       };
       if (state == RunState::kDiverged) {
         ++row.diverged;
         if (!quiet) fmt::print(out, "{}: diverged before (kept)\n", where);
+        note_run();
         continue;
       }
       if (state == RunState::kFinished) {
@@ -348,6 +375,7 @@ std::vector<CompareRow> run_compare(const CompareConfig& config, const CompareOp
                  number(r, "validation_loss"));
         }
         if (!quiet) fmt::print(out, "{}: finished before (kept)\n", where);
+        note_run();
         continue;
       }
       if (writer && state == RunState::kMissing)
@@ -397,6 +425,7 @@ std::vector<CompareRow> run_compare(const CompareConfig& config, const CompareOp
         ++row.diverged;
         if (!quiet) fmt::print(out, "{}  diverged: {}\n", where, e.what());
       }
+      note_run();
       std::fflush(out);
     }
     row.finished = int64_t(accuracies.size());
@@ -407,17 +436,26 @@ std::vector<CompareRow> run_compare(const CompareConfig& config, const CompareOp
     std::tie(row.validation_accuracy_mean, row.validation_accuracy_std) = mean_std(val_acc);
     std::tie(row.validation_loss_mean, row.validation_loss_std) = mean_std(val_loss);
     row.validated = int64_t(val_loss.size());
+    row.target = summarise_hits(hits);
     rows.push_back(row);
   }
+  const bool targeted = !config.target.empty();
   std::string csv =
       "method,runs,diverged,test_accuracy_mean,test_accuracy_std,train_loss_mean,train_loss_std,"
-      "test_loss_mean,step_ms_mean,validation_accuracy_mean,validation_loss_mean\n";
-  for (const auto& r : rows)
-    csv += fmt::format("\"{}\",{},{},{:.6f},{:.6f},{:.6f},{:.6f},{:.6f},{:.4f},{:.6f},{:.6f}\n",
+      "test_loss_mean,step_ms_mean,validation_accuracy_mean,validation_loss_mean";
+  csv += targeted ? ",target_reached,target_seconds_median,target_steps_median\n" : "\n";
+  for (const auto& r : rows) {
+    csv += fmt::format("\"{}\",{},{},{:.6f},{:.6f},{:.6f},{:.6f},{:.6f},{:.4f},{:.6f},{:.6f}",
                        r.label, r.runs, r.diverged, r.accuracy_mean, r.accuracy_std,
                        r.train_loss_mean, r.train_loss_std, r.test_loss_mean, r.step_ms_mean,
                        r.validation_accuracy_mean, r.validation_loss_mean);
+    csv += targeted ? fmt::format(",{},{:.6f},{}\n", r.target.reached, r.target.median_seconds,
+                                  r.target.median_steps)
+                    : "\n";
+  }
   if (writer) {
+    write_text_atomically(config.base.out + "/summary.json",
+                          summary_json(rows, config).dump(2) + "\n");
     write_text_atomically(config.base.out + "/summary.csv", csv);
     write_text_atomically(config.base.out + "/summary.md", summary_markdown(rows, config));
   }
@@ -433,6 +471,17 @@ std::string mean_spread(double mean, double std, int64_t n, double scale, int di
   return fmt::format("{:.{}f} ± {:.{}f}", scale * mean, digits, scale * std, digits);
 }
 
+// Medians over seeds, or "miss" (time_to_target.h): seconds to 3 significant digits (a quick
+// run's are fractions of a second), steps whole.
+std::string format_median_seconds(double seconds) {
+  if (!std::isfinite(seconds)) return "miss";
+  return seconds < 1000 ? fmt::format("{:.3g}", seconds) : fmt::format("{:.0f}", seconds);
+}
+
+std::string format_median_steps(double steps) {
+  return std::isfinite(steps) ? fmt::format("{:.0f}", steps) : "miss";
+}
+
 }  // namespace
 
 std::string summary_markdown(const std::vector<CompareRow>& rows, const CompareConfig& config) {
@@ -445,10 +494,21 @@ std::string summary_markdown(const std::vector<CompareRow>& rows, const CompareC
       std::any_of(rows.begin(), rows.end(), [](const CompareRow& r) { return r.validated > 0; });
   const bool classes = std::any_of(
       rows.begin(), rows.end(), [](const CompareRow& r) { return !std::isnan(r.accuracy_mean); });
+  const bool targeted = !config.target.empty();
+  if (targeted)
+    md += fmt::format(
+        "Target: {}. Time to target: training time (steps only, no evaluation) to the first "
+        "evaluation that reaches it; steps likewise; median over the seeds with a miss counted "
+        "as infinite (\"miss\": half the runs or more never reached it).\n\n",
+        config.target.describe());
   md += "| method |";
   if (validated) md += classes ? " validation accuracy (%) |" : " validation loss |";
-  md += " test accuracy (%) | final train loss | test loss | step (ms) | runs |\n";
-  md += validated ? "|---|---|---|---|---|---|---|\n" : "|---|---|---|---|---|---|\n";
+  md += " test accuracy (%) | final train loss | test loss | step (ms) |";
+  if (targeted) md += " time to target (s) | steps to target | reached |";
+  md += " runs |\n|---|---|---|---|---|---|";
+  if (validated) md += "---|";
+  if (targeted) md += "---|---|---|";
+  md += "\n";
   for (const auto& r : rows) {
     const std::string runs =
         r.diverged ? fmt::format("{} ({} diverged)", r.runs, r.diverged) : std::to_string(r.runs);
@@ -460,12 +520,43 @@ std::string summary_markdown(const std::vector<CompareRow>& rows, const CompareC
                                100, 2)
                  : mean_spread(r.validation_loss_mean, r.validation_loss_std, r.validated, 1, 4)) +
             " |";
-    md += fmt::format(" {} | {} | {:.4f} | {:.3f} | {} |\n",
+    md += fmt::format(" {} | {} | {:.4f} | {:.3f} |",
                       mean_spread(r.accuracy_mean, r.accuracy_std, r.finished, 100, 2),
                       mean_spread(r.train_loss_mean, r.train_loss_std, r.finished, 1, 4),
-                      r.test_loss_mean, r.step_ms_mean, runs);
+                      r.test_loss_mean, r.step_ms_mean);
+    if (targeted)
+      md +=
+          fmt::format(" {} | {} | {}/{} |", format_median_seconds(r.target.median_seconds),
+                      format_median_steps(r.target.median_steps), r.target.reached, r.target.runs);
+    md += fmt::format(" {} |\n", runs);
   }
   return md;
+}
+
+nlohmann::json summary_json(const std::vector<CompareRow>& rows, const CompareConfig& config) {
+  auto finite = [](double v) { return std::isfinite(v) ? nlohmann::json(v) : nlohmann::json(); };
+  nlohmann::json methods = nlohmann::json::array();
+  for (const auto& r : rows) {
+    nlohmann::json row = {{"label", r.label},
+                          {"runs", r.runs},
+                          {"diverged", r.diverged},
+                          {"finished", r.finished},
+                          {"test_accuracy_mean", finite(r.accuracy_mean)},
+                          {"test_accuracy_std", finite(r.accuracy_std)},
+                          {"test_loss_mean", finite(r.test_loss_mean)},
+                          {"final_train_loss_mean", finite(r.train_loss_mean)},
+                          {"validation_accuracy_mean", finite(r.validation_accuracy_mean)},
+                          {"validation_loss_mean", finite(r.validation_loss_mean)},
+                          {"step_ms_mean", finite(r.step_ms_mean)}};
+    if (!config.target.empty()) row["time_to_target"] = r.target.to_json();
+    methods.push_back(row);
+  }
+  nlohmann::json summary = {
+      {"dataset", config.base.dataset}, {"model", config.base.model},
+      {"epochs", config.base.epochs},   {"batch_size", config.base.batch_size},
+      {"seeds", config.seeds},          {"methods", methods}};
+  if (!config.target.empty()) summary["target"] = config.target.to_string();
+  return summary;
 }
 
 }  // namespace octrain::train

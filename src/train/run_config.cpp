@@ -11,6 +11,7 @@
 #include <sstream>
 
 #include "octrain/train/lr_schedule.h"
+#include "octrain/train/run_exports.h"
 #include "octrain/util/config_profile.h"
 #include "octrain/util/error.h"
 #include "octrain/util/options.h"
@@ -88,6 +89,8 @@ const std::vector<std::string>& RunConfig::keys() {
                                              "early_stop",
                                              "best_metric",
                                              "sync_bn",
+                                             "problem",
+                                             "export_format",
                                              "out"};
   return k;
 }
@@ -205,7 +208,11 @@ void RunConfig::set(const std::string& key, const std::string& v) {
       throw UsageError(
           fmt::format("config 'sync_bn' = '{}' is invalid: expected true or false", v));
     sync_bn = v == "true";
-  } else if (key == "out")
+  } else if (key == "problem")
+    problem = v;
+  else if (key == "export_format")
+    export_format = ExportFormats::parse(v).to_string();
+  else if (key == "out")
     out = v;
   else
     throw UsageError(
@@ -259,6 +266,10 @@ void RunConfig::validate() const {
     throw UsageError(
         "--keep best needs a validation split to choose by: add --validation-fraction F (e.g. "
         "0.1)");
+  if (!export_format.empty() && eval_every != 1)
+    throw UsageError(fmt::format(
+        "--export-format {}: DeepOBS and AlgoPerf files record every epoch; --eval-every must be 1",
+        export_format));
   if (test_fraction + validation_fraction >= 0.95)
     throw UsageError("config: test_fraction + validation_fraction must leave data to train on");
 }
@@ -287,7 +298,8 @@ std::string RunConfig::to_toml() const {
       format_real(divergence_factor));
   s += fmt::format("lr_schedule = {}\nkeep = {}\nearly_stop = {}\nbest_metric = {}\n",
                    quoted(lr_schedule), quoted(keep), early_stop, quoted(best_metric));
-  s += fmt::format("sync_bn = {}\nout = {}\n", sync_bn, quoted(out));
+  s += fmt::format("sync_bn = {}\nproblem = {}\nexport_format = {}\nout = {}\n", sync_bn,
+                   quoted(problem), quoted(export_format), quoted(out));
   s += fmt::format("\n[method]\nname = {}\n", quoted(method));
   for (const auto& [k, v] : method_options) s += fmt::format("{} = {}\n", k, quoted(v));
   return s;

@@ -32,6 +32,7 @@
 #include "octrain/train/memory_estimate.h"
 #include "octrain/train/metrics_log.h"
 #include "octrain/train/progress.h"
+#include "octrain/train/run_exports.h"
 #include "octrain/util/atomic_file.h"
 #include "octrain/util/build_info.h"
 #include "octrain/util/directory_lock.h"
@@ -86,6 +87,12 @@ bool improves(const Evaluation& v, const TrainingPosition& best, const std::stri
 
 nlohmann::json nan_to_null(double v) {
   return std::isfinite(v) ? nlohmann::json(v) : nlohmann::json();
+}
+
+// Adds `prefix`_loss and `prefix`_accuracy (null where non-finite) to a metrics record.
+void record_evaluation(nlohmann::json& record, const std::string& prefix, const Evaluation& e) {
+  record[prefix + "_loss"] = nan_to_null(e.loss);
+  record[prefix + "_accuracy"] = nan_to_null(e.accuracy);
 }
 
 std::string describe_evaluation(double loss, double accuracy) {
@@ -328,11 +335,35 @@ RunResult run_training(RunConfig config, const RunOptions& options) {
     std::vector<nlohmann::json> epochs() const {
       return log ? log->epochs() : std::vector<nlohmann::json>{};
     }
+    std::vector<nlohmann::json> records() const {
+      return log ? log->records() : std::vector<nlohmann::json>{};
+    }
   } metrics{log};
   const data::Split train = to_device(data.train, device);
   const data::Split test = to_device(data.test, device);
   const data::Split validation = to_device(data.validation, device);
   const int64_t n = train.size();
+  // DeepOBS and AlgoPerf report training figures on a fixed training subset the size of the
+  // test set (DeepOBS's train_eval set), evaluated like the others from epoch 0 on.
+  const bool exporting = ExportFormats::parse(config.export_format).any();
+  const int64_t train_eval_size = test.size() > 0 ? std::min(n, test.size()) : n;
+  const data::Split train_eval = exporting ? data::Split{train.x.slice(0, 0, train_eval_size),
+                                                         train.y.slice(0, 0, train_eval_size)}
+                                           : data::Split{};
+  auto write_tables = [&] {
+    metrics.flush_tables();
+    if (writer && exporting)
+      write_run_exports(config, metrics.records(), {validation.size(), test.size()}, dir);
+  };
+  // Wall time since the run began, across resumes (from the last evaluation's record).
+  const auto run_start = Clock::now();
+  double elapsed_before = 0;
+  for (const auto& r : metrics.records())
+    if (r.contains("elapsed_s") && r["elapsed_s"].is_number())
+      elapsed_before = r["elapsed_s"].get<double>();
+  auto elapsed_seconds = [&] {
+    return elapsed_before + std::chrono::duration<double>(Clock::now() - run_start).count();
+  };
   int64_t steps_per_epoch = n / config.batch_size + (n % config.batch_size != 0);  // no overflow
   // Batch norm cannot take 1 sample, nor can a process take none: a last batch too small for
   // that joins the one before it.
@@ -381,6 +412,23 @@ RunResult run_training(RunConfig config, const RunOptions& options) {
   int64_t run_steps = 0;
   std::string snapshot;
   auto last_checkpoint = Clock::now();
+
+  if (exporting && options.resume)
+    metrics.append({{"kind", "resume"}, {"epoch", position.epoch}, {"step", position.global_step}});
+  if (exporting && !options.resume) {
+    // Epoch 0: the figures before any step, as DeepOBS and AlgoPerf record them.
+    const auto eval_start = Clock::now();
+    nlohmann::json record = {{"kind", "evaluation"}, {"epoch", 0}, {"step", 0}};
+    record_evaluation(record, "train_eval",
+                      evaluate_sharded(*network, *loss, train_eval, communicator));
+    record_evaluation(record, "test", evaluate_sharded(*network, *loss, test, communicator));
+    if (validation.size() > 0)
+      record_evaluation(record, "validation",
+                        evaluate_sharded(*network, *loss, validation, communicator));
+    record["eval_time_s"] = std::chrono::duration<double>(Clock::now() - eval_start).count();
+    record["elapsed_s"] = elapsed_seconds();
+    metrics.append(record);
+  }
 
   const StopOnSignal stop_on_signal_guard;
   while (position.epoch < config.epochs && !stopped_early) {
@@ -481,7 +529,7 @@ RunResult run_training(RunConfig config, const RunOptions& options) {
                         {"epoch", epoch + 1},
                         {"step", position.global_step + 1},
                         {"message", message}});
-        metrics.flush_tables();
+        write_tables();
         throw DivergenceError(message);
       }
 
@@ -517,7 +565,7 @@ RunResult run_training(RunConfig config, const RunOptions& options) {
       if (stop) {
         average_running_statistics(*network, communicator);
         if (writer) save_checkpoint(checkpoint_path, *network, *method, position);
-        metrics.flush_tables();
+        write_tables();
         progress.notice(fmt::format(
             "interrupted at epoch {} step {}; resume with: {}", epoch + 1, s + 1,
             options.resume_hint.empty() ? "octrain train --resume " + dir : options.resume_hint));
@@ -543,6 +591,10 @@ RunResult run_training(RunConfig config, const RunOptions& options) {
     for (const auto& [key, value] : control::nonzero_fractions(*network)) record[key] = value;
     for (const auto& [key, value] : method->epoch_extras()) record[key] = nan_to_null(value);
     const bool evaluation_due = last || (epoch + 1) % config.eval_every == 0;
+    const auto eval_start = Clock::now();
+    if (exporting)
+      record_evaluation(record, "train_eval",
+                        evaluate_sharded(*network, *loss, train_eval, communicator));
     std::optional<Evaluation> tested, validated;
     if (evaluation_due) tested = evaluate_sharded(*network, *loss, test, communicator);
     if (validation.size() > 0 && (evaluation_due || track_best))
@@ -568,6 +620,10 @@ RunResult run_training(RunConfig config, const RunOptions& options) {
       result.validation = *validated;
     }
     if (track_best) record["best_epoch"] = position.best_epoch;
+    if (exporting) {
+      record["eval_time_s"] = std::chrono::duration<double>(Clock::now() - eval_start).count();
+      record["elapsed_s"] = elapsed_seconds();
+    }
     metrics.append(record);
     result.final_train_loss = position.epoch_loss_sum / steps;
     position.epoch = epoch + 1;
@@ -624,7 +680,7 @@ RunResult run_training(RunConfig config, const RunOptions& options) {
           describe_evaluation(position.best_test_loss, position.best_test_accuracy)));
   }
 
-  metrics.flush_tables();
+  write_tables();
   result.epochs = metrics.epochs();
   result.steps = run_steps;
   result.mean_step_ms = run_steps > 0 ? 1e3 * run_step_seconds / double(run_steps) : 0.0;

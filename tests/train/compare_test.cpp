@@ -2,6 +2,7 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <fstream>
 #include <sstream>
 
@@ -145,26 +146,39 @@ TEST(Compare, RunTablesSetAndSweepRunSettings) {
   }
 }
 
-// The DeepOBS problems as shipped: DeepOBS's layer shapes and parameter counts (fmnist_mlp
-// 784·1000+1000 + 1000·500+500 + 500·100+100 + 100·10+10; fmnist_2c2d 5·5·32+32 + 5·5·32·64+64 +
-// 7·7·64·1024+1024 + 1024·10+10), batch 128, 100 epochs, a 10 000-image validation split.
+// The DeepOBS problems as shipped: DeepOBS's layer shapes and parameter counts (logreg 784·10+10;
+// mlp 784·1000+1000 + 1000·500+500 + 500·100+100 + 100·10+10; 2c2d 5·5·32+32 + 5·5·32·64+64 +
+// 7·7·64·1024+1024 + 1024·10+10), batch 128, 50 epochs for logreg and 100 for the others, a
+// sixth of the training split for validation (10 000 Fashion-MNIST images), a split fixed across
+// seeds, the problem's name for the exported run files.
 TEST(Compare, DeepObsProblemsHaveTheirDefinedShapes) {
   struct Problem {
-    const char* config;
-    int64_t parameters;
+    const char* name;
+    int64_t parameters, epochs;
     std::vector<std::vector<int64_t>> weight_shapes;
   };
-  for (const auto& p : std::vector<Problem>{
-           {"deepobs-fmnist-mlp", 1336610, {{1000, 784}, {500, 1000}, {100, 500}, {10, 100}}},
-           {"deepobs-fmnist-2c2d",
-            3274634,
-            {{32, 1, 5, 5}, {64, 32, 5, 5}, {1024, 3136}, {10, 1024}}}}) {
-    SCOPED_TRACE(p.config);
+  const std::vector<std::vector<int64_t>> mlp = {{1000, 784}, {500, 1000}, {100, 500}, {10, 100}};
+  const std::vector<std::vector<int64_t>> c2d2 = {
+      {32, 1, 5, 5}, {64, 32, 5, 5}, {1024, 3136}, {10, 1024}};
+  for (const auto& p : std::vector<Problem>{{"fmnist_logreg", 7850, 50, {{10, 784}}},
+                                            {"mnist_logreg", 7850, 50, {{10, 784}}},
+                                            {"fmnist_mlp", 1336610, 100, mlp},
+                                            {"mnist_mlp", 1336610, 100, mlp},
+                                            {"fmnist_2c2d", 3274634, 100, c2d2},
+                                            {"mnist_2c2d", 3274634, 100, c2d2}}) {
+    SCOPED_TRACE(p.name);
+    std::string stem = p.name;
+    std::replace(stem.begin(), stem.end(), '_', '-');
     CompareConfig config;
-    config.merge_toml_file(std::string(OCTRAIN_SOURCE_DIR) + "/configs/" + p.config + ".toml");
+    config.merge_toml_file(std::string(OCTRAIN_SOURCE_DIR) + "/configs/deepobs-" + stem + ".toml");
+    const bool fashion = stem.rfind("fmnist", 0) == 0;
+    EXPECT_EQ(config.base.dataset, fashion ? "fashion-mnist" : "mnist");
+    EXPECT_EQ(config.base.problem, p.name);
     EXPECT_EQ(config.base.batch_size, 128);
-    EXPECT_EQ(config.base.epochs, 100);
+    EXPECT_EQ(config.base.epochs, p.epochs);
     EXPECT_NEAR(config.base.validation_fraction * 60000, 10000, 1e-6);
+    EXPECT_EQ(config.base.data_seed, 0);
+    EXPECT_EQ(config.base.export_format, "deepobs,algoperf");
     auto network = control::build_network(config.base.model, {1, 28, 28});
     EXPECT_EQ(network->num_controls(), p.parameters);
     std::vector<std::vector<int64_t>> shapes;
@@ -172,6 +186,8 @@ TEST(Compare, DeepObsProblemsHaveTheirDefinedShapes) {
       if (theta.dim() > 1) shapes.push_back(theta.sizes().vec());
     EXPECT_EQ(shapes, p.weight_shapes);
     EXPECT_EQ(network->output_shape(), (control::Shape{10}));
+    if (p.epochs == 50)  // logistic regression starts from zero weights and biases
+      for (auto& theta : network->controls()) EXPECT_EQ(theta.abs().sum().item<double>(), 0.0);
     config.base.validate();
   }
 }

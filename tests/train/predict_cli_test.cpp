@@ -17,17 +17,6 @@ namespace {
 using testing::run_cli;
 
 // 90 rows of 4 features and a class 0..2 that the features separate.
-void write_table(const fs::path& path, bool labels, int rows = 90) {
-  std::ofstream out(path);
-  for (int r = 0; r < rows; ++r) {
-    const int c = r % 3;
-    out << (c + 0.1 * (r % 7)) << "," << (10.0 * c - r % 5) << "," << (r % 11) << ","
-        << (0.5 * c * c + 0.01 * r);
-    if (labels) out << "," << c;
-    out << "\n";
-  }
-}
-
 struct TrainedCsvRun {
   fs::path dir, data, run;
 };
@@ -37,7 +26,7 @@ TrainedCsvRun train_csv_run() {
   t.dir = testing::fresh_dir();
   t.data = t.dir / "table.csv";
   t.run = t.dir / "run";
-  write_table(t.data, true);
+  testing::write_class_table(t.data, true);
   const auto train = run_cli("train -q -d 'csv:" + t.data.string() +
                              "' -m mlp:4-8-3:tanh -e 3 -b 10 -o '" + t.run.string() + "'");
   EXPECT_EQ(train.code, 0) << train.output;
@@ -52,7 +41,7 @@ TEST(PredictCli, RunAndTorchscriptExportPredictTheSame) {
   ASSERT_EQ(exported.code, 0) << exported.output;
   EXPECT_NE(exported.output.find("input standardisation included"), std::string::npos);
   const auto features = t.dir / "features.csv";
-  write_table(features, false, 12);
+  testing::write_class_table(features, false, 12);
 
   const auto from_run =
       run_cli("predict '" + t.run.string() + "' --input 'csv:" + features.string() + "' -o '" +
@@ -105,13 +94,13 @@ TEST(PredictCli, EvalPrintsTheConfusionMatrixAndRefusesChangedData) {
             std::string::npos)
       << eval.output;
 
-  write_table(t.data, true, 93);  // the data changed since training
+  testing::write_class_table(t.data, true, 93);  // the data changed since training
   EXPECT_FAILS_WITH(run_cli("eval '" + t.run.string() + "'"), 3, "changed since training");
   const auto allowed = run_cli("eval '" + t.run.string() + "' --allow-changed-data");
   EXPECT_EQ(allowed.code, 0) << allowed.output;
   EXPECT_NE(allowed.output.find("warning: "), std::string::npos) << allowed.output;
   const auto features = t.dir / "features.csv";
-  write_table(features, false, 3);
+  testing::write_class_table(features, false, 3);
   EXPECT_FAILS_WITH(run_cli("predict '" + t.run.string() + "' -i 'csv:" + features.string() + "'"),
                     3, "changed since training");
 }

@@ -63,6 +63,19 @@ inline bool installed(const std::string& name) {
   return false;
 }
 
+// A CSV table of 4 features and (with `labels`) a last column of 3 classes that the features
+// separate: a classification problem that needs no installed data.
+inline void write_class_table(const fs::path& path, bool labels, int rows = 90) {
+  std::ofstream out(path);
+  for (int r = 0; r < rows; ++r) {
+    const int c = r % 3;
+    out << (c + 0.1 * (r % 7)) << "," << (10.0 * c - r % 5) << "," << (r % 11) << ","
+        << (0.5 * c * c + 0.01 * r);
+    if (labels) out << "," << c;
+    out << "\n";
+  }
+}
+
 // A small, fast run on the toy problem (20 zero-initialised residual tanh stages of width 5 would
 // be the E-MSA recipe; a shallower one keeps the suite quick).
 inline RunConfig toy_config(const fs::path& out) {

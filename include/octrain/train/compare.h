@@ -3,10 +3,12 @@
 #include <cstdint>
 #include <cstdio>
 #include <map>
+#include <nlohmann/json.hpp>
 #include <string>
 #include <vector>
 
 #include "octrain/train/run_config.h"
+#include "octrain/train/time_to_target.h"
 
 namespace octrain::train {
 
@@ -29,10 +31,11 @@ struct CompareConfig {
   std::string profile;         // the [profile.NAME] laid over it, if any
   std::string reference;       // "TABLE:ROW" of configs/references (reference_table.h), or empty
   std::string references_dir;  // where TABLE.toml lives; empty: <config dir>/references
+  Target target;  // `target = "accuracy=0.9"`: time and steps to it per method (time_to_target.h)
 
-  // Reads the base keys, `seeds = [...]`, `reference = "TABLE:ROW"` and one [[run]] table per
-  // method (`method` = name, optional `label`, run settings such as `batch_size`, the rest its
-  // options; an array of values is a sweep), with [profile.NAME] laid
+  // Reads the base keys, `seeds = [...]`, `reference = "TABLE:ROW"`, `target = "METRIC=V"` and
+  // one [[run]] table per method (`method` = name, optional `label`, run settings such as
+  // `batch_size`, the rest its options; an array of values is a sweep), with [profile.NAME] laid
   // over the top level when `profile` is given. Flags given afterwards override.
   void merge_toml_file(const std::string& path, const std::string& profile = "");
   // Where `reference` is looked up: references_dir, else the config file's references/ folder,
@@ -52,6 +55,7 @@ struct CompareRow {
   double step_ms_mean = 0;
   double validation_accuracy_mean = 0, validation_accuracy_std = 0;  // NaN without validation
   double validation_loss_mean = 0, validation_loss_std = 0;
+  TargetSummary target;  // runs 0 without a target
 };
 
 struct CompareOptions {
@@ -62,7 +66,8 @@ struct CompareOptions {
   int terminal = -1;          // −1: detect; 0 or 1 forces it (tests)
 };
 
-// Runs the grid: each run in <out>/<label>/seed-<s>/, then <out>/summary.md and summary.csv.
+// Runs the grid: each run in <out>/<label>/seed-<s>/, then <out>/summary.md, summary.csv and
+// summary.json; with DeepOBS run files, a copy of each in <out>/deepobs/ (run_exports.h).
 // <out>/experiment.json, written first, lists the labels, methods, seeds and the resolved
 // reference row, so a report can be drawn from the directory alone. A diverged run is counted in
 // its row; the grid goes on. An unknown reference fails before the first run.
@@ -76,5 +81,7 @@ inline std::vector<CompareRow> run_compare(const CompareConfig& config, bool qui
 }
 
 std::string summary_markdown(const std::vector<CompareRow>& rows, const CompareConfig& config);
+// The rows with their settings (summary.json): what `tune` and other tools read back.
+nlohmann::json summary_json(const std::vector<CompareRow>& rows, const CompareConfig& config);
 
 }  // namespace octrain::train

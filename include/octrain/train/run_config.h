@@ -50,6 +50,12 @@ struct RunConfig {
   // Data-parallel runs: batch norm over the global batch (all-reduced statistics) instead of
   // each process's shard.
   bool sync_bn = false;
+  // The benchmark problem this run is (DeepOBS's name, e.g. fmnist_2c2d), recorded in the
+  // exported run files; empty: the dataset's name.
+  std::string problem;
+  // Run files in the community's formats, written beside metrics.jsonl (run_exports.h): a comma
+  // list of deepobs (deepobs_run.json) and algoperf (eval_measurements.csv); empty: none.
+  std::string export_format;
 
   std::string out;  // run directory; empty: runs/<dataset>-<method>-s<seed>-<time>
 
