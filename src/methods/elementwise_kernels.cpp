@@ -1,0 +1,176 @@
+// Built with -fno-math-errno and without the libtorch PCH (CMakeLists.txt): √ then vectorises.
+#include "octrain/methods/elementwise_kernels.h"
+
+#include <cmath>
+#include <type_traits>
+
+// An AVX2 clone beside the baseline one, chosen at load time. Neither uses FMA, so the two give
+// the same bits: each operation is a correctly rounded IEEE one.
+#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__)
+#define OCTRAIN_VECTOR_CLONES __attribute__((target_clones("avx2", "default")))
+#else
+#define OCTRAIN_VECTOR_CLONES
+#endif
+#define OCTRAIN_INLINE inline __attribute__((always_inline))
+#define OCTRAIN_LAMBDA_INLINE __attribute__((always_inline))
+
+namespace octrain::methods::kernels {
+namespace {
+
+// f(std::true_type) or f(std::false_type): one loop compiled per case, no test inside it.
+template <typename F>
+OCTRAIN_INLINE void branch(bool condition, const F& f) {
+  if (condition)
+    f(std::true_type{});
+  else
+    f(std::false_type{});
+}
+
+// Each line names the torch::optim tensor op it stands for; scalars are rounded to T first, as
+// ATen does for a Python-number operand.
+template <typename T, bool Amsgrad>
+OCTRAIN_INLINE void adam_pass(T* __restrict p, const T* __restrict g, T* __restrict m,
+                              T* __restrict v, T* __restrict v_max, int64_t n, T scale,
+                              const AdamCoefficients& c) {
+  const T beta1 = T(c.beta1), rest1 = T(1 - c.beta1), beta2 = T(c.beta2), rest2 = T(1 - c.beta2),
+          root = T(c.sqrt_correction2), eps = T(c.eps), step = T(-c.step_size);
+  for (int64_t i = 0; i < n; ++i) {
+    const T gi = scale * g[i];
+    const T mi = m[i] * beta1 + rest1 * gi;  // exp_avg.mul_(β₁).add_(g, 1 − β₁)
+    T vi = v[i] * beta2 + rest2 * gi * gi;   // exp_avg_sq.mul_(β₂).addcmul_(g, g, 1 − β₂)
+    m[i] = mi;
+    v[i] = vi;
+    if constexpr (Amsgrad) {
+      vi = v_max[i] < vi ? vi : v_max[i];  // max_out(max_exp_avg_sq, exp_avg_sq, max_exp_avg_sq)
+      v_max[i] = vi;
+    }
+    const T denominator = std::sqrt(vi) / root + eps;  // (v.sqrt() / √c₂).add_(ε)
+    p[i] = p[i] + step * mi / denominator;             // p.addcdiv_(m, denom, −step_size)
+  }
+}
+
+template <typename T>
+OCTRAIN_INLINE void adam_any(T* p, const T* g, T* m, T* v, T* v_max, int64_t n, double scale,
+                             const AdamCoefficients& c) {
+  branch(v_max != nullptr, [&](auto amsgrad) OCTRAIN_LAMBDA_INLINE {
+    adam_pass<T, decltype(amsgrad)::value>(p, g, m, v, v_max, n, T(scale), c);
+  });
+}
+
+template <typename T, bool Momentum, bool FirstStep, bool Nesterov>
+OCTRAIN_INLINE void sgd_pass(T* __restrict p, const T* __restrict g, T* __restrict b, int64_t n,
+                             T scale, const SgdCoefficients& c) {
+  const T lr = T(-c.lr), mu = T(c.momentum), rest = T(1 - c.dampening);
+  for (int64_t i = 0; i < n; ++i) {
+    const T gi = scale * g[i];
+    T d = gi;
+    if constexpr (Momentum) {
+      const T bi = FirstStep ? gi : b[i] * mu + rest * gi;  // buf.mul_(μ).add_(d_p, 1 − damp.)
+      b[i] = bi;
+      d = Nesterov ? gi + mu * bi : bi;  // d_p.add(buf, μ)
+    }
+    p[i] = p[i] + lr * d;  // p.add_(d_p, −lr)
+  }
+}
+
+template <typename T>
+OCTRAIN_INLINE void sgd_any(T* p, const T* g, T* b, int64_t n, double scale,
+                            const SgdCoefficients& c) {
+  if (c.momentum == 0) return sgd_pass<T, false, false, false>(p, g, nullptr, n, T(scale), c);
+  branch(c.first_step, [&](auto first) OCTRAIN_LAMBDA_INLINE {
+    branch(c.nesterov, [&](auto nesterov) OCTRAIN_LAMBDA_INLINE {
+      sgd_pass<T, true, decltype(first)::value, decltype(nesterov)::value>(p, g, b, n, T(scale), c);
+    });
+  });
+}
+
+template <typename T>
+OCTRAIN_INLINE void adagrad_pass(T* __restrict p, const T* __restrict g, T* __restrict s, int64_t n,
+                                 double scale, double clr, double eps) {
+  const T k = T(scale), step = T(-clr), e = T(eps);
+  for (int64_t i = 0; i < n; ++i) {
+    const T gi = k * g[i];
+    const T si = s[i] + gi * gi;  // sum.addcmul_(g, g, 1)
+    s[i] = si;
+    p[i] = p[i] + step * gi / (std::sqrt(si) + e);  // p.addcdiv_(g, sum.sqrt().add_(ε), −clr)
+  }
+}
+
+template <typename T, bool Centered, bool Momentum>
+OCTRAIN_INLINE void rmsprop_pass(T* __restrict p, const T* __restrict g, T* __restrict s,
+                                 T* __restrict a, T* __restrict b, int64_t n, T scale,
+                                 const RmspropCoefficients& c) {
+  const T alpha = T(c.alpha), rest = T(1 - c.alpha), eps = T(c.eps), mu = T(c.momentum),
+          lr = T(-c.lr);
+  for (int64_t i = 0; i < n; ++i) {
+    const T gi = scale * g[i];
+    const T si = s[i] * alpha + rest * gi * gi;  // square_avg.mul_(α).addcmul_(g, g, 1 − α)
+    s[i] = si;
+    T r;
+    if constexpr (Centered) {
+      const T ai = a[i] * alpha + rest * gi;  // grad_avg.mul_(α).add_(g, 1 − α)
+      a[i] = ai;
+      r = std::sqrt(si - ai * ai) + eps;  // square_avg.addcmul(a, a, −1).sqrt_().add_(ε)
+    } else {
+      r = std::sqrt(si) + eps;  // square_avg.sqrt().add_(ε)
+    }
+    if constexpr (Momentum) {
+      const T bi = b[i] * mu + gi / r;  // buf.mul_(μ).addcdiv_(g, avg)
+      b[i] = bi;
+      p[i] = p[i] + lr * bi;  // p.add_(buf, −lr)
+    } else {
+      p[i] = p[i] + lr * gi / r;  // p.addcdiv_(g, avg, −lr)
+    }
+  }
+}
+
+template <typename T>
+OCTRAIN_INLINE void rmsprop_any(T* p, const T* g, T* s, T* a, T* b, int64_t n, double scale,
+                                const RmspropCoefficients& c) {
+  branch(a != nullptr, [&](auto centered) OCTRAIN_LAMBDA_INLINE {
+    branch(b != nullptr, [&](auto momentum) OCTRAIN_LAMBDA_INLINE {
+      rmsprop_pass<T, decltype(centered)::value, decltype(momentum)::value>(p, g, s, a, b, n,
+                                                                            T(scale), c);
+    });
+  });
+}
+
+}  // namespace
+
+OCTRAIN_VECTOR_CLONES void adam(float* p, const float* g, float* m, float* v, float* v_max,
+                                int64_t n, double scale, const AdamCoefficients& c) {
+  adam_any(p, g, m, v, v_max, n, scale, c);
+}
+OCTRAIN_VECTOR_CLONES void adam(double* p, const double* g, double* m, double* v, double* v_max,
+                                int64_t n, double scale, const AdamCoefficients& c) {
+  adam_any(p, g, m, v, v_max, n, scale, c);
+}
+
+OCTRAIN_VECTOR_CLONES void sgd(float* p, const float* g, float* b, int64_t n, double scale,
+                               const SgdCoefficients& c) {
+  sgd_any(p, g, b, n, scale, c);
+}
+OCTRAIN_VECTOR_CLONES void sgd(double* p, const double* g, double* b, int64_t n, double scale,
+                               const SgdCoefficients& c) {
+  sgd_any(p, g, b, n, scale, c);
+}
+
+OCTRAIN_VECTOR_CLONES void adagrad(float* p, const float* g, float* s, int64_t n, double scale,
+                                   double clr, double eps) {
+  adagrad_pass(p, g, s, n, scale, clr, eps);
+}
+OCTRAIN_VECTOR_CLONES void adagrad(double* p, const double* g, double* s, int64_t n, double scale,
+                                   double clr, double eps) {
+  adagrad_pass(p, g, s, n, scale, clr, eps);
+}
+
+OCTRAIN_VECTOR_CLONES void rmsprop(float* p, const float* g, float* s, float* a, float* b,
+                                   int64_t n, double scale, const RmspropCoefficients& c) {
+  rmsprop_any(p, g, s, a, b, n, scale, c);
+}
+OCTRAIN_VECTOR_CLONES void rmsprop(double* p, const double* g, double* s, double* a, double* b,
+                                   int64_t n, double scale, const RmspropCoefficients& c) {
+  rmsprop_any(p, g, s, a, b, n, scale, c);
+}
+
+}  // namespace octrain::methods::kernels
