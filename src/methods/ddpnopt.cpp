@@ -14,6 +14,7 @@
 #include "octrain/methods/kronecker_method.h"
 #include "octrain/methods/layer_maps.h"
 #include "octrain/methods/stage_curvature.h"
+#include "octrain/methods/work_count.h"
 #include "octrain/util/error.h"
 
 namespace octrain::methods {
@@ -237,6 +238,7 @@ StepStats Ddpnopt::step(control::Network& network, const control::TerminalLoss& 
   torch::NoGradGuard no_grad;
   ++steps_;
   const auto trajectory = network.rollout(x, /*record_graphs=*/false);
+  count_flops(forward_pass_flops(network, x.size(0)));
   const auto& states = trajectory.states;
   const double batch = double(x.size(0));
   check_augmented_size(network, trajectory, x.size(0));
@@ -348,7 +350,10 @@ StepStats Ddpnopt::step(control::Network& network, const control::TerminalLoss& 
       trainable->coupling = {};
       trainable->feedback_scale = trainable->state_factor = torch::Tensor();
     }
-    if (feedback_ && t < last) x_hat = stage.forward(x_hat);
+    if (feedback_ && t < last) {
+      count_flops(layer_product_flops(stage, x_hat));
+      x_hat = stage.forward(x_hat);
+    }
   }
   if (feedback_total.defined())
     stats.defer("feedback_norm", feedback_total.sqrt());
@@ -390,6 +395,11 @@ void Ddpnopt::update(control::Stage& stage, TrainableStage& trainable,
   auto controls = stage.controls();
   for (size_t i = 0; i < controls.size(); ++i) controls[i].sub_(deltas[i]);
   stats.defer(fmt::format("stage{}.update_norm", t), step.norm());
+}
+
+int64_t Ddpnopt::work_period() const {
+  if (curvature_ != "kfac" && curvature_ != "ekfac") return 1;
+  return KroneckerMethod::curvature_options(options_, curvature_ == "ekfac").period();
 }
 
 void Ddpnopt::save(torch::serialize::OutputArchive& archive) const {

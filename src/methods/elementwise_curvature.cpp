@@ -4,6 +4,8 @@
 
 #include <cmath>
 
+#include "octrain/methods/work_count.h"
+
 namespace octrain::methods {
 
 torch::Tensor IdentityCurvature::sample_form(const torch::Tensor& inputs, const torch::Tensor& u,
@@ -45,6 +47,7 @@ torch::Tensor DiagonalCurvature::solve(const torch::Tensor& gradient) const {
 torch::Tensor DiagonalCurvature::sample_form(const torch::Tensor& inputs, const torch::Tensor& u,
                                              const torch::Tensor& v) const {
   // Σ_jk u_j v_j x̃_k² / m_jk = Σ_j u_j v_j (x̃² m⁻¹ᵀ)_j.
+  count_flops(matmul_flops(inputs.size(0), inputs.size(1), denominator_.size(0)));
   return (u * v * inputs.square().mm(denominator_.reciprocal().t())).sum(-1);
 }
 
