@@ -376,9 +376,8 @@ void Ddpnopt::update(control::Stage& stage, TrainableStage& trainable,
                                                            : torch::Tensor();
   if (revised) curvature.revise(trainable.mean_gradient, direction);
   if (curvature_ == "adam") {  // torch::optim::Adam's update with M = √v̂ + ε
-    if (!trainable.momentum.defined()) trainable.momentum = torch::zeros_like(direction);
-    trainable.momentum.mul_(beta1_).add_(direction, 1.0 - beta1_);
-    step = curvature.solve(trainable.momentum) * (lr / (1.0 - std::pow(beta1_, double(steps_))));
+    step = static_cast<DiagonalCurvature&>(curvature).preconditioned_moment(
+        trainable.momentum, direction, beta1_, lr / (1.0 - std::pow(beta1_, double(steps_))));
   } else {
     // M⁻¹ is linear: M⁻¹(Q̄_u + feedback) reuses the backward pass's M⁻¹Q̄_u (M unrevised).
     step = revised              ? curvature.solve(direction)

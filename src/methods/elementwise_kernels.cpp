@@ -26,8 +26,22 @@ OCTRAIN_INLINE void branch(bool condition, const F& f) {
     f(std::false_type{});
 }
 
-// Each line names the torch::optim tensor op it stands for; scalars are rounded to T first, as
-// ATen does for a Python-number operand.
+// The moments shared by Adam, RMSprop and DDPNOpt's diagonal curvature. Each line names the
+// torch::optim tensor op it stands for; scalars are rounded to T first, as ATen does for a
+// Python-number operand.
+template <typename T>
+OCTRAIN_INLINE T moving_average(T average, T value, T decay, T rest) {
+  return average * decay + rest * value;  // average.mul_(decay).add_(value, 1 − decay)
+}
+template <typename T>
+OCTRAIN_INLINE T moving_square(T average, T value, T decay, T rest) {
+  return average * decay + rest * value * value;  // .mul_(decay).addcmul_(g, g, 1 − decay)
+}
+template <typename T>
+OCTRAIN_INLINE T adam_denominator(T second_moment, T root, T eps) {
+  return std::sqrt(second_moment) / root + eps;  // (v.sqrt() / √c₂).add_(ε)
+}
+
 template <typename T, bool Amsgrad>
 OCTRAIN_INLINE void adam_pass(T* __restrict p, const T* __restrict g, T* __restrict m,
                               T* __restrict v, T* __restrict v_max, int64_t n, T scale,
@@ -36,16 +50,15 @@ OCTRAIN_INLINE void adam_pass(T* __restrict p, const T* __restrict g, T* __restr
           root = T(c.sqrt_correction2), eps = T(c.eps), step = T(-c.step_size);
   for (int64_t i = 0; i < n; ++i) {
     const T gi = scale * g[i];
-    const T mi = m[i] * beta1 + rest1 * gi;  // exp_avg.mul_(β₁).add_(g, 1 − β₁)
-    T vi = v[i] * beta2 + rest2 * gi * gi;   // exp_avg_sq.mul_(β₂).addcmul_(g, g, 1 − β₂)
+    const T mi = moving_average(m[i], gi, beta1, rest1);
+    T vi = moving_square(v[i], gi, beta2, rest2);
     m[i] = mi;
     v[i] = vi;
     if constexpr (Amsgrad) {
       vi = v_max[i] < vi ? vi : v_max[i];  // max_out(max_exp_avg_sq, exp_avg_sq, max_exp_avg_sq)
       v_max[i] = vi;
     }
-    const T denominator = std::sqrt(vi) / root + eps;  // (v.sqrt() / √c₂).add_(ε)
-    p[i] = p[i] + step * mi / denominator;             // p.addcdiv_(m, denom, −step_size)
+    p[i] = p[i] + step * mi / adam_denominator(vi, root, eps);  // p.addcdiv_(m, denom, −step)
   }
 }
 
@@ -104,11 +117,11 @@ OCTRAIN_INLINE void rmsprop_pass(T* __restrict p, const T* __restrict g, T* __re
           lr = T(-c.lr);
   for (int64_t i = 0; i < n; ++i) {
     const T gi = scale * g[i];
-    const T si = s[i] * alpha + rest * gi * gi;  // square_avg.mul_(α).addcmul_(g, g, 1 − α)
+    const T si = moving_square(s[i], gi, alpha, rest);
     s[i] = si;
     T r;
     if constexpr (Centered) {
-      const T ai = a[i] * alpha + rest * gi;  // grad_avg.mul_(α).add_(g, 1 − α)
+      const T ai = moving_average(a[i], gi, alpha, rest);
       a[i] = ai;
       r = std::sqrt(si - ai * ai) + eps;  // square_avg.addcmul(a, a, −1).sqrt_().add_(ε)
     } else {
@@ -135,7 +148,50 @@ OCTRAIN_INLINE void rmsprop_any(T* p, const T* g, T* s, T* a, T* b, int64_t n, d
   });
 }
 
+template <typename T>
+OCTRAIN_INLINE void diagonal_pass(T* __restrict v, const T* __restrict g, T* __restrict d,
+                                  int64_t n, double beta2, double sqrt_correction2, double eps) {
+  const T beta = T(beta2), rest = T(1 - beta2), root = T(sqrt_correction2), e = T(eps);
+  for (int64_t i = 0; i < n; ++i) {
+    const T vi = moving_square(v[i], g[i], beta, rest);
+    v[i] = vi;
+    d[i] = adam_denominator(vi, root, e);
+  }
+}
+
+template <typename T>
+OCTRAIN_INLINE void preconditioned_pass(T* __restrict m, const T* __restrict d,
+                                        const T* __restrict denominator, T* __restrict step,
+                                        int64_t n, double beta1, double scale) {
+  const T beta = T(beta1), rest = T(1 - beta1), s = T(scale);
+  for (int64_t i = 0; i < n; ++i) {
+    const T mi = moving_average(m[i], d[i], beta, rest);
+    m[i] = mi;
+    step[i] = mi / denominator[i] * s;  // (m / denominator) * scale
+  }
+}
+
 }  // namespace
+
+OCTRAIN_VECTOR_CLONES void diagonal_curvature(float* v, const float* g, float* d, int64_t n,
+                                              double beta2, double sqrt_correction2, double eps) {
+  diagonal_pass(v, g, d, n, beta2, sqrt_correction2, eps);
+}
+OCTRAIN_VECTOR_CLONES void diagonal_curvature(double* v, const double* g, double* d, int64_t n,
+                                              double beta2, double sqrt_correction2, double eps) {
+  diagonal_pass(v, g, d, n, beta2, sqrt_correction2, eps);
+}
+
+OCTRAIN_VECTOR_CLONES void preconditioned_moment(float* m, const float* d, const float* denominator,
+                                                 float* step, int64_t n, double beta1,
+                                                 double scale) {
+  preconditioned_pass(m, d, denominator, step, n, beta1, scale);
+}
+OCTRAIN_VECTOR_CLONES void preconditioned_moment(double* m, const double* d,
+                                                 const double* denominator, double* step, int64_t n,
+                                                 double beta1, double scale) {
+  preconditioned_pass(m, d, denominator, step, n, beta1, scale);
+}
 
 OCTRAIN_VECTOR_CLONES void adam(float* p, const float* g, float* m, float* v, float* v_max,
                                 int64_t n, double scale, const AdamCoefficients& c) {

@@ -19,24 +19,6 @@ std::string state_key(const torch::Tensor& param) {
   return c10::guts::to_string(param.unsafeGetTensorImpl());
 }
 
-bool is_fused_type(const torch::Tensor& t) {
-  return t.device().is_cpu() && t.layout() == torch::kStrided &&
-         (t.scalar_type() == torch::kFloat || t.scalar_type() == torch::kDouble) &&
-         t.is_contiguous();
-}
-
-// `t` can be read and written as the same flat array as `param`.
-bool same_array(const torch::Tensor& t, const torch::Tensor& param) {
-  return t.defined() && is_fused_type(t) && t.scalar_type() == param.scalar_type() &&
-         t.numel() == param.numel();
-}
-
-// Runs pass(begin, end) over [0, n) in chunks on ATen's intra-op threads.
-template <typename Pass>
-void over_elements(int64_t n, const Pass& pass) {
-  at::parallel_for(0, n, kGrain, pass);
-}
-
 template <typename T>
 T* data(const torch::Tensor& t) {
   return t.defined() ? t.data_ptr<T>() : nullptr;
@@ -48,6 +30,16 @@ T* offset(T* p, int64_t begin) {
 }
 
 }  // namespace
+
+bool is_kernel_array(const torch::Tensor& t, const torch::Tensor& like) {
+  return t.defined() && like.defined() && t.device().is_cpu() && t.layout() == torch::kStrided &&
+         (t.scalar_type() == torch::kFloat || t.scalar_type() == torch::kDouble) &&
+         t.scalar_type() == like.scalar_type() && t.numel() == like.numel() && t.is_contiguous();
+}
+
+void over_elements(int64_t n, const std::function<void(int64_t, int64_t)>& pass) {
+  at::parallel_for(0, n, kGrain, pass);
+}
 
 template <typename Base, typename Options, typename State>
 torch::Tensor FusedOptimizer<Base, Options, State>::step(
@@ -99,8 +91,8 @@ bool FusedOptimizer<Base, Options, State>::all_fusable(
     for (auto& p : group.params()) {
       if (i >= gradients.size()) return false;
       const auto& g = gradients[i];
-      if (g.defined() &&
-          (!is_fused_type(p) || !same_array(g, p) || !fusable(options, p, find_state(i, p))))
+      if (g.defined() && (!is_kernel_array(p, p) || !is_kernel_array(g, p) ||
+                          !fusable(options, p, find_state(i, p))))
         return false;
       ++i;
     }
@@ -150,7 +142,7 @@ template <>
 bool FusedSgd::fusable(const torch::optim::SGDOptions& options, const torch::Tensor& param,
                        const torch::optim::SGDParamState* state) const {
   if (options.weight_decay() != 0) return false;
-  return options.momentum() == 0 || !state || same_array(state->momentum_buffer(), param);
+  return options.momentum() == 0 || !state || is_kernel_array(state->momentum_buffer(), param);
 }
 
 template <>
@@ -181,7 +173,7 @@ template <>
 bool FusedAdagrad::fusable(const torch::optim::AdagradOptions& options, const torch::Tensor& param,
                            const torch::optim::AdagradParamState* state) const {
   // torch::optim makes the state of every parameter in its constructor.
-  return options.weight_decay() == 0 && state && same_array(state->sum(), param);
+  return options.weight_decay() == 0 && state && is_kernel_array(state->sum(), param);
 }
 
 template <>
@@ -205,9 +197,9 @@ bool FusedRmsprop::fusable(const torch::optim::RMSpropOptions& options, const to
                            const torch::optim::RMSpropParamState* state) const {
   if (options.weight_decay() != 0) return false;
   if (!state) return true;
-  return same_array(state->square_avg(), param) &&
-         (options.momentum() <= 0 || same_array(state->momentum_buffer(), param)) &&
-         (!options.centered() || same_array(state->grad_avg(), param));
+  return is_kernel_array(state->square_avg(), param) &&
+         (options.momentum() <= 0 || is_kernel_array(state->momentum_buffer(), param)) &&
+         (!options.centered() || is_kernel_array(state->grad_avg(), param));
 }
 
 template <>
@@ -243,8 +235,8 @@ bool FusedAdam::fusable(const torch::optim::AdamOptions& options, const torch::T
                         const torch::optim::AdamParamState* state) const {
   if (options.weight_decay() != 0) return false;
   if (!state) return true;
-  return same_array(state->exp_avg(), param) && same_array(state->exp_avg_sq(), param) &&
-         (!options.amsgrad() || same_array(state->max_exp_avg_sq(), param));
+  return is_kernel_array(state->exp_avg(), param) && is_kernel_array(state->exp_avg_sq(), param) &&
+         (!options.amsgrad() || is_kernel_array(state->max_exp_avg_sq(), param));
 }
 
 template <>

@@ -53,4 +53,18 @@ void rmsprop(float* param, const float* grad, float* square_avg, float* grad_avg
 void rmsprop(double* param, const double* grad, double* square_avg, double* grad_avg,
              double* momentum_buffer, int64_t n, double grad_scale, const RmspropCoefficients& c);
 
+// DDPNOpt's diagonal curvature (curvature=diag/adam): v ← β₂v + (1−β₂)g², then the
+// denominator M = √v / √c₂ + ε (√c₂ = 1: RMSprop's √v + ε), as Adam's above.
+void diagonal_curvature(float* second_moment, const float* grad, float* denominator, int64_t n,
+                        double beta2, double sqrt_correction2, double eps);
+void diagonal_curvature(double* second_moment, const double* grad, double* denominator, int64_t n,
+                        double beta2, double sqrt_correction2, double eps);
+
+// Adam's first moment and its preconditioned step on a given denominator M:
+// m ← β₁m + (1−β₁)d, step = (m / M)·scale.
+void preconditioned_moment(float* moment, const float* direction, const float* denominator,
+                           float* step, int64_t n, double beta1, double scale);
+void preconditioned_moment(double* moment, const double* direction, const double* denominator,
+                           double* step, int64_t n, double beta1, double scale);
+
 }  // namespace octrain::methods::kernels

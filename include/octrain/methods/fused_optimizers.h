@@ -5,9 +5,16 @@
 #include <torch/optim/rmsprop.h>
 #include <torch/optim/sgd.h>
 
+#include <functional>
 #include <vector>
 
 namespace octrain::methods {
+
+// Whether the kernels of elementwise_kernels.h can read and write `t` as the same flat array as
+// `like`: both defined, contiguous CPU tensors of one floating type (float or double) and size.
+bool is_kernel_array(const torch::Tensor& t, const torch::Tensor& like);
+// Runs pass(begin, end) over [0, n) in chunks on ATen's intra-op threads (one chunk below 32 k).
+void over_elements(int64_t n, const std::function<void(int64_t, int64_t)>& pass);
 
 // An optimiser that takes its gradients as arguments instead of from the parameters' .grad().
 class GradientStep {
