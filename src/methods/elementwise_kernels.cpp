@@ -62,14 +62,6 @@ OCTRAIN_INLINE void adam_pass(T* __restrict p, const T* __restrict g, T* __restr
   }
 }
 
-template <typename T>
-OCTRAIN_INLINE void adam_any(T* p, const T* g, T* m, T* v, T* v_max, int64_t n, double scale,
-                             const AdamCoefficients& c) {
-  branch(v_max != nullptr, [&](auto amsgrad) OCTRAIN_LAMBDA_INLINE {
-    adam_pass<T, decltype(amsgrad)::value>(p, g, m, v, v_max, n, T(scale), c);
-  });
-}
-
 template <typename T, bool Momentum, bool FirstStep, bool Nesterov>
 OCTRAIN_INLINE void sgd_pass(T* __restrict p, const T* __restrict g, T* __restrict b, int64_t n,
                              T scale, const SgdCoefficients& c) {
@@ -83,29 +75,6 @@ OCTRAIN_INLINE void sgd_pass(T* __restrict p, const T* __restrict g, T* __restri
       d = Nesterov ? gi + mu * bi : bi;  // d_p.add(buf, μ)
     }
     p[i] = p[i] + lr * d;  // p.add_(d_p, −lr)
-  }
-}
-
-template <typename T>
-OCTRAIN_INLINE void sgd_any(T* p, const T* g, T* b, int64_t n, double scale,
-                            const SgdCoefficients& c) {
-  if (c.momentum == 0) return sgd_pass<T, false, false, false>(p, g, nullptr, n, T(scale), c);
-  branch(c.first_step, [&](auto first) OCTRAIN_LAMBDA_INLINE {
-    branch(c.nesterov, [&](auto nesterov) OCTRAIN_LAMBDA_INLINE {
-      sgd_pass<T, true, decltype(first)::value, decltype(nesterov)::value>(p, g, b, n, T(scale), c);
-    });
-  });
-}
-
-template <typename T>
-OCTRAIN_INLINE void adagrad_pass(T* __restrict p, const T* __restrict g, T* __restrict s, int64_t n,
-                                 double scale, double clr, double eps) {
-  const T k = T(scale), step = T(-clr), e = T(eps);
-  for (int64_t i = 0; i < n; ++i) {
-    const T gi = k * g[i];
-    const T si = s[i] + gi * gi;  // sum.addcmul_(g, g, 1)
-    s[i] = si;
-    p[i] = p[i] + step * gi / (std::sqrt(si) + e);  // p.addcdiv_(g, sum.sqrt().add_(ε), −clr)
   }
 }
 
@@ -137,9 +106,30 @@ OCTRAIN_INLINE void rmsprop_pass(T* __restrict p, const T* __restrict g, T* __re
   }
 }
 
+}  // namespace
+
 template <typename T>
-OCTRAIN_INLINE void rmsprop_any(T* p, const T* g, T* s, T* a, T* b, int64_t n, double scale,
-                                const RmspropCoefficients& c) {
+OCTRAIN_VECTOR_CLONES void adam(T* p, const T* g, T* m, T* v, T* v_max, int64_t n, double scale,
+                                const AdamCoefficients& c) {
+  branch(v_max != nullptr, [&](auto amsgrad) OCTRAIN_LAMBDA_INLINE {
+    adam_pass<T, decltype(amsgrad)::value>(p, g, m, v, v_max, n, T(scale), c);
+  });
+}
+
+template <typename T>
+OCTRAIN_VECTOR_CLONES void sgd(T* p, const T* g, T* b, int64_t n, double scale,
+                               const SgdCoefficients& c) {
+  if (c.momentum == 0) return sgd_pass<T, false, false, false>(p, g, nullptr, n, T(scale), c);
+  branch(c.first_step, [&](auto first) OCTRAIN_LAMBDA_INLINE {
+    branch(c.nesterov, [&](auto nesterov) OCTRAIN_LAMBDA_INLINE {
+      sgd_pass<T, true, decltype(first)::value, decltype(nesterov)::value>(p, g, b, n, T(scale), c);
+    });
+  });
+}
+
+template <typename T>
+OCTRAIN_VECTOR_CLONES void rmsprop(T* p, const T* g, T* s, T* a, T* b, int64_t n, double scale,
+                                   const RmspropCoefficients& c) {
   branch(a != nullptr, [&](auto centered) OCTRAIN_LAMBDA_INLINE {
     branch(b != nullptr, [&](auto momentum) OCTRAIN_LAMBDA_INLINE {
       rmsprop_pass<T, decltype(centered)::value, decltype(momentum)::value>(p, g, s, a, b, n,
@@ -149,8 +139,21 @@ OCTRAIN_INLINE void rmsprop_any(T* p, const T* g, T* s, T* a, T* b, int64_t n, d
 }
 
 template <typename T>
-OCTRAIN_INLINE void diagonal_pass(T* __restrict v, const T* __restrict g, T* __restrict d,
-                                  int64_t n, double beta2, double sqrt_correction2, double eps) {
+OCTRAIN_VECTOR_CLONES void adagrad(T* __restrict p, const T* __restrict g, T* __restrict s,
+                                   int64_t n, double scale, double clr, double eps) {
+  const T k = T(scale), step = T(-clr), e = T(eps);
+  for (int64_t i = 0; i < n; ++i) {
+    const T gi = k * g[i];
+    const T si = s[i] + gi * gi;  // sum.addcmul_(g, g, 1)
+    s[i] = si;
+    p[i] = p[i] + step * gi / (std::sqrt(si) + e);  // p.addcdiv_(g, sum.sqrt().add_(ε), −clr)
+  }
+}
+
+template <typename T>
+OCTRAIN_VECTOR_CLONES void diagonal_curvature(T* __restrict v, const T* __restrict g,
+                                              T* __restrict d, int64_t n, double beta2,
+                                              double sqrt_correction2, double eps) {
   const T beta = T(beta2), rest = T(1 - beta2), root = T(sqrt_correction2), e = T(eps);
   for (int64_t i = 0; i < n; ++i) {
     const T vi = moving_square(v[i], g[i], beta, rest);
@@ -160,9 +163,10 @@ OCTRAIN_INLINE void diagonal_pass(T* __restrict v, const T* __restrict g, T* __r
 }
 
 template <typename T>
-OCTRAIN_INLINE void preconditioned_pass(T* __restrict m, const T* __restrict d,
-                                        const T* __restrict denominator, T* __restrict step,
-                                        int64_t n, double beta1, double scale) {
+OCTRAIN_VECTOR_CLONES void preconditioned_moment(T* __restrict m, const T* __restrict d,
+                                                 const T* __restrict denominator,
+                                                 T* __restrict step, int64_t n, double beta1,
+                                                 double scale) {
   const T beta = T(beta1), rest = T(1 - beta1), s = T(scale);
   for (int64_t i = 0; i < n; ++i) {
     const T mi = moving_average(m[i], d[i], beta, rest);
@@ -171,62 +175,15 @@ OCTRAIN_INLINE void preconditioned_pass(T* __restrict m, const T* __restrict d,
   }
 }
 
-}  // namespace
-
-OCTRAIN_VECTOR_CLONES void diagonal_curvature(float* v, const float* g, float* d, int64_t n,
-                                              double beta2, double sqrt_correction2, double eps) {
-  diagonal_pass(v, g, d, n, beta2, sqrt_correction2, eps);
-}
-OCTRAIN_VECTOR_CLONES void diagonal_curvature(double* v, const double* g, double* d, int64_t n,
-                                              double beta2, double sqrt_correction2, double eps) {
-  diagonal_pass(v, g, d, n, beta2, sqrt_correction2, eps);
-}
-
-OCTRAIN_VECTOR_CLONES void preconditioned_moment(float* m, const float* d, const float* denominator,
-                                                 float* step, int64_t n, double beta1,
-                                                 double scale) {
-  preconditioned_pass(m, d, denominator, step, n, beta1, scale);
-}
-OCTRAIN_VECTOR_CLONES void preconditioned_moment(double* m, const double* d,
-                                                 const double* denominator, double* step, int64_t n,
-                                                 double beta1, double scale) {
-  preconditioned_pass(m, d, denominator, step, n, beta1, scale);
-}
-
-OCTRAIN_VECTOR_CLONES void adam(float* p, const float* g, float* m, float* v, float* v_max,
-                                int64_t n, double scale, const AdamCoefficients& c) {
-  adam_any(p, g, m, v, v_max, n, scale, c);
-}
-OCTRAIN_VECTOR_CLONES void adam(double* p, const double* g, double* m, double* v, double* v_max,
-                                int64_t n, double scale, const AdamCoefficients& c) {
-  adam_any(p, g, m, v, v_max, n, scale, c);
-}
-
-OCTRAIN_VECTOR_CLONES void sgd(float* p, const float* g, float* b, int64_t n, double scale,
-                               const SgdCoefficients& c) {
-  sgd_any(p, g, b, n, scale, c);
-}
-OCTRAIN_VECTOR_CLONES void sgd(double* p, const double* g, double* b, int64_t n, double scale,
-                               const SgdCoefficients& c) {
-  sgd_any(p, g, b, n, scale, c);
-}
-
-OCTRAIN_VECTOR_CLONES void adagrad(float* p, const float* g, float* s, int64_t n, double scale,
-                                   double clr, double eps) {
-  adagrad_pass(p, g, s, n, scale, clr, eps);
-}
-OCTRAIN_VECTOR_CLONES void adagrad(double* p, const double* g, double* s, int64_t n, double scale,
-                                   double clr, double eps) {
-  adagrad_pass(p, g, s, n, scale, clr, eps);
-}
-
-OCTRAIN_VECTOR_CLONES void rmsprop(float* p, const float* g, float* s, float* a, float* b,
-                                   int64_t n, double scale, const RmspropCoefficients& c) {
-  rmsprop_any(p, g, s, a, b, n, scale, c);
-}
-OCTRAIN_VECTOR_CLONES void rmsprop(double* p, const double* g, double* s, double* a, double* b,
-                                   int64_t n, double scale, const RmspropCoefficients& c) {
-  rmsprop_any(p, g, s, a, b, n, scale, c);
-}
+// The float and double kernels, each with its clones.
+#define OCTRAIN_INSTANTIATE_KERNELS(T)                                                          \
+  template void adam(T*, const T*, T*, T*, T*, int64_t, double, const AdamCoefficients&);       \
+  template void sgd(T*, const T*, T*, int64_t, double, const SgdCoefficients&);                 \
+  template void adagrad(T*, const T*, T*, int64_t, double, double, double);                     \
+  template void rmsprop(T*, const T*, T*, T*, T*, int64_t, double, const RmspropCoefficients&); \
+  template void diagonal_curvature(T*, const T*, T*, int64_t, double, double, double);          \
+  template void preconditioned_moment(T*, const T*, const T*, T*, int64_t, double, double);
+OCTRAIN_INSTANTIATE_KERNELS(float)
+OCTRAIN_INSTANTIATE_KERNELS(double)
 
 }  // namespace octrain::methods::kernels
