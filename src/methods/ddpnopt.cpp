@@ -16,6 +16,7 @@
 #include "octrain/methods/layer_maps.h"
 #include "octrain/methods/stage_curvature.h"
 #include "octrain/methods/state_keys.h"
+#include "octrain/methods/work_count.h"
 #include "octrain/util/error.h"
 
 namespace octrain::methods {
@@ -267,6 +268,7 @@ StepStats Ddpnopt::step(control::Network& network, const control::TerminalLoss& 
   torch::NoGradGuard no_grad;
   ++steps_;
   const auto trajectory = network.rollout(x, /*record_graphs=*/false);
+  count_flops(forward_pass_flops(network, x.size(0)));
   check_augmented_size(network, trajectory, x.size(0));
   StepStats stats;
   stats.objective = network.running_cost();
@@ -392,7 +394,10 @@ void Ddpnopt::feedback_pass(control::Network& network, const control::Trajectory
       trainable->coupling = {};
       trainable->feedback_scale = trainable->state_factor = torch::Tensor();
     }
-    if (feedback_ && t < last) x_hat = stage.forward(x_hat);
+    if (feedback_ && t < last) {
+      count_flops(layer_product_flops(stage, x_hat));
+      x_hat = stage.forward(x_hat);
+    }
   }
   if (feedback_total.defined())
     stats.defer("feedback_norm", feedback_total.sqrt());
@@ -414,9 +419,8 @@ void Ddpnopt::update(control::Stage& stage, TrainableStage& trainable,
                              : torch::Tensor();
   if (revised) curvature.revise(trainable.mean_gradient, direction);
   if (curvature_ == Curvature::kAdam) {  // torch::optim::Adam's update with M = √v̂ + ε
-    if (!trainable.momentum.defined()) trainable.momentum = torch::zeros_like(direction);
-    trainable.momentum.mul_(beta1_).add_(direction, 1.0 - beta1_);
-    step = curvature.solve(trainable.momentum) * (lr / (1.0 - std::pow(beta1_, double(steps_))));
+    step = static_cast<DiagonalCurvature&>(curvature).preconditioned_moment(
+        trainable.momentum, direction, beta1_, lr / (1.0 - std::pow(beta1_, double(steps_))));
   } else {
     // M⁻¹ is linear: M⁻¹(Q̄_u + feedback) reuses the backward pass's M⁻¹Q̄_u (M unrevised).
     step = revised              ? curvature.solve(direction)
@@ -433,6 +437,11 @@ void Ddpnopt::update(control::Stage& stage, TrainableStage& trainable,
   auto controls = stage.controls();
   for (size_t i = 0; i < controls.size(); ++i) controls[i].sub_(deltas[i]);
   stats.defer(stage_key(t, "update_norm"), step.norm());
+}
+
+int64_t Ddpnopt::work_period() const {
+  if (curvature_ != Curvature::kKfac && curvature_ != Curvature::kEkfac) return 1;
+  return KroneckerMethod::curvature_options(options_, curvature_ == Curvature::kEkfac).period();
 }
 
 void Ddpnopt::save(torch::serialize::OutputArchive& archive) const {

@@ -2,6 +2,8 @@
 
 #include <torch/linalg.h>
 
+#include "octrain/methods/work_count.h"
+
 namespace octrain::methods {
 
 void ExactCurvature::set_value_hessian(const torch::Tensor& inputs, const torch::Tensor& v_hh,
@@ -16,6 +18,9 @@ void ExactCurvature::set_value_hessian(const torch::Tensor& inputs, const torch:
            double(inputs.size(0));
   if (shard) shard->mean(m);
   const int64_t n = v_hh.size(1) * inputs.size(1);
+  // One multiply-add per entry of Q_uu and sample (pair of samples with a 4-d V_hh).
+  const double samples = double(inputs.size(0));
+  count_flops(2.0 * double(n) * double(n) * (h.dim() == 4 ? samples * samples : samples));
   matrix_ = m.reshape({n, n});
   matrix_.diagonal().add_(l2 + damping_);
 }
@@ -23,6 +28,8 @@ void ExactCurvature::set_value_hessian(const torch::Tensor& inputs, const torch:
 torch::Tensor ExactCurvature::solve(const torch::Tensor& gradient) const {
   const int64_t n = matrix_.size(0);
   const auto rhs = gradient.reshape({-1, n}).t().to(torch::kDouble).contiguous();
+  // LU factorisation (2n³/3) and the two triangular solves per right-hand side (2n² each).
+  count_flops(2.0 * double(n) * n * n / 3.0 + 2.0 * double(n) * n * double(rhs.size(1)));
   return at::linalg_solve(matrix_, rhs).t().reshape(gradient.sizes()).to(gradient.scalar_type());
 }
 

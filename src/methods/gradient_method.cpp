@@ -1,16 +1,13 @@
 #include "octrain/methods/gradient_method.h"
 
 #include <fmt/format.h>
-#include <torch/optim/adagrad.h>
-#include <torch/optim/adam.h>
-#include <torch/optim/rmsprop.h>
-#include <torch/optim/sgd.h>
 #include <torch/serialize/archive.h>
 
 #include <limits>
 
 #include "octrain/control/network.h"
 #include "octrain/control/trajectory.h"
+#include "octrain/methods/fused_optimizers.h"
 #include "octrain/methods/gradient_norm_penalty.h"
 #include "octrain/util/error.h"
 
@@ -60,32 +57,30 @@ std::unique_ptr<torch::optim::Optimizer> make_torch_optimizer(const std::string&
   if (name == "sgd") {
     if (o.flag("nesterov") && (o.real("momentum") <= 0 || o.real("dampening") != 0))
       throw UsageError("sgd: option 'nesterov' = true needs momentum > 0 and dampening = 0");
-    return std::make_unique<torch::optim::SGD>(params, torch::optim::SGDOptions(o.real("lr"))
-                                                           .momentum(o.real("momentum"))
-                                                           .dampening(o.real("dampening"))
-                                                           .nesterov(o.flag("nesterov")));
+    return std::make_unique<FusedSgd>(params, torch::optim::SGDOptions(o.real("lr"))
+                                                  .momentum(o.real("momentum"))
+                                                  .dampening(o.real("dampening"))
+                                                  .nesterov(o.flag("nesterov")));
   }
   if (name == "adagrad") {
-    return std::make_unique<torch::optim::Adagrad>(
+    return std::make_unique<FusedAdagrad>(
         params, torch::optim::AdagradOptions(o.real("lr"))
                     .lr_decay(o.real("lr_decay"))
                     .initial_accumulator_value(o.real("initial_accumulator"))
                     .eps(o.real("eps")));
   }
   if (name == "rmsprop") {
-    return std::make_unique<torch::optim::RMSprop>(params,
-                                                   torch::optim::RMSpropOptions(o.real("lr"))
-                                                       .alpha(o.real("alpha"))
-                                                       .eps(o.real("eps"))
-                                                       .momentum(o.real("momentum"))
-                                                       .centered(o.flag("centered")));
+    return std::make_unique<FusedRmsprop>(params, torch::optim::RMSpropOptions(o.real("lr"))
+                                                      .alpha(o.real("alpha"))
+                                                      .eps(o.real("eps"))
+                                                      .momentum(o.real("momentum"))
+                                                      .centered(o.flag("centered")));
   }
   if (name == "adam") {
-    return std::make_unique<torch::optim::Adam>(params,
-                                                torch::optim::AdamOptions(o.real("lr"))
-                                                    .betas({o.real("beta1"), o.real("beta2")})
-                                                    .eps(o.real("eps"))
-                                                    .amsgrad(o.flag("amsgrad")));
+    return std::make_unique<FusedAdam>(params, torch::optim::AdamOptions(o.real("lr"))
+                                                   .betas({o.real("beta1"), o.real("beta2")})
+                                                   .eps(o.real("eps"))
+                                                   .amsgrad(o.flag("amsgrad")));
   }
   throw std::logic_error("make_torch_optimizer: unknown optimiser " + name);
 }
@@ -125,6 +120,7 @@ GradientMethod::GradientMethod(const std::string& name, OptionValues options,
       name_(name),
       controls_(network.controls()),
       optimizer_(make_torch_optimizer(name, options_, controls_)),
+      gradient_step_(dynamic_cast<GradientStep*>(optimizer_.get())),
       vgr_weight_(name == "sgd" ? options_.real("vgr") : 0.0) {}
 
 StepStats GradientMethod::step(control::Network& network, const control::TerminalLoss& loss,
@@ -132,22 +128,24 @@ StepStats GradientMethod::step(control::Network& network, const control::Termina
   control::Trajectory trajectory;
   StepStats stats = sweep_batch(network, loss, x, y, trajectory);
   reduce_hamiltonian_gradients(batch(), trajectory);
-  size_t k = 0;
-  for (auto& stage_gradients : trajectory.hamiltonian_gradients) {
-    for (auto& dH : stage_gradients) controls_[k++].mutable_grad() = dH.neg_();  // ∂J/∂θ = −∂H/∂θ
-  }
-  if (vgr_weight_ > 0) add_gradient_norm_penalty(network, trajectory, stats);
-  optimizer_->step();
+  std::vector<torch::Tensor> gradients;
+  gradients.reserve(controls_.size());
+  for (auto& stage_gradients : trajectory.hamiltonian_gradients)
+    for (auto& dH : stage_gradients) gradients.push_back(std::move(dH));
+  if (vgr_weight_ > 0) add_gradient_norm_penalty(network, trajectory, gradients, stats);
+  gradient_step_->step_with(gradients, -1.0);  // ∂J/∂θ = −∂H/∂θ, negated inside the pass
   return stats;
 }
 
 void GradientMethod::add_gradient_norm_penalty(control::Network& network,
                                                const control::Trajectory& trajectory,
+                                               std::vector<torch::Tensor>& hamiltonian_gradients,
                                                StepStats& stats) {
   auto penalty = gradient_norm_penalty(network, trajectory);
   batch().mean(penalty.gradients);
-  for (size_t i = 0; i < controls_.size(); ++i)
-    controls_[i].mutable_grad().add_(penalty.gradients[i], vgr_weight_);
+  // The step follows −∂H/∂θ + λ∂Ω/∂θ = −(∂H/∂θ − λ∂Ω/∂θ).
+  for (size_t i = 0; i < hamiltonian_gradients.size(); ++i)
+    hamiltonian_gradients[i].sub_(penalty.gradients[i], vgr_weight_);
   stats.extras["vgr_penalty"] = batch().mean(penalty.value);
 }
 

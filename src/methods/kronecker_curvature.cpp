@@ -7,6 +7,7 @@
 #include <cmath>
 #include <stdexcept>
 
+#include "octrain/methods/work_count.h"
 #include "octrain/util/error.h"
 
 namespace octrain::methods {
@@ -66,6 +67,7 @@ void KroneckerCurvature::observe(const LayerRows& rows, const torch::Tensor& mea
                                          out_, fan_, steps_ + 1));
     const auto& x = rows.inputs;
     const auto& g = rows.output_grads;
+    count_flops(matmul_flops(fan_, x.size(0), fan_) + matmul_flops(out_, g.size(0), out_));
     std::vector<torch::Tensor> factors{x.t().mm(x).div_(static_cast<double>(x.size(0))),
                                        g.t().mm(g).div_(static_cast<double>(rows.batch_size))};
     if (rows.shard) rows.shard->mean(factors);  // one all-reduce for both
@@ -81,6 +83,7 @@ void KroneckerCurvature::refresh() {
   ++refreshes_;
   const double damping = options_.damping;
   if (options_.eigenbasis) {
+    count_flops(symmetric_eigen_flops(fan_) + symmetric_eigen_flops(out_));
     auto [eig_A, U_A] = torch::linalg::eigh(A_, "L");
     auto [eig_G, U_G] = torch::linalg::eigh(G_, "L");
     U_A_ = U_A;
@@ -92,12 +95,16 @@ void KroneckerCurvature::refresh() {
   // π = √((tr A/dim A)/(tr G/dim G)); 1 when a factor is zero (e.g. zero-initialised weights).
   const double ratio = mean_diagonal(A_) / mean_diagonal(G_);
   const double pi = std::isfinite(ratio) && ratio > 0 ? std::sqrt(ratio) : 1.0;
+  count_flops(spd_inverse_flops(fan_) + spd_inverse_flops(out_));
   A_inverse_ = spd_inverse(with_diagonal(A_, pi * std::sqrt(damping)));
   G_inverse_ = spd_inverse(with_diagonal(G_, std::sqrt(damping) / pi));
 }
 
 // S ← decay·S + (1−decay)·(1/B) Σ_rows (U_Gᵀg)² ((U_Aᵀx̃)²)ᵀ.
 void KroneckerCurvature::fold_in_scaling(const LayerRows& rows) {
+  const int64_t n = rows.inputs.size(0);
+  count_flops(matmul_flops(n, out_, out_) + matmul_flops(n, fan_, fan_) +
+              matmul_flops(out_, n, fan_));
   const auto g_projected = rows.output_grads.mm(U_G_).square_();
   const auto x_projected = rows.inputs.mm(U_A_).square_();
   auto moment = g_projected.t().mm(x_projected).div_(static_cast<double>(rows.batch_size));
@@ -108,6 +115,9 @@ void KroneckerCurvature::fold_in_scaling(const LayerRows& rows) {
 torch::Tensor KroneckerCurvature::solve(const torch::Tensor& gradient) const {
   if (steps_ == 0) throw std::logic_error("KroneckerCurvature::solve before any observation");
   torch::NoGradGuard no_grad;
+  // G⁻¹ D A⁻¹, or twice that in the eigenbases.
+  count_flops((options_.eigenbasis ? 2 : 1) *
+              (matmul_flops(out_, out_, fan_) + matmul_flops(out_, fan_, fan_)));
   if (!options_.eigenbasis) return G_inverse_.matmul(gradient).matmul(A_inverse_);
   const auto projected = U_G_.t().matmul(gradient).matmul(U_A_);
   return U_G_.matmul(projected / (S_ + options_.damping)).matmul(U_A_.t());
@@ -119,6 +129,11 @@ torch::Tensor KroneckerCurvature::sample_form(const torch::Tensor& inputs, const
                                               const torch::Tensor& v) const {
   if (steps_ == 0) throw std::logic_error("KroneckerCurvature::sample_form before any observation");
   torch::NoGradGuard no_grad;
+  const int64_t samples = inputs.size(0);
+  count_flops(options_.eigenbasis
+                  ? matmul_flops(samples, fan_, fan_) + matmul_flops(samples, fan_, out_) +
+                        2 * matmul_flops(samples, out_, out_)
+                  : matmul_flops(samples, fan_, fan_) + matmul_flops(samples, out_, out_));
   if (!options_.eigenbasis)
     return (inputs.mm(A_inverse_) * inputs).sum(1) * (u.matmul(G_inverse_) * v).sum(-1);
   const auto x_projected = inputs.mm(U_A_).square_();

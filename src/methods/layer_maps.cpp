@@ -5,6 +5,7 @@
 #include "octrain/control/activation.h"
 #include "octrain/control/stage.h"
 #include "octrain/methods/stage_curvature.h"
+#include "octrain/methods/work_count.h"
 #include "octrain/util/error.h"
 
 namespace octrain::methods {
@@ -31,6 +32,7 @@ LayerCoupling layer_coupling(control::Stage& stage, const torch::Tensor& x) {
   coupling.skip = form.skip;
   if (form.activation == control::Activation::kIdentity && form.delta == 1.0) return coupling;
   auto& layer = require_linear_layer(stage);
+  count_flops(layer_product_flops(stage, x));  // h recomputed
   const auto controls = stage.controls();
   const auto h = layer.apply(x, controls[0], controls.size() == 2 ? controls[1] : torch::Tensor());
   const auto sigma = control::apply_activation(form.activation, h);
@@ -41,29 +43,34 @@ LayerCoupling layer_coupling(control::Stage& stage, const torch::Tensor& x) {
 
 torch::Tensor layer_apply(control::Stage& stage, const torch::Tensor& x,
                           const torch::Tensor& matrix) {
+  count_flops(layer_product_flops(stage, x));
   auto controls = from_layer_matrix(stage, matrix);
   const auto bias = controls.size() == 2 ? controls[1] : torch::Tensor();
   return require_linear_layer(stage).apply(x, controls[0], bias);
 }
 
 torch::Tensor layer_state_jvp(control::Stage& stage, const torch::Tensor& delta_x) {
+  count_flops(layer_product_flops(stage, delta_x));
   return require_linear_layer(stage).apply(delta_x, stage.controls()[0], torch::Tensor());
 }
 
 torch::Tensor layer_state_vjp(control::Stage& stage, const torch::Tensor& x,
                               const torch::Tensor& v) {
+  count_flops(layer_product_flops(stage, x));
   return require_linear_layer(stage).input_vjp(stage.controls()[0], x, v);
 }
 
 torch::Tensor layer_state_diagonal_vjp(control::Stage& stage, const torch::Tensor& x,
                                        const torch::Tensor& e) {
   // (g_xᵀ diag(e) g_x)_mm = Σ_i e_i (∂h_i/∂x_m)², and ∂h_i/∂x_m is a weight entry.
+  count_flops(layer_product_flops(stage, x));
   return require_linear_layer(stage).input_vjp(stage.controls()[0].square(), x, e);
 }
 
 torch::Tensor layer_control_vjp(control::Stage& stage, const torch::Tensor& x,
                                 const torch::Tensor& v) {
   auto& layer = require_linear_layer(stage);
+  count_flops(layer_product_flops(stage, x));
   const auto weight = layer.weight_vjp(x, v);
   const auto matrix = weight.reshape({weight.size(0), -1});
   if (!has_bias(stage)) return matrix;
@@ -74,6 +81,7 @@ torch::Tensor layer_control_vjp(control::Stage& stage, const torch::Tensor& x,
 
 torch::Tensor per_sample_control_vjp(control::Stage& stage, const torch::Tensor& x,
                                      const torch::Tensor& v) {
+  count_flops(layer_product_flops(stage, x));
   const auto inputs = layer_inputs(stage, x);                // [B, L, fan]
   const auto grads = v.reshape({v.size(0), v.size(1), -1});  // [B, out, L]
   return grads.bmm(inputs);

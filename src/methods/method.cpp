@@ -2,6 +2,7 @@
 
 #include "octrain/control/network.h"
 #include "octrain/control/trajectory.h"
+#include "octrain/methods/work_count.h"
 
 namespace octrain::methods {
 
@@ -27,6 +28,7 @@ StepStats sweep_batch(control::Network& network, const control::TerminalLoss& lo
                       control::Trajectory& trajectory, bool need_initial_costate) {
   trajectory = network.rollout(x);
   network.sweep(trajectory, loss, y, need_initial_costate);
+  count_flops(sweep_flops(network, x.size(0), need_initial_costate));
   StepStats stats;
   // Loss and accuracy in one device-to-host copy.
   torch::Tensor figures = trajectory.terminal_loss.detach().to(torch::kDouble).reshape({1});

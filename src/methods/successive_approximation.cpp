@@ -13,6 +13,7 @@
 #include "octrain/methods/dense_augmented_hamiltonian.h"
 #include "octrain/methods/lbfgs.h"
 #include "octrain/methods/state_keys.h"
+#include "octrain/methods/work_count.h"
 #include "octrain/util/error.h"
 #include "octrain/util/parallel_for.h"
 
@@ -68,7 +69,15 @@ struct StageSolution {
   LbfgsResult lbfgs;
   FeasibilityResiduals residuals;
   double milliseconds = 0.0;  // wall time of the stage's solve
+  double flops = 0.0;         // of its evaluations' layer products (work_count.h)
 };
+
+// Layer products of one evaluation of F_t with its gradient, in forwards of the stage's layer:
+// the closed form computes Wx, Wᵀg, W e_p and both terms of ∂F/∂W (5) whatever ρ; autograd the
+// forward and ∂/∂θ (2), and with ρ > 0 also the co-state VJP ∂H/∂x and, differentiating through
+// it, W e_p and its ∂/∂θ term (5). The residuals' final evaluation is a forward and a VJP (2).
+constexpr double kClosedFormProducts = 5, kPenalisedProducts = 5, kPlainProducts = 2,
+                 kResidualProducts = 2;
 
 }  // namespace
 
@@ -201,6 +210,12 @@ StepStats SuccessiveApproximation::step(control::Network& network,
           return reduce(value, gradient);
         },
         theta, lbfgs);
+    const double per_evaluation = closed_form     ? kClosedFormProducts
+                                  : rho_[k] > 0.0 ? kPenalisedProducts
+                                                  : kPlainProducts;
+    solutions[k].flops =
+        layer_product_flops(stage, x_t) *
+        (per_evaluation * double(solutions[k].lbfgs.evaluations) + kResidualProducts);
     for (size_t i = 0; i < theta.size(); ++i)
       theta[i] = theta_old[i] + step_scale_ * (theta[i] - theta_old[i]);
     assign(controls, theta);
@@ -234,6 +249,7 @@ StepStats SuccessiveApproximation::step(control::Network& network,
     costate_residual += s.residuals.costate;
     iterations += double(s.lbfgs.iterations);
     evaluations += double(s.lbfgs.evaluations);
+    count_flops(s.flops);  // here: the solves ran on pool threads
   }
   stats.extras["state_residual"] = state_residual;
   stats.extras["costate_residual"] = costate_residual;

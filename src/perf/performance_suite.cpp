@@ -13,6 +13,7 @@
 #include "octrain/control/network.h"
 #include "octrain/control/terminal_loss.h"
 #include "octrain/methods/registry.h"
+#include "octrain/methods/work_count.h"
 #include "octrain/perf/forward_flops.h"
 #include "octrain/perf/interleaved_timer.h"
 #include "octrain/train/compute_device.h"
@@ -74,11 +75,25 @@ struct StepWorkload {
   torch::Device device = torch::kCPU;
   double flops = 0;       // forward FLOPs of one batch
   double step_flops = 0;  // of one gradient step (forward_flops.h)
+  int64_t period = 1;     // steps per timed call: the method's work period
+  double work = 0;        // FLOPs the method counted in its timed steps (work_count.h)
+  int64_t steps = 0;      // timed steps
 
   // A step ends when the device has finished it, not when its last kernel is queued.
   void step() {
     method->step(*network, *loss, x, y);
     train::synchronize(device);
+  }
+  // One timed call: a whole work period, so periodic work (K-FAC's refreshes) is charged in full.
+  void run_period() {
+    const double before = methods::counted_flops();
+    for (int64_t i = 0; i < period; ++i) step();
+    work += methods::counted_flops() - before;
+    steps += period;
+  }
+  // The method's own FLOPs per step; NaN where it counts none.
+  double work_per_step() const {
+    return steps > 0 && work > 0 ? work / double(steps) : std::nan("");
   }
 };
 
@@ -97,6 +112,7 @@ StepWorkload make_workload(const std::string& spec, const control::Shape& input,
   w.flops = forward_flops(*w.network, batch);
   w.step_flops = gradient_step_flops(*w.network, batch);
   w.method = methods::make_method(method, {}, *w.network);
+  w.period = w.method->work_period();
   return w;
 }
 
@@ -168,16 +184,24 @@ std::string run_performance_suite(const SuiteOptions& options, std::FILE* progre
   // the fraction of the sgemm peak, known only once the peak's last re-measurement is in.
   std::vector<std::pair<std::string, double>> pieces;
   auto text = [&pieces](const std::string& t) { pieces.emplace_back(t, std::nan("")); };
-  auto row = [&pieces](const std::string& t, double achieved) { pieces.emplace_back(t, achieved); };
+  auto row = [&pieces](const std::string& t, double achieved) {
+    if (std::isnan(achieved))  // no work counted: nothing to compare with the peak
+      pieces.emplace_back(t + " — |\n", achieved);
+    else
+      pieces.emplace_back(t, achieved);
+  };
   text(
-      "Every step is counted as a gradient step: forward, co-state sweep and parameter "
-      "gradients, one forward's FLOPs each per dense/conv stage, less the input co-state the "
-      "sweep skips (3·F − F of the first layer). For MSA/E-MSA, whose per-stage L-BFGS solves "
-      "evaluate each stage many more times, and for curvature methods, that count is a lower "
-      "bound, so their GFLOP/s understates the work done.\n\n"
+      "Each method's work is what its steps count (docs/BENCHMARKS.md, \"Work accounting\"): the "
+      "FLOPs of its layer products — the rollout and sweep of a gradient step (3·F less the "
+      "first layer's input co-state), each L-BFGS evaluation of MSA/E-MSA, DDPNOpt's value pass "
+      "and feedback forward, the curvature factors' statistics, inverses, eigenbases and solves "
+      "— averaged over the timed steps, which run in whole work periods (K-FAC's refresh "
+      "period). GFLOP/s is that work over the measured time; *work / Adam's* is the floor of "
+      "*/ Adam*, the ratio the step would have at Adam's speed per FLOP.\n\n"
       "### Step time per method, as a ratio to Adam in the same run\n\n"
-      "| net | batch | forward MFLOP | method | step (ms) | / Adam | GFLOP/s | % of sgemm peak |\n"
-      "|---|---:|---:|---|---:|---:|---:|---:|\n");
+      "| net | batch | forward MFLOP | method | step (ms) | / Adam | work MFLOP | work / Adam's "
+      "| GFLOP/s | % of sgemm peak |\n"
+      "|---|---:|---:|---|---:|---:|---:|---:|---:|---:|\n");
   std::vector<std::string> not_applicable;
   for (const auto& net : cases) {
     std::vector<std::string> wanted;
@@ -205,22 +229,29 @@ std::string run_performance_suite(const SuiteOptions& options, std::FILE* progre
     }
     fmt::print(progress, "bench: {} at batch {} ({} methods)\n", net.id, net.batch, names.size());
     std::vector<std::function<void()>> calls;
-    for (auto& w : workloads) calls.push_back([&w] { w.step(); });
-    const auto ms = timer.median_ms(calls);
-    double adam_ms = std::nan("");
-    for (size_t i = 0; i < names.size(); ++i)
-      if (names[i] == "adam") adam_ms = ms[i];
+    for (auto& w : workloads) calls.push_back([&w] { w.run_period(); });
+    auto ms = timer.median_ms(calls);
+    double adam_ms = std::nan(""), adam_work = std::nan("");
+    for (size_t i = 0; i < names.size(); ++i) {
+      ms[i] /= double(workloads[i].period);
+      if (names[i] == "adam") adam_ms = ms[i], adam_work = workloads[i].work_per_step();
+    }
     const double flops = workloads.empty() ? 0 : workloads.front().flops;
     peak = std::max(peak, sgemm_peak_gflops(gemm_n, timer, device));  // re-measured per net
+    const auto ratio = [](double a, double b) {
+      return std::isnan(a) || std::isnan(b) ? std::string("—") : fmt::format("{:.2f}", a / b);
+    };
     for (size_t i = 0; i < names.size(); ++i) {
-      const double achieved = gflops(workloads[i].step_flops, ms[i]);
-      row(fmt::format("| {} | {} | {:.2f} | {} | {:.3f} | {} | {:.2f} |", net.id, net.batch,
-                      flops / 1e6, names[i], ms[i],
-                      std::isnan(adam_ms) ? "—" : fmt::format("{:.2f}", ms[i] / adam_ms), achieved),
+      const double work = workloads[i].work_per_step();
+      const double achieved = gflops(work, ms[i]);
+      row(fmt::format("| {} | {} | {:.2f} | {} | {:.3f} | {} | {} | {} | {:.2f} |", net.id,
+                      net.batch, flops / 1e6, names[i], ms[i], ratio(ms[i], adam_ms),
+                      std::isnan(work) ? "—" : fmt::format("{:.2f}", work / 1e6),
+                      ratio(work, adam_work), achieved),
           achieved);
     }
     for (const auto& [name, reason] : failed)
-      text(fmt::format("| {} | {} | {:.2f} | {} | n/a ({}) | | | |\n", net.id, net.batch,
+      text(fmt::format("| {} | {} | {:.2f} | {} | n/a ({}) | | | | | |\n", net.id, net.batch,
                        flops / 1e6, name, reason));
     for (const auto& [name, reason] : refused)
       not_applicable.push_back(fmt::format("`{}/{}` ({})", net.id, name, reason));

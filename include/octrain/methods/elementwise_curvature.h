@@ -18,7 +18,8 @@ class IdentityCurvature : public StageCurvature {
 
 // M = diag(√v̂) + ε with v the EMA of the squared batch-mean gradient Q_u ⊙ Q_u: RMSprop's
 // denominator (v̂ = v), or Adam's with bias correction (v̂ = v / (1 − β₂ᵗ)). The symbols and the
-// order of operations follow torch::optim so the reductions hold to rounding.
+// order of operations follow torch::optim so the reductions hold to rounding; on CPU float and
+// double, v and M are one pass of the fused optimisers' kernels (elementwise_kernels.h).
 class DiagonalCurvature : public StageCurvature {
  public:
   DiagonalCurvature(double beta2, double eps, bool bias_correction)
@@ -28,6 +29,9 @@ class DiagonalCurvature : public StageCurvature {
   void revise(const torch::Tensor& observed, const torch::Tensor& applied) override;
   bool uses_rows() const override { return false; }
   torch::Tensor solve(const torch::Tensor& gradient) const override;
+  // Adam's update on this M: moment ← β₁·moment + (1 − β₁)·direction, returns M⁻¹moment·scale.
+  torch::Tensor preconditioned_moment(torch::Tensor& moment, const torch::Tensor& direction,
+                                      double beta1, double scale) const;
   torch::Tensor sample_form(const torch::Tensor& inputs, const torch::Tensor& u,
                             const torch::Tensor& v) const override;
   void save(torch::serialize::OutputArchive& archive, const std::string& prefix) const override;
@@ -35,11 +39,12 @@ class DiagonalCurvature : public StageCurvature {
 
  private:
   void refresh_denominator();
+  double root_correction() const;  // √(1 − β₂ᵗ), or 1 without bias correction
 
   double beta2_, eps_;
   bool bias_correction_;
   torch::Tensor second_moment_;  // v
-  torch::Tensor steps_;          // observations so far (a tensor so it saves with the state)
+  int64_t steps_ = 0;            // observations so far
   torch::Tensor denominator_;    // √v̂ + ε, [out, fan(+1)], refreshed by observe() and load()
 };
 

@@ -2,12 +2,15 @@
 
 #include <torch/optim/optimizer.h>
 
+#include "octrain/methods/fused_optimizers.h"
 #include "octrain/methods/method.h"
 
 namespace octrain::methods {
 
 // The torch::optim optimiser `name` (sgd, adagrad, rmsprop, adam) with options parsed from
-// GradientMethod::schema_for(name); throws UsageError on inconsistent options.
+// GradientMethod::schema_for(name), as its fused form (fused_optimizers.h: the same steps and
+// state format, one pass per parameter) that is also a GradientStep; throws UsageError on
+// inconsistent options.
 std::unique_ptr<torch::optim::Optimizer> make_torch_optimizer(const std::string& name,
                                                               const OptionValues& options,
                                                               std::vector<torch::Tensor> params);
@@ -22,8 +25,8 @@ void load_state_tensor(torch::serialize::InputArchive& archive, const std::strin
                        torch::Tensor& into, const std::string& owner);
 
 // The first-order baselines — SGD (momentum, Nesterov), Adagrad, RMSprop, Adam — run by
-// torch::optim on the sweep's gradients ∂J/∂θ_t = −∂(Σ_s H_t)/∂θ_t. Weight decay is the
-// stages' running cost, so it is inside ∂H/∂θ and every method sees the same objective.
+// torch::optim's fused forms on the sweep's gradients ∂J/∂θ_t = −∂(Σ_s H_t)/∂θ_t. Weight decay is
+// the stages' running cost, so it is inside ∂H/∂θ and every method sees the same objective.
 class GradientMethod : public Method {
  public:
   // `name` is one of sgd, adagrad, rmsprop, adam; `options` parsed from schema_for(name).
@@ -41,9 +44,12 @@ class GradientMethod : public Method {
   std::string name_;
   std::vector<torch::Tensor> controls_;
   std::unique_ptr<torch::optim::Optimizer> optimizer_;
+  GradientStep* gradient_step_;  // optimizer_ as a GradientStep
   double vgr_weight_;  // sgd's vgr: the weight of gradient_norm_penalty's Ω in the objective
 
+  // Adds λ∂Ω/∂θ to the step's direction, `hamiltonian_gradients` being ∂H/∂θ = −∂J/∂θ.
   void add_gradient_norm_penalty(control::Network& network, const control::Trajectory& trajectory,
+                                 std::vector<torch::Tensor>& hamiltonian_gradients,
                                  StepStats& stats);
 };
 

@@ -1,5 +1,7 @@
 #pragma once
 
+#include <numeric>
+
 #include "octrain/methods/stage_curvature.h"
 
 namespace octrain::methods {
@@ -15,6 +17,8 @@ struct KroneckerOptions {
   // fan/out forward passes (measured: cnn4 K-FAC step 6.6× Adam's at 1, 1.2× at 10).
   int64_t stats_every = 1;
   bool eigenbasis = false;  // false: K-FAC; true: EKFAC
+  // Steps after which statistics and refreshes repeat.
+  int64_t period() const { return std::lcm(refresh_every, stats_every); }
 };
 
 // M ≈ A ⊗ G of one dense or conv2d stage — K-FAC (Martens & Grosse 2015; conv: Grosse &

@@ -29,6 +29,9 @@ class KroneckerMethod : public Method {
   StepStats step(control::Network& network, const control::TerminalLoss& loss,
                  const torch::Tensor& x, const torch::Tensor& y) override;
   void set_learning_rate_scale(double scale) override { lr_scale_ = scale; }
+  int64_t work_period() const override {
+    return curvature_options(options_, name_ == "ekfac").period();
+  }
   void save(torch::serialize::OutputArchive& archive) const override;
   void load(torch::serialize::InputArchive& archive) override;
 

@@ -62,6 +62,9 @@ class Method {
   virtual void set_learning_rate_scale(double scale) = 0;
   // The run's --threads, for methods with work of their own to spread (per-stage solves).
   virtual void set_compute_threads(int threads) {}
+  // Steps after which the method's work repeats (K-FAC: its statistics and refresh periods), so
+  // that timing whole periods charges each step its share of the periodic work.
+  virtual int64_t work_period() const { return 1; }
 
   // Data-parallel training (docs/DISTRIBUTED.md): the batch given to step() is this rank's shard
   // of the global batch, and the method reduces through `reducer` what it averages over the
