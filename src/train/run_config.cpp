@@ -10,8 +10,8 @@
 #include <filesystem>
 #include <sstream>
 
+#include "octrain/train/export_formats.h"
 #include "octrain/train/lr_schedule.h"
-#include "octrain/train/run_exports.h"
 #include "octrain/util/config_profile.h"
 #include "octrain/util/error.h"
 #include "octrain/util/options.h"

@@ -2,8 +2,6 @@
 
 #include <fmt/format.h>
 
-#include <sstream>
-
 #include "octrain/train/algoperf_measurements.h"
 #include "octrain/train/deepobs_run_file.h"
 #include "octrain/util/atomic_file.h"
@@ -11,28 +9,6 @@
 #include "octrain/util/file_name.h"
 
 namespace octrain::train {
-
-ExportFormats ExportFormats::parse(const std::string& text) {
-  ExportFormats formats;
-  std::stringstream list(text);
-  for (std::string name; std::getline(list, name, ',');) {
-    if (name == "deepobs")
-      formats.deepobs = true;
-    else if (name == "algoperf")
-      formats.algoperf = true;
-    else if (!name.empty())
-      throw UsageError(fmt::format(
-          "config 'export_format' = '{}' is invalid: expected deepobs, algoperf or both "
-          "(deepobs,algoperf)",
-          text));
-  }
-  return formats;
-}
-
-std::string ExportFormats::to_string() const {
-  if (deepobs && algoperf) return "deepobs,algoperf";
-  return deepobs ? "deepobs" : algoperf ? "algoperf" : "";
-}
 
 std::vector<nlohmann::json> evaluation_records(const std::vector<nlohmann::json>& records) {
   std::vector<nlohmann::json> out;

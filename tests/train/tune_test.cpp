@@ -144,8 +144,9 @@ TEST(TuneCli, BadInputsAreOneLineUsageErrors) {
   EXPECT_FAILS_WITH(testing::run_cli(base + " --lr-grid 0.1 --target acc=0.9"), 2, "--target");
   EXPECT_FAILS_WITH(testing::run_cli(base + " --lr-grid 0.1 --lr-option beta9"), 2, "beta9");
   EXPECT_FAILS_WITH(
-      testing::run_cli("tune --problem nosuch_problem --method adam --lr-grid 0.1", ""), 2,
-      "fmnist_2c2d");
+      testing::run_cli("tune --problem nosuch_problem --method adam --lr-grid 0.1",
+                       "cd '" OCTRAIN_SOURCE_DIR "' &&"),  // --problem looks in ./configs
+      2, "fmnist_2c2d");
   EXPECT_FALSE(testing::fs::exists(dir / "out"));
 }
 
