@@ -55,7 +55,7 @@ std::map<std::string, double> nonzero_fractions(Network& network) {
       stage_nonzero += double(theta.count_nonzero().item<int64_t>());
       stage_total += double(theta.numel());
     }
-    out[fmt::format("nonzero_t{}", t)] = stage_nonzero / stage_total;
+    out[fmt::format("stage{}.nonzero", t)] = stage_nonzero / stage_total;
     nonzero += stage_nonzero, total += stage_total;
   }
   if (total > 0) out["nonzero"] = nonzero / total;

@@ -9,6 +9,7 @@
 #include <regex>
 #include <sstream>
 
+#include "octrain/control/discrete_controls.h"
 #include "octrain/control/model_builder.h"
 #include "octrain/control/network.h"
 #include "octrain/control/terminal_loss.h"
@@ -69,6 +70,8 @@ TEST(StateKeys, RecordsAndCheckpointsUseOneScheme) {
     auto method = make_method(spec, *net);
     const auto stats = method->step(*net, loss, x, y);
     for (const auto& [key, value] : stats.extras)
+      EXPECT_EQ(key.find("_t"), std::string::npos) << spec << ": " << key;
+    for (const auto& [key, value] : control::nonzero_fractions(*net))  // epoch records
       EXPECT_EQ(key.find("_t"), std::string::npos) << spec << ": " << key;
     torch::serialize::OutputArchive state;
     method->save(state);
