@@ -64,6 +64,11 @@ torch::Tensor fold_sum(const torch::Tensor& t, int64_t rank) {
   return t.view(shape).sum(0);
 }
 
+// A per-rank sum over this rank's samples → the global batch's (data-parallel runs).
+double batch_sum(const LayerValueOptions& o, double local) {
+  return o.batch && o.batch->distributed() ? o.batch->sum(local) : local;
+}
+
 // c in V_xx = Q_xx − c·η Q_xu M⁻¹ Q_ux (see ValueScale).
 double correction_weight(const LayerValueOptions& o, int64_t batch) {
   if (o.batch && o.batch->distributed()) batch = o.batch->global_size();
@@ -256,8 +261,13 @@ LayerValue factored_layer_value(control::Stage& stage, const torch::Tensor& x,
   const auto forms =
       rank == 1 ? torch::Tensor() : sample_form_matrices(stage, x, curvature, z, rank) * weight;
   const auto own_gain = rank == 1 ? zz * weight : torch::linalg::eigvalsh(forms, "L").select(1, -1);
+  const auto own_trace = rank == 1 ? own_gain : forms.diagonal(0, 1, 2).sum(1);  // tr of Ĝ_ss
   LayerValue result{};
-  if (o.diagnostics || o.cap == FeedbackCap::kSpectral) {
+  // Ĝ is positive semi-definite, so λ_max(Ĝ) ≤ tr(Ĝ) = Σ_s λ_s: where the trace is at most 1
+  // the spectral cap is 1 and its power iteration can be skipped (not for the diagnostics).
+  const bool cap_can_bind =
+      o.cap == FeedbackCap::kSpectral && batch_sum(o, own_trace.sum().item<double>()) > 1.0;
+  if (o.diagnostics || cap_can_bind) {
     auto gain = closed_loop_gain(stage, x_k, z, curvature, weight, o.gain_start, o.batch);
     result.gain = gain.value;
     result.gain_direction = std::move(gain.direction);

@@ -378,6 +378,28 @@ TEST(BatchConsistency, SpectralCapScalesTheFeedbackByTheClosedLoopGain) {
                               (next.gradient + z * k_dot.unsqueeze(1)).mm(dense.weight), 1e-12));
 }
 
+// λ_max(Ĝ) ≤ tr(Ĝ): where the trace is at most 1 the spectral cap cannot bind, so the power
+// iteration is skipped and the step is the uncapped one.
+TEST(BatchConsistency, SpectralCapIsSkippedWhereTheTraceBoundsItBelowOne) {
+  const int64_t batch = 5;
+  OneDenseStage stage(27, batch);
+  auto& [dense, x, xt, z, next] = stage;
+  LayerValueOptions options;
+  options.lr = 0.02;
+  const double trace =
+      (z.square().sum(1) * xt.square().sum(1)).sum().item<double>() * options.lr / double(batch);
+  ASSERT_LT(trace, 1.0);
+  torch::NoGradGuard no_grad;
+  const auto direction = torch::randn({3, 5}, torch::kFloat64);
+  const auto plain = layer_value(dense, x, next, IdentityCurvature(), {}, direction, options);
+  options.cap = FeedbackCap::kSpectral;
+  const auto capped = layer_value(dense, x, next, IdentityCurvature(), {}, direction, options);
+  EXPECT_FALSE(capped.gain_direction.defined());  // no power iteration
+  EXPECT_TRUE(torch::allclose(capped.value.factor, plain.value.factor, 1e-14));
+  EXPECT_TRUE(torch::allclose(capped.value.gradient, plain.value.gradient, 1e-14));
+  EXPECT_TRUE(torch::allclose(capped.feedback_scale, torch::ones({batch}, torch::kFloat64)));
+}
+
 // The sampled terminal factor is an unbiased rank-one estimate of the per-sample Hessian: for
 // cross-entropy E[(p − e_ŷ)(p − e_ŷ)ᵀ] = diag(p) − ppᵀ (categorical draws), for MSE the Gaussian
 // draw H^½ε; draws are reproducible from torch's seed.
