@@ -6,6 +6,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <tuple>
 
 #include "octrain/control/stage.h"
 #include "octrain/control/terminal_loss.h"
@@ -246,8 +247,12 @@ LayerValue factored_layer_value(control::Stage& stage, const torch::Tensor& x,
   // output for a plain layer). With a skip, Q_x and q_x gain the identity branch's V'_x and z'.
   const auto v_h = coupling.to_layer(next.gradient);
   const auto z = coupling_k.to_layer(next.factor);
-  auto [zz, zv] =
-      sample_forms(stage, x_k, curvature, z, o.per_sample_gain ? tile(v_h, rank) : torch::Tensor());
+  // ⟨q_u, M⁻¹q_u⟩ per sample (rank 1; rank K takes the K×K forms below) and, for the per-sample
+  // gain, ⟨q_u, M⁻¹g_uᵀv_h⟩ per column.
+  torch::Tensor zz, zv;
+  if (rank == 1 || o.per_sample_gain)
+    std::tie(zz, zv) = sample_forms(stage, x_k, curvature, z,
+                                    o.per_sample_gain ? tile(v_h, rank) : torch::Tensor());
   torch::Tensor k_dot;  // z_hᵀ g_u k per column: the scalar by which Q_uxᵀ k = q_x (z_hᵀ g_u k)
   if (o.per_sample_gain) {
     if (running_gradient.defined())
