@@ -9,7 +9,7 @@
 
 #include <benchmark/benchmark.h>
 #include <fmt/format.h>
-#include <torch/torch.h>
+#include <torch/types.h>
 #include <unistd.h>
 
 #include <algorithm>

@@ -7,7 +7,7 @@
 
 #include <benchmark/benchmark.h>
 #include <fmt/format.h>
-#include <torch/torch.h>
+#include <torch/types.h>
 
 #include <algorithm>
 #include <cmath>

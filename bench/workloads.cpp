@@ -2,6 +2,7 @@
 
 #include <benchmark/benchmark.h>
 #include <fmt/format.h>
+#include <torch/nn/functional.h>
 
 #include <memory>
 

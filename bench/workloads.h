@@ -4,7 +4,8 @@
 // torch::optim::Adam) and one gradient evaluation (octrain rollout + sweep vs libtorch forward +
 // backward) per network.
 
-#include <torch/torch.h>
+#include <torch/optim.h>
+#include <torch/types.h>
 
 #include <string>
 #include <vector>

@@ -4,7 +4,8 @@
 // bytes in memory; the loaders read the file.
 #include "octrain/train/checkpoint.h"
 
-#include <torch/torch.h>
+#include <torch/serialize.h>
+#include <torch/types.h>
 
 #include <string>
 

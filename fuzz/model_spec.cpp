@@ -2,7 +2,7 @@
 // and whether the rest is a compact spec ("mlp:13-32-3:tanh") or a TOML model file. A network
 // that builds must run a forward pass of two samples to the output shape it declares. Inputs with
 // a number above 48 are skipped: those networks are legitimately too large to build here.
-#include <torch/torch.h>
+#include <torch/types.h>
 
 #include <string>
 #include <vector>

@@ -3,7 +3,7 @@
 // fuzz/make_corpus.sh), which must refuse every tensor of another name or shape.
 #include "octrain/train/packed_model.h"
 
-#include <torch/torch.h>
+#include <torch/types.h>
 
 #include <string>
 

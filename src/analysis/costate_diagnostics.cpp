@@ -3,6 +3,8 @@
 // depth.
 #include "octrain/analysis/costate_diagnostics.h"
 
+#include <torch/utils.h>
+
 #include <cmath>
 
 namespace octrain::analysis {

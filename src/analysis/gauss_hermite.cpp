@@ -1,7 +1,8 @@
 #include "octrain/analysis/gauss_hermite.h"
 
 #include <fmt/format.h>
-#include <torch/torch.h>
+#include <torch/linalg.h>
+#include <torch/types.h>
 
 #include <cmath>
 

@@ -3,7 +3,8 @@
 #include "octrain/analysis/signal_propagation.h"
 
 #include <fmt/format.h>
-#include <torch/torch.h>
+#include <torch/csrc/autograd/autograd.h>
+#include <torch/types.h>
 
 #include <cmath>
 

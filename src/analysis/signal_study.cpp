@@ -2,7 +2,7 @@
 
 #include <fmt/format.h>
 #include <torch/linalg.h>
-#include <torch/torch.h>
+#include <torch/types.h>
 
 #include <algorithm>
 #include <cmath>

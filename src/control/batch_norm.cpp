@@ -1,6 +1,8 @@
 #include "octrain/control/batch_norm.h"
 
 #include <fmt/format.h>
+#include <torch/csrc/autograd/custom_function.h>
+#include <torch/utils.h>
 
 #include "octrain/control/shapes_only.h"
 #include "octrain/util/error.h"

@@ -1,6 +1,7 @@
 #include "octrain/control/discrete_controls.h"
 
 #include <fmt/format.h>
+#include <torch/utils.h>
 
 #include "octrain/control/network.h"
 #include "octrain/control/shapes_only.h"

@@ -2,6 +2,7 @@
 
 #include <fmt/format.h>
 #include <torch/nn/init.h>
+#include <torch/utils.h>
 
 #include <cmath>
 

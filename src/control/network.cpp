@@ -1,6 +1,7 @@
 #include "octrain/control/network.h"
 
 #include <fmt/format.h>
+#include <torch/utils.h>
 
 #include "octrain/util/error.h"
 

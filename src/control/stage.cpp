@@ -2,6 +2,8 @@
 
 #include <fmt/format.h>
 #include <torch/autograd.h>
+#include <torch/csrc/autograd/autograd.h>
+#include <torch/utils.h>
 
 namespace octrain::control {
 

@@ -1,5 +1,7 @@
 #include "octrain/dist/batch_reducer.h"
 
+#include <torch/utils.h>
+
 #include "octrain/dist/communicator.h"
 
 namespace octrain::dist {

@@ -1,5 +1,7 @@
 #include "octrain/dist/communicator.h"
 
+#include <torch/utils.h>
+
 #include <map>
 
 namespace octrain::dist {

@@ -1,6 +1,8 @@
 #include "octrain/methods/augmented_hamiltonian.h"
 
 #include <torch/autograd.h>
+#include <torch/csrc/autograd/autograd.h>
+#include <torch/utils.h>
 
 #include "octrain/control/stage.h"
 

@@ -5,6 +5,7 @@
 #include <fmt/format.h>
 #include <torch/optim/adam.h>
 #include <torch/serialize/archive.h>
+#include <torch/utils.h>
 
 #include "octrain/control/network.h"
 #include "octrain/methods/discrete_msa_rule.h"

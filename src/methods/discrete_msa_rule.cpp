@@ -2,7 +2,8 @@
 // Discrete-Weight Neural Networks", ICML 2018 — the closed-form stabilised MSA updates (§3).
 #include "octrain/methods/discrete_msa_rule.h"
 
-#include <torch/torch.h>
+#include <torch/types.h>
+#include <torch/utils.h>
 
 namespace octrain::methods {
 

@@ -3,6 +3,7 @@
 #include <ATen/Dispatch.h>
 #include <ATen/Parallel.h>
 #include <c10/util/string_utils.h>
+#include <torch/utils.h>
 
 #include <cmath>
 

@@ -2,6 +2,7 @@
 
 #include <fmt/format.h>
 #include <torch/serialize/archive.h>
+#include <torch/utils.h>
 
 #include <limits>
 

@@ -1,6 +1,8 @@
 #include "octrain/methods/gradient_norm_penalty.h"
 
 #include <torch/autograd.h>
+#include <torch/csrc/autograd/autograd.h>
+#include <torch/utils.h>
 
 #include "octrain/control/network.h"
 #include "octrain/control/trajectory.h"

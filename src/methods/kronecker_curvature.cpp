@@ -1,8 +1,11 @@
 #include "octrain/methods/kronecker_curvature.h"
 
 #include <fmt/format.h>
+#include <torch/linalg.h>
+#include <torch/serialize.h>
 #include <torch/serialize/archive.h>
-#include <torch/torch.h>
+#include <torch/types.h>
+#include <torch/utils.h>
 
 #include <cmath>
 #include <stdexcept>

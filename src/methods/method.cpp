@@ -1,5 +1,7 @@
 #include "octrain/methods/method.h"
 
+#include <torch/utils.h>
+
 #include "octrain/control/network.h"
 #include "octrain/control/trajectory.h"
 #include "octrain/methods/work_count.h"

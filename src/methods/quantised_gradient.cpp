@@ -4,6 +4,7 @@
 
 #include <fmt/format.h>
 #include <torch/serialize/archive.h>
+#include <torch/utils.h>
 
 #include <cmath>
 

@@ -1,6 +1,7 @@
 #include "octrain/methods/successive_approximation.h"
 
 #include <fmt/format.h>
+#include <torch/utils.h>
 
 #include <chrono>
 #include <cstring>

@@ -2,7 +2,9 @@
 
 #include <fmt/format.h>
 #include <torch/autograd.h>
+#include <torch/csrc/autograd/autograd.h>
 #include <torch/linalg.h>
+#include <torch/utils.h>
 
 #include <algorithm>
 #include <cmath>

@@ -1,7 +1,7 @@
 #include "octrain/perf/performance_suite.h"
 
 #include <fmt/format.h>
-#include <torch/torch.h>
+#include <torch/types.h>
 
 #include <algorithm>
 #include <cmath>

@@ -1,5 +1,7 @@
 #include "octrain/train/evaluation.h"
 
+#include <torch/utils.h>
+
 #include <limits>
 
 #include "octrain/control/network.h"

@@ -1,6 +1,7 @@
 #include "octrain/train/packed_model.h"
 
 #include <fmt/format.h>
+#include <torch/utils.h>
 #include <zlib.h>
 
 #include <cstring>

@@ -2,6 +2,7 @@
 
 #include <fmt/format.h>
 #include <torch/csrc/jit/serialization/import.h>
+#include <torch/utils.h>
 
 #include <filesystem>
 

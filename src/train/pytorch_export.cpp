@@ -2,6 +2,7 @@
 
 #include <fmt/format.h>
 #include <torch/csrc/jit/serialization/pickle.h>
+#include <torch/utils.h>
 
 #include <cctype>
 #include <fstream>

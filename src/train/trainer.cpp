@@ -3,6 +3,7 @@
 #include <ATen/CPUGeneratorImpl.h>
 #include <fmt/format.h>
 #include <torch/cuda.h>
+#include <torch/utils.h>
 #include <torch/version.h>
 #include <unistd.h>
 
@@ -181,479 +182,559 @@ class StopOnSignal {
   void (*previous_term_)(int);
 };
 
-}  // namespace
+// Where a rank's records go: rank 0 keeps the run's metrics log, the other ranks keep none.
+class RankLog {
+ public:
+  RankLog(bool writer, const std::string& dir, bool resume, int64_t keep_until_step,
+          bool skip_damaged) {
+    if (writer) log_.emplace(dir, resume, keep_until_step, skip_damaged);
+  }
+  void append(const nlohmann::json& r) {
+    if (log_) log_->append(r);
+  }
+  void flush() {
+    if (log_) log_->flush();
+  }
+  void flush_tables() {
+    if (log_) log_->flush_tables();
+  }
+  void discard_steps_after(int64_t step) {
+    if (log_) log_->discard_steps_after(step);
+  }
+  std::vector<nlohmann::json> epochs() const {
+    return log_ ? log_->epochs() : std::vector<nlohmann::json>{};
+  }
+  std::vector<nlohmann::json> records() const {
+    return log_ ? log_->records() : std::vector<nlohmann::json>{};
+  }
 
-data::LoadOptions load_options_for(const RunConfig& config) {
-  data::LoadOptions o;
-  o.seed = config.split_seed();
-  o.test_fraction = config.test_fraction;
-  o.validation_fraction = config.validation_fraction;
-  o.train_limit = config.train_limit;
-  o.test_limit = config.test_limit;
-  return o;
-}
+ private:
+  std::optional<MetricsLog> log_;
+};
 
-RunResult run_training(RunConfig config, const RunOptions& options) {
-  config.validate();
-  const ComputeThreads threads = set_compute_threads(int(config.threads));
-  dist::Communicator& communicator = dist::world();
-  const int rank = communicator.rank(), world = communicator.world_size();
-  const bool writer = rank == 0;  // rank 0 alone writes metrics, checkpoints and reports
-  dist::BatchReducer shard(communicator);
-  const torch::Device device = parse_compute_device(config.device);
+// One run, in the order it happens: the model (data, network, loss, method), the run directory
+// (lock, resume, config and metadata), the loop's fixed facts (splits, steps per epoch, schedule,
+// progress), then epochs of steps, each step checked for divergence, each epoch evaluated and
+// checkpointed, and the summary. Every phase is a member function; the state they share is here.
+class TrainingRun {
+ public:
+  TrainingRun(RunConfig config, const RunOptions& options)
+      : config_(std::move(config)),
+        options_(options),
+        communicator_(dist::world()),
+        rank_(communicator_.rank()),
+        world_(communicator_.world_size()),
+        writer_(rank_ == 0),
+        shard_(communicator_) {}
 
-  data::Dataset loaded;
-  const data::Dataset& data =
-      options.dataset ? *options.dataset
-                      : (loaded = data::load_dataset(config.dataset, load_options_for(config)));
-  if (data.train.size() == 0) throw DataError(config.dataset + ": the training split is empty");
+  RunResult run() {
+    config_.validate();
+    threads_ = set_compute_threads(int(config_.threads));
+    device_ = parse_compute_device(config_.device);
+    build_model();
+    open_run_directory();
+    write_run_files();
+    prepare_loop();
+    if (exporting_ && options_.resume)
+      metrics_->append(
+          {{"kind", "resume"}, {"epoch", position_.epoch}, {"step", position_.global_step}});
+    if (exporting_ && !options_.resume) record_initial_evaluation();
+    const StopOnSignal stop_on_signal_guard;
+    while (position_.epoch < config_.epochs && !stopped_early_)
+      if (train_epoch()) end_epoch();
+    return finish();
+  }
 
-  // The estimate comes from the model planned on the meta device, before anything is allocated.
-  const int64_t batch = std::min(config.batch_size, data.train.size());
-  check_memory(estimate_memory(*control::plan_network(config.model, data.input_shape),
-                               config.method, config.method_options, (batch + world - 1) / world),
-               available_memory(),
-               fmt::format("model '{}' with {} at batch {}", config.model, config.method, batch));
-  torch::manual_seed(config.seed);
-  auto network = control::build_network(config.model, data.input_shape);
-  auto loss = make_loss_for(config, data, *network);
-  for (size_t t = 0; t < network->size(); ++t)
-    if (network->stage(t).kind() == control::StageKind::kBatchNorm &&
-        std::min(config.batch_size, data.train.size()) < 2 * world)
-      throw UsageError(fmt::format(
-          "stage {} ({}) needs batches of at least 2 samples per process; got {} for {}", t,
-          network->stage(t).describe(), std::min(config.batch_size, data.train.size()), world));
-  if (std::min(config.batch_size, data.train.size()) < world)
-    throw UsageError(fmt::format("--batch-size {} cannot be split across {} processes",
-                                 std::min(config.batch_size, data.train.size()), world));
-  network->set_running_cost({config.weight_decay, 0.0});
-  network->to(device);
-  if (config.sync_bn && communicator.distributed())
-    for (size_t t = 0; t < network->size(); ++t)
-      if (auto* bn = dynamic_cast<control::BatchNormStage*>(&network->stage(t)))
-        bn->synchronise({[&communicator](const torch::Tensor& x) {
+ private:
+  // The data, the network planned and checked against the available memory, the loss and the
+  // method, on the compute device.
+  void build_model() {
+    const data::Dataset& data =
+        options_.dataset
+            ? *options_.dataset
+            : (loaded_ = data::load_dataset(config_.dataset, load_options_for(config_)));
+    data_ = &data;
+    if (data.train.size() == 0) throw DataError(config_.dataset + ": the training split is empty");
+    // The estimate comes from the model planned on the meta device, before anything is allocated.
+    const int64_t batch = std::min(config_.batch_size, data.train.size());
+    check_memory(
+        estimate_memory(*control::plan_network(config_.model, data.input_shape), config_.method,
+                        config_.method_options, (batch + world_ - 1) / world_),
+        available_memory(),
+        fmt::format("model '{}' with {} at batch {}", config_.model, config_.method, batch));
+    torch::manual_seed(config_.seed);
+    network_ = control::build_network(config_.model, data.input_shape);
+    loss_ = make_loss_for(config_, data, *network_);
+    for (size_t t = 0; t < network_->size(); ++t)
+      if (network_->stage(t).kind() == control::StageKind::kBatchNorm && batch < 2 * world_)
+        throw UsageError(fmt::format(
+            "stage {} ({}) needs batches of at least 2 samples per process; got {} for {}", t,
+            network_->stage(t).describe(), batch, world_));
+    if (batch < world_)
+      throw UsageError(
+          fmt::format("--batch-size {} cannot be split across {} processes", batch, world_));
+    network_->set_running_cost({config_.weight_decay, 0.0});
+    network_->to(device_);
+    if (config_.sync_bn && communicator_.distributed()) synchronise_batch_norm();
+    network_->train();
+    method_ = make_configured_method();
+    config_.method_options = method_->options().to_map();
+  }
+
+  // Batch norm over the global batch: its sums are all-reduced, weighted by the shards' sizes.
+  void synchronise_batch_norm() {
+    for (size_t t = 0; t < network_->size(); ++t)
+      if (auto* bn = dynamic_cast<control::BatchNormStage*>(&network_->stage(t)))
+        bn->synchronise({[this](const torch::Tensor& x) {
                            torch::Tensor total = x.detach().clone();
-                           communicator.all_reduce_sum(total);
+                           communicator_.all_reduce_sum(total);
                            return total;
                          },
-                         [&shard] { return shard.weight(); }});
-  network->train();
-  auto make_configured_method = [&] {
-    auto m = methods::make_method(config.method, config.method_options, *network);
-    m->set_compute_threads(std::max(threads.blas, threads.intra_op));
-    m->set_batch_reducer(shard);
+                         [this] { return shard_.weight(); }});
+  }
+
+  std::unique_ptr<methods::Method> make_configured_method() {
+    auto m = methods::make_method(config_.method, config_.method_options, *network_);
+    m->set_compute_threads(std::max(threads_.blas, threads_.intra_op));
+    m->set_batch_reducer(shard_);
     return m;
-  };
-  auto method = make_configured_method();
-  config.method_options = method->options().to_map();
+  }
 
-  if (config.out.empty())
-    config.out = fmt::format("runs/{}-{}-s{}-{}", safe_file_name(config.dataset), config.method,
-                             config.seed, timestamp());
-  const std::string dir = config.out;
-  const std::string checkpoint_path = dir + "/checkpoint.pt";
-  std::optional<DirectoryLock> lock;  // rank 0 writes the run directory, alone
-  agree_with_rank0(communicator, [&] {
-    std::filesystem::create_directories(dir);
-    lock.emplace(dir);
-    remove_dead_writers_temporaries(dir);  // e.g. best.pt's, which only a new best would clear
-    if (!options.resume && std::filesystem::exists(checkpoint_path))
-      throw UsageError(fmt::format(
-          "{}: already holds a run; pass --resume {} to continue it or choose another --out", dir,
-          dir));
-  });
+  // The run directory, locked by rank 0; a resume restores the position, network and method.
+  void open_run_directory() {
+    if (config_.out.empty())
+      config_.out = fmt::format("runs/{}-{}-s{}-{}", safe_file_name(config_.dataset),
+                                config_.method, config_.seed, timestamp());
+    dir_ = config_.out;
+    checkpoint_path_ = dir_ + "/checkpoint.pt";
+    agree_with_rank0(communicator_, [&] {
+      std::filesystem::create_directories(dir_);
+      lock_.emplace(dir_);
+      remove_dead_writers_temporaries(dir_);  // e.g. best.pt's, which only a new best would clear
+      if (!options_.resume && std::filesystem::exists(checkpoint_path_))
+        throw UsageError(fmt::format(
+            "{}: already holds a run; pass --resume {} to continue it or choose another --out",
+            dir_, dir_));
+    });
+    if (options_.resume) resume();
+  }
 
-  TrainingPosition position;
-  if (options.resume) {
-    if (communicator.distributed()) {
+  void resume() {
+    if (communicator_.distributed()) {
       // Rank 0 reads the checkpoint and sends it: the others need not see its file system.
       std::string bytes;
-      agree_with_rank0(communicator, [&] {
-        if (!std::filesystem::exists(checkpoint_path))
-          throw UsageError(fmt::format("--resume {}: no checkpoint.pt there", dir));
-        std::ifstream file(checkpoint_path, std::ios::binary);
+      agree_with_rank0(communicator_, [&] {
+        if (!std::filesystem::exists(checkpoint_path_))
+          throw UsageError(fmt::format("--resume {}: no checkpoint.pt there", dir_));
+        std::ifstream file(checkpoint_path_, std::ios::binary);
         bytes.assign(std::istreambuf_iterator<char>(file), {});
       });
-      communicator.broadcast_bytes(bytes, 0);
-      position = restore_checkpoint_bytes(bytes, *network, *method, checkpoint_path);
+      communicator_.broadcast_bytes(bytes, 0);
+      position_ = restore_checkpoint_bytes(bytes, *network_, *method_, checkpoint_path_);
     } else {
-      position = load_checkpoint(checkpoint_path, *network, *method);
+      position_ = load_checkpoint(checkpoint_path_, *network_, *method_);
     }
-    if (config.epochs < position.epoch)
+    if (config_.epochs < position_.epoch)
       throw UsageError(fmt::format(
-          "--resume {}: the run has already trained {} epochs; --epochs {} would undo them", dir,
-          position.epoch, config.epochs));
-    method->set_learning_rate_scale(position.lr_scale);
-    if (!position.lr_schedule.empty() && position.lr_schedule != config.lr_schedule)
+          "--resume {}: the run has already trained {} epochs; --epochs {} would undo them", dir_,
+          position_.epoch, config_.epochs));
+    method_->set_learning_rate_scale(position_.lr_scale);
+    if (!position_.lr_schedule.empty() && position_.lr_schedule != config_.lr_schedule)
       throw UsageError(fmt::format(
           "--resume {}: the checkpoint was trained with lr_schedule '{}', the config says '{}'",
-          dir, position.lr_schedule, config.lr_schedule));
+          dir_, position_.lr_schedule, config_.lr_schedule));
   }
-  if (writer) write_text_atomically(dir + "/config.toml", config.to_toml());
-  nlohmann::json metadata = {
-      {"octrain_version", version()},
-      {"git_revision", git_revision()},
-      {"torch_version", TORCH_VERSION},
-      {"seed", config.seed},
-      {"split_seed", config.split_seed()},
-      {"threads", config.threads},
-      {"compute_threads", threads.describe()},
-      {"device", config.device},
-      {"dataset", data.name},
-      {"dataset_checksum", data.checksum},
-      {"dataset_metadata", data.metadata},
-      {"train_size", data.train.size()},
-      {"validation_size", data.validation.size()},
-      {"test_size", data.test.size()},
-      {"model", config.model},
-      {"model_summary", network->summary()},
-      {"controls", network->num_controls()},
-      {"loss", loss->name()},
-      {"method", method->describe()},
-      {"resumed_from_step", position.global_step},
-      {"world_size", world},
-  };
-  if (writer) write_text_atomically(dir + "/metadata.json", metadata.dump(2) + "\n");
 
-  // Only rank 0 keeps a log; the others' records go nowhere.
-  std::optional<MetricsLog> log;
-  if (writer) log.emplace(dir, options.resume, position.global_step, options.skip_damaged_metrics);
-  struct {
-    std::optional<MetricsLog>& log;
-    void append(const nlohmann::json& r) {
-      if (log) log->append(r);
-    }
-    void flush() {
-      if (log) log->flush();
-    }
-    void flush_tables() {
-      if (log) log->flush_tables();
-    }
-    void discard_steps_after(int64_t step) {
-      if (log) log->discard_steps_after(step);
-    }
-    std::vector<nlohmann::json> epochs() const {
-      return log ? log->epochs() : std::vector<nlohmann::json>{};
-    }
-    std::vector<nlohmann::json> records() const {
-      return log ? log->records() : std::vector<nlohmann::json>{};
-    }
-  } metrics{log};
-  const data::Split train = to_device(data.train, device);
-  const data::Split test = to_device(data.test, device);
-  const data::Split validation = to_device(data.validation, device);
-  const int64_t n = train.size();
-  // DeepOBS and AlgoPerf report training figures on a fixed training subset the size of the
-  // test set (DeepOBS's train_eval set), evaluated like the others from epoch 0 on.
-  const bool exporting = ExportFormats::parse(config.export_format).any();
-  const int64_t train_eval_size = test.size() > 0 ? std::min(n, test.size()) : n;
-  const data::Split train_eval = exporting ? data::Split{train.x.slice(0, 0, train_eval_size),
-                                                         train.y.slice(0, 0, train_eval_size)}
-                                           : data::Split{};
-  auto write_tables = [&] {
-    metrics.flush_tables();
-    if (writer && exporting)
-      write_run_exports(config, metrics.records(), {validation.size(), test.size()}, dir);
-  };
-  // Wall time since the run began, across resumes (from the last evaluation's record).
-  const auto run_start = Clock::now();
-  double elapsed_before = 0;
-  for (const auto& r : metrics.records())
-    if (r.contains("elapsed_s") && r["elapsed_s"].is_number())
-      elapsed_before = r["elapsed_s"].get<double>();
-  auto elapsed_seconds = [&] {
-    return elapsed_before + std::chrono::duration<double>(Clock::now() - run_start).count();
-  };
-  int64_t steps_per_epoch = n / config.batch_size + (n % config.batch_size != 0);  // no overflow
-  // Batch norm cannot take 1 sample, nor can a process take none: a last batch too small for
-  // that joins the one before it.
-  const int64_t remainder = n % config.batch_size;
-  if (steps_per_epoch > 1 && remainder > 0 && (remainder == 1 || remainder < world))
-    --steps_per_epoch;
-  const LrSchedule schedule = LrSchedule::parse(config.lr_schedule, "config 'lr_schedule'");
-  position.lr_schedule = schedule.spec();
-  if (position.schedule_horizon == 0) position.schedule_horizon = config.epochs * steps_per_epoch;
-  const bool track_best = config.keep == "best" || config.early_stop > 0;
-  if (track_best && data.validation.size() == 0)
-    throw UsageError(fmt::format(
-        "--keep best and --early-stop need validation samples; {} has none", data.name));
-  if (track_best && config.best_metric == "accuracy" && !loss->classification())
-    throw UsageError(fmt::format(
-        "--best-metric accuracy needs a classification loss; {} has no accuracy (use loss)",
-        loss->name()));
-  const std::string best_path = dir + "/best.pt";
-  // A resumed run that had already stopped early stays stopped.
-  auto patience_spent = [&] {
-    return config.early_stop > 0 && position.best_epoch > 0 &&
-           position.epoch - position.best_epoch >= config.early_stop;
-  };
-  bool stopped_early = patience_spent();
+  // config.toml and metadata.json (rank 0), and the metrics log.
+  void write_run_files() {
+    const data::Dataset& data = *data_;
+    if (writer_) write_text_atomically(dir_ + "/config.toml", config_.to_toml());
+    const nlohmann::json metadata = {
+        {"octrain_version", version()},
+        {"git_revision", git_revision()},
+        {"torch_version", TORCH_VERSION},
+        {"seed", config_.seed},
+        {"split_seed", config_.split_seed()},
+        {"threads", config_.threads},
+        {"compute_threads", threads_.describe()},
+        {"device", config_.device},
+        {"dataset", data.name},
+        {"dataset_checksum", data.checksum},
+        {"dataset_metadata", data.metadata},
+        {"train_size", data.train.size()},
+        {"validation_size", data.validation.size()},
+        {"test_size", data.test.size()},
+        {"model", config_.model},
+        {"model_summary", network_->summary()},
+        {"controls", network_->num_controls()},
+        {"loss", loss_->name()},
+        {"method", method_->describe()},
+        {"resumed_from_step", position_.global_step},
+        {"world_size", world_},
+    };
+    if (writer_) write_text_atomically(dir_ + "/metadata.json", metadata.dump(2) + "\n");
+    metrics_.emplace(writer_, dir_, options_.resume, position_.global_step,
+                     options_.skip_damaged_metrics);
+  }
 
-  ProgressOptions progress_options = options.progress;
-  progress_options.quiet = progress_options.quiet || options.quiet || !writer;
-  Progress progress(options.out, progress_options, config.epochs, steps_per_epoch);
-  std::string model_summary = network->summary();
-  model_summary.pop_back();  // its last newline; line() adds one
-  progress.line(fmt::format("{}: {} train, {} validation, {} test samples, input {}", data.name,
-                            data.train.size(), data.validation.size(), data.test.size(),
-                            control::to_string(data.input_shape)));
-  progress.line(model_summary);
-  progress.line(fmt::format("loss {} · method {} · {}", loss->name(), method->describe(),
-                            threads.describe()));
-  if (communicator.distributed())
-    progress.line(
-        fmt::format("data-parallel: {} processes, global batch {}", world, config.batch_size));
-  if (options.resume)
-    progress.line(fmt::format("resuming {} at epoch {} step {}", dir, position.epoch + 1,
-                              position.step_in_epoch));
-  RunResult result;
-  result.run_dir = dir;
-  double run_step_seconds = 0.0;
-  int64_t run_steps = 0;
-  std::string snapshot;
-  auto last_checkpoint = Clock::now();
+  // What the loop needs and never changes: the splits on the device, steps per epoch, the
+  // learning-rate schedule, best-model tracking, the wall clock across resumes and the progress
+  // header.
+  void prepare_loop() {
+    const data::Dataset& data = *data_;
+    train_ = to_device(data.train, device_);
+    test_ = to_device(data.test, device_);
+    validation_ = to_device(data.validation, device_);
+    const int64_t n = train_.size();
+    // DeepOBS and AlgoPerf report training figures on a fixed training subset the size of the
+    // test set (DeepOBS's train_eval set), evaluated like the others from epoch 0 on.
+    exporting_ = ExportFormats::parse(config_.export_format).any();
+    const int64_t train_eval_size = test_.size() > 0 ? std::min(n, test_.size()) : n;
+    if (exporting_)
+      train_eval_ = {train_.x.slice(0, 0, train_eval_size), train_.y.slice(0, 0, train_eval_size)};
+    // Wall time since the run began, across resumes (from the last evaluation's record).
+    run_start_ = Clock::now();
+    for (const auto& r : metrics_->records())
+      if (r.contains("elapsed_s") && r["elapsed_s"].is_number())
+        elapsed_before_ = r["elapsed_s"].get<double>();
+    steps_per_epoch_ = n / config_.batch_size + (n % config_.batch_size != 0);  // no overflow
+    // Batch norm cannot take 1 sample, nor can a process take none: a last batch too small for
+    // that joins the one before it.
+    const int64_t remainder = n % config_.batch_size;
+    if (steps_per_epoch_ > 1 && remainder > 0 && (remainder == 1 || remainder < world_))
+      --steps_per_epoch_;
+    schedule_ = LrSchedule::parse(config_.lr_schedule, "config 'lr_schedule'");
+    position_.lr_schedule = schedule_.spec();
+    if (position_.schedule_horizon == 0)
+      position_.schedule_horizon = config_.epochs * steps_per_epoch_;
+    track_best_ = config_.keep == "best" || config_.early_stop > 0;
+    if (track_best_ && data.validation.size() == 0)
+      throw UsageError(fmt::format(
+          "--keep best and --early-stop need validation samples; {} has none", data.name));
+    if (track_best_ && config_.best_metric == "accuracy" && !loss_->classification())
+      throw UsageError(fmt::format(
+          "--best-metric accuracy needs a classification loss; {} has no accuracy (use loss)",
+          loss_->name()));
+    stopped_early_ = patience_spent();  // a resumed run that had already stopped stays stopped
+    open_progress();
+    result_.run_dir = dir_;
+    last_checkpoint_ = Clock::now();
+  }
 
-  if (exporting && options.resume)
-    metrics.append({{"kind", "resume"}, {"epoch", position.epoch}, {"step", position.global_step}});
-  if (exporting && !options.resume) {
-    // Epoch 0: the figures before any step, as DeepOBS and AlgoPerf record them.
+  void open_progress() {
+    const data::Dataset& data = *data_;
+    ProgressOptions progress_options = options_.progress;
+    progress_options.quiet = progress_options.quiet || options_.quiet || !writer_;
+    progress_.emplace(options_.out, progress_options, config_.epochs, steps_per_epoch_);
+    std::string model_summary = network_->summary();
+    model_summary.pop_back();  // its last newline; line() adds one
+    progress_->line(fmt::format("{}: {} train, {} validation, {} test samples, input {}", data.name,
+                                data.train.size(), data.validation.size(), data.test.size(),
+                                control::to_string(data.input_shape)));
+    progress_->line(model_summary);
+    progress_->line(fmt::format("loss {} · method {} · {}", loss_->name(), method_->describe(),
+                                threads_.describe()));
+    if (communicator_.distributed())
+      progress_->line(
+          fmt::format("data-parallel: {} processes, global batch {}", world_, config_.batch_size));
+    if (options_.resume)
+      progress_->line(fmt::format("resuming {} at epoch {} step {}", dir_, position_.epoch + 1,
+                                  position_.step_in_epoch));
+  }
+
+  bool patience_spent() const {
+    return config_.early_stop > 0 && position_.best_epoch > 0 &&
+           position_.epoch - position_.best_epoch >= config_.early_stop;
+  }
+
+  double elapsed_seconds() const {
+    return elapsed_before_ + std::chrono::duration<double>(Clock::now() - run_start_).count();
+  }
+
+  Evaluation evaluate(const data::Split& split) {
+    return evaluate_sharded(*network_, *loss_, split, communicator_);
+  }
+
+  void write_tables() {
+    metrics_->flush_tables();
+    if (writer_ && exporting_)
+      write_run_exports(config_, metrics_->records(), {validation_.size(), test_.size()}, dir_);
+  }
+
+  // Epoch 0: the figures before any step, as DeepOBS and AlgoPerf record them.
+  void record_initial_evaluation() {
     const auto eval_start = Clock::now();
     nlohmann::json record = {{"kind", "evaluation"}, {"epoch", 0}, {"step", 0}};
-    record_evaluation(record, "train_eval",
-                      evaluate_sharded(*network, *loss, train_eval, communicator));
-    record_evaluation(record, "test", evaluate_sharded(*network, *loss, test, communicator));
-    if (validation.size() > 0)
-      record_evaluation(record, "validation",
-                        evaluate_sharded(*network, *loss, validation, communicator));
+    record_evaluation(record, "train_eval", evaluate(train_eval_));
+    record_evaluation(record, "test", evaluate(test_));
+    if (validation_.size() > 0) record_evaluation(record, "validation", evaluate(validation_));
     record["eval_time_s"] = std::chrono::duration<double>(Clock::now() - eval_start).count();
     record["elapsed_s"] = elapsed_seconds();
-    metrics.append(record);
+    metrics_->append(record);
   }
 
-  const StopOnSignal stop_on_signal_guard;
-  while (position.epoch < config.epochs && !stopped_early) {
-    const int64_t epoch = position.epoch;
-    if (config.on_divergence == "rollback" && (position.step_in_epoch == 0 || snapshot.empty()))
-      snapshot = checkpoint_bytes(*network, *method, position);
-    const auto permutation = epoch_permutation(config.seed, epoch, n).to(device);
-    const auto epoch_start = Clock::now();
-    bool rolled_back = false;
-    for (int64_t s = position.step_in_epoch; s < steps_per_epoch; ++s) {
-      const int64_t begin = s * config.batch_size;
-      const int64_t end = s + 1 == steps_per_epoch ? n : std::min(n, begin + config.batch_size);
-      // Every rank shuffles alike and takes its slice of the global batch.
-      const auto part = dist::shard_of(end - begin, rank, world);
-      shard.set_shard(part.offset, part.size, end - begin);
-      const auto index = permutation.slice(0, begin + part.offset, begin + part.offset + part.size);
-      const auto x = train.x.index_select(0, index);
-      const auto y = train.y.index_select(0, index);
+  // The steps left in the current epoch. False when a divergence rolled the run back (the epoch
+  // starts again from the snapshot's position).
+  bool train_epoch() {
+    const int64_t epoch = position_.epoch;
+    if (config_.on_divergence == "rollback" && (position_.step_in_epoch == 0 || snapshot_.empty()))
+      snapshot_ = checkpoint_bytes(*network_, *method_, position_);
+    const auto permutation = epoch_permutation(config_.seed, epoch, train_.size()).to(device_);
+    epoch_start_ = Clock::now();
+    for (int64_t s = position_.step_in_epoch; s < steps_per_epoch_; ++s)
+      if (!train_step(epoch, s, permutation)) return false;
+    return true;
+  }
 
-      std::optional<analysis::CostateDiagnostics> diagnostics;
-      if (config.diagnostics_every > 0 &&
-          (position.global_step + 1) % config.diagnostics_every == 0)
-        diagnostics.emplace(*network, *loss, x, y);
+  // One step on this rank's slice of global batch s, its figures averaged over the ranks, then
+  // the divergence check, the step record and the interrupt check. False when rolled back.
+  bool train_step(int64_t epoch, int64_t s, const torch::Tensor& permutation) {
+    const int64_t n = train_.size();
+    const int64_t begin = s * config_.batch_size;
+    const int64_t end = s + 1 == steps_per_epoch_ ? n : std::min(n, begin + config_.batch_size);
+    // Every rank shuffles alike and takes its slice of the global batch.
+    const auto part = dist::shard_of(end - begin, rank_, world_);
+    shard_.set_shard(part.offset, part.size, end - begin);
+    const auto index = permutation.slice(0, begin + part.offset, begin + part.offset + part.size);
+    const auto x = train_.x.index_select(0, index);
+    const auto y = train_.y.index_select(0, index);
 
-      double lr_factor = 1.0;
-      if (!schedule.constant()) {
-        lr_factor = schedule.factor(position.global_step, epoch, position.schedule_horizon);
-        method->set_learning_rate_scale(position.lr_scale * lr_factor);
+    std::optional<analysis::CostateDiagnostics> diagnostics;
+    if (config_.diagnostics_every > 0 &&
+        (position_.global_step + 1) % config_.diagnostics_every == 0)
+      diagnostics.emplace(*network_, *loss_, x, y);
+
+    double lr_factor = 1.0;
+    if (!schedule_.constant()) {
+      lr_factor = schedule_.factor(position_.global_step, epoch, position_.schedule_horizon);
+      method_->set_learning_rate_scale(position_.lr_scale * lr_factor);
+    }
+
+    const auto t0 = Clock::now();
+    const auto communication_before = communicator_.stats();
+    auto stats = method_->step(*network_, *loss_, x, y);
+    const double seconds = std::chrono::duration<double>(Clock::now() - t0).count();
+    const bool stop = average_over_ranks(stats, communication_before);
+
+    if (const auto diverged = divergence(stats)) {
+      const std::string message =
+          fmt::format("training diverged at epoch {} step {} (global step {}): {}", epoch + 1,
+                      s + 1, position_.global_step + 1, *diverged);
+      if (config_.on_divergence == "rollback" && position_.rollbacks < config_.max_rollbacks &&
+          !snapshot_.empty()) {
+        roll_back(epoch, message);
+        return false;
       }
-
-      const auto t0 = Clock::now();
-      const auto communication_before = communicator.stats();
-      auto stats = method->step(*network, *loss, x, y);
-      const double seconds = std::chrono::duration<double>(Clock::now() - t0).count();
-      const auto communication = communicator.stats();
-      // The step's figures over the global batch; an interrupt on any rank stops every rank.
-      std::vector<double> figures{stats.loss, stats.objective, stats.accuracy};
-      for (const auto& [key, value] : stats.extras) figures.push_back(value);
-      figures.push_back(g_stop_requested.exchange(false) ? 1.0 : 0.0);
-      shard.mean(figures);
-      stats.loss = figures[0];
-      stats.objective = figures[1];
-      stats.accuracy = figures[2];
-      size_t at = 3;
-      for (auto& entry : stats.extras) entry.second = figures[at++];
-      const bool stop = figures.back() > 0;
-      if (communicator.distributed()) {
-        stats.extras["comm_ms"] = 1e3 * (communication.seconds - communication_before.seconds);
-        stats.extras["comm_bytes"] = double(communication.bytes - communication_before.bytes);
-        stats.extras["comm_calls"] = double(communication.calls - communication_before.calls);
-      }
-
-      const int64_t bad_stage = first_nonfinite_stage(*network);
-      bool grown = false;
-      if (std::isfinite(stats.loss) && bad_stage < 0) {
-        position.loss_growth.observe(stats.loss);
-        grown = position.loss_growth.grown_past(config.divergence_factor);
-      }
-      if (!std::isfinite(stats.loss) || bad_stage >= 0 || grown) {
-        std::string what =
-            std::isfinite(stats.loss) ? "" : fmt::format("non-finite loss ({})", stats.loss);
-        if (bad_stage >= 0)
-          what += fmt::format("{}non-finite controls in stage {} ({})", what.empty() ? "" : "; ",
-                              bad_stage, network->stage(size_t(bad_stage)).describe());
-        if (grown)
-          what = fmt::format("{} (divergence_factor {:g})", position.loss_growth.describe(),
-                             config.divergence_factor);
-        const std::string message =
-            fmt::format("training diverged at epoch {} step {} (global step {}): {}", epoch + 1,
-                        s + 1, position.global_step + 1, what);
-        if (config.on_divergence == "rollback" && position.rollbacks < config.max_rollbacks &&
-            !snapshot.empty()) {
-          const int64_t rollbacks = position.rollbacks + 1;
-          position = restore_snapshot(snapshot, *network, method, make_configured_method);
-          const auto left = nonfinite_method_state(*method);
-          if (!left.empty())
-            throw DivergenceError(fmt::format(
-                "{}; cannot roll back: the snapshot's method state holds non-finite values ({})",
-                message, fmt::join(left, ", ")));
-          position.rollbacks = rollbacks;
-          position.lr_scale *= config.rollback_factor;
-          method->set_learning_rate_scale(position.lr_scale);
-          metrics.discard_steps_after(position.global_step);  // the abandoned steps
-          snapshot = checkpoint_bytes(*network, *method, position);
-          metrics.append({{"kind", "rollback"},
-                          {"epoch", epoch + 1},
-                          {"step", position.global_step},
-                          {"message", message},
-                          {"lr_scale", position.lr_scale}});
-          progress.notice(
-              fmt::format("{}; rolled back to step {} with step size ×{} (rollback {}/{})", message,
-                          position.global_step, format_real(position.lr_scale), rollbacks,
-                          config.max_rollbacks));
-          rolled_back = true;
-          break;
-        }
-        metrics.append({{"kind", "divergence"},
+      metrics_->append({{"kind", "divergence"},
                         {"epoch", epoch + 1},
-                        {"step", position.global_step + 1},
+                        {"step", position_.global_step + 1},
                         {"message", message}});
-        write_tables();
-        throw DivergenceError(message);
-      }
+      write_tables();
+      throw DivergenceError(message);
+    }
 
-      position.step_in_epoch = s + 1;
-      ++position.global_step;
-      position.epoch_loss_sum += stats.loss;
-      position.epoch_accuracy_sum += stats.accuracy;
-      position.epoch_step_seconds += seconds;
-      run_step_seconds += seconds;
-      ++run_steps;
-      if (position.global_step % config.log_every == 0) {
-        nlohmann::json record = {{"kind", "step"},
-                                 {"epoch", epoch + 1},
-                                 {"step", position.global_step},
-                                 {"loss", stats.loss},
-                                 {"objective", stats.objective},
-                                 {"accuracy", nan_to_null(stats.accuracy)},
-                                 {"step_time_ms", 1e3 * seconds}};
-        for (const auto& [key, value] : stats.extras) record[key] = nan_to_null(value);
-        if (!schedule.constant()) record["lr_factor"] = lr_factor;
-        metrics.append(record);
-      }
-      if (diagnostics) {
-        diagnostics->measure_update(*network);
-        metrics.append({{"kind", "diagnostics"},
+    position_.step_in_epoch = s + 1;
+    ++position_.global_step;
+    position_.epoch_loss_sum += stats.loss;
+    position_.epoch_accuracy_sum += stats.accuracy;
+    position_.epoch_step_seconds += seconds;
+    run_step_seconds_ += seconds;
+    ++run_steps_;
+    if (position_.global_step % config_.log_every == 0) {
+      nlohmann::json record = {{"kind", "step"},
+                               {"epoch", epoch + 1},
+                               {"step", position_.global_step},
+                               {"loss", stats.loss},
+                               {"objective", stats.objective},
+                               {"accuracy", nan_to_null(stats.accuracy)},
+                               {"step_time_ms", 1e3 * seconds}};
+      for (const auto& [key, value] : stats.extras) record[key] = nan_to_null(value);
+      if (!schedule_.constant()) record["lr_factor"] = lr_factor;
+      metrics_->append(record);
+    }
+    if (diagnostics) {
+      diagnostics->measure_update(*network_);
+      metrics_->append({{"kind", "diagnostics"},
                         {"epoch", epoch + 1},
-                        {"step", position.global_step},
+                        {"step", position_.global_step},
                         {"costate_norm", diagnostics->costate_norm},
                         {"update_norm", diagnostics->update_norm},
                         {"hamiltonian", diagnostics->hamiltonian}});
-      }
-      progress.step(epoch, s + 1, stats.loss, stats.accuracy, run_steps);
-      if (stop) {
-        average_running_statistics(*network, communicator);
-        if (writer) save_checkpoint(checkpoint_path, *network, *method, position);
-        write_tables();
-        progress.notice(fmt::format(
-            "interrupted at epoch {} step {}; resume with: {}", epoch + 1, s + 1,
-            options.resume_hint.empty() ? "octrain train --resume " + dir : options.resume_hint));
-        throw Error(ExitCode::kInterrupted,
-                    "interrupted; checkpoint written to " + checkpoint_path);
-      }
     }
-    if (rolled_back) continue;
+    progress_->step(epoch, s + 1, stats.loss, stats.accuracy, run_steps_);
+    if (stop) interrupt(epoch, s);
+    return true;
+  }
 
-    method->end_epoch(epoch);
-    average_running_statistics(*network, communicator);
-    const bool last = epoch + 1 == config.epochs;
-    const double steps = double(position.step_in_epoch);
+  // The step's figures over the global batch, and the communication it cost; returns whether
+  // any rank was asked to stop (an interrupt on one rank stops every rank).
+  bool average_over_ranks(methods::StepStats& stats, const dist::CommunicationStats& before) {
+    const auto communication = communicator_.stats();
+    std::vector<double> figures{stats.loss, stats.objective, stats.accuracy};
+    for (const auto& [key, value] : stats.extras) figures.push_back(value);
+    figures.push_back(g_stop_requested.exchange(false) ? 1.0 : 0.0);
+    shard_.mean(figures);
+    stats.loss = figures[0];
+    stats.objective = figures[1];
+    stats.accuracy = figures[2];
+    size_t at = 3;
+    for (auto& entry : stats.extras) entry.second = figures[at++];
+    if (communicator_.distributed()) {
+      stats.extras["comm_ms"] = 1e3 * (communication.seconds - before.seconds);
+      stats.extras["comm_bytes"] = double(communication.bytes - before.bytes);
+      stats.extras["comm_calls"] = double(communication.calls - before.calls);
+    }
+    return figures.back() > 0;
+  }
+
+  // What went wrong in this step, if anything: a non-finite loss or control, or a loss grown
+  // past divergence_factor.
+  std::optional<std::string> divergence(const methods::StepStats& stats) {
+    const int64_t bad_stage = first_nonfinite_stage(*network_);
+    bool grown = false;
+    if (std::isfinite(stats.loss) && bad_stage < 0) {
+      position_.loss_growth.observe(stats.loss);
+      grown = position_.loss_growth.grown_past(config_.divergence_factor);
+    }
+    if (std::isfinite(stats.loss) && bad_stage < 0 && !grown) return std::nullopt;
+    std::string what =
+        std::isfinite(stats.loss) ? "" : fmt::format("non-finite loss ({})", stats.loss);
+    if (bad_stage >= 0)
+      what += fmt::format("{}non-finite controls in stage {} ({})", what.empty() ? "" : "; ",
+                          bad_stage, network_->stage(size_t(bad_stage)).describe());
+    if (grown)
+      what = fmt::format("{} (divergence_factor {:g})", position_.loss_growth.describe(),
+                         config_.divergence_factor);
+    return what;
+  }
+
+  // Back to the snapshot with a smaller step size; the abandoned steps leave the log.
+  void roll_back(int64_t epoch, const std::string& message) {
+    const int64_t rollbacks = position_.rollbacks + 1;
+    position_ = restore_snapshot(snapshot_, *network_, method_,
+                                 [this] { return make_configured_method(); });
+    const auto left = nonfinite_method_state(*method_);
+    if (!left.empty())
+      throw DivergenceError(fmt::format(
+          "{}; cannot roll back: the snapshot's method state holds non-finite values ({})", message,
+          fmt::join(left, ", ")));
+    position_.rollbacks = rollbacks;
+    position_.lr_scale *= config_.rollback_factor;
+    method_->set_learning_rate_scale(position_.lr_scale);
+    metrics_->discard_steps_after(position_.global_step);
+    snapshot_ = checkpoint_bytes(*network_, *method_, position_);
+    metrics_->append({{"kind", "rollback"},
+                      {"epoch", epoch + 1},
+                      {"step", position_.global_step},
+                      {"message", message},
+                      {"lr_scale", position_.lr_scale}});
+    progress_->notice(fmt::format("{}; rolled back to step {} with step size ×{} (rollback {}/{})",
+                                  message, position_.global_step, format_real(position_.lr_scale),
+                                  rollbacks, config_.max_rollbacks));
+  }
+
+  [[noreturn]] void interrupt(int64_t epoch, int64_t s) {
+    average_running_statistics(*network_, communicator_);
+    if (writer_) save_checkpoint(checkpoint_path_, *network_, *method_, position_);
+    write_tables();
+    progress_->notice(fmt::format(
+        "interrupted at epoch {} step {}; resume with: {}", epoch + 1, s + 1,
+        options_.resume_hint.empty() ? "octrain train --resume " + dir_ : options_.resume_hint));
+    throw Error(ExitCode::kInterrupted, "interrupted; checkpoint written to " + checkpoint_path_);
+  }
+
+  // The epoch record (training figures, sparsity, the method's extras, evaluations), best-model
+  // and early-stop bookkeeping, the checkpoint when due, and the epoch line.
+  void end_epoch() {
+    const int64_t epoch = position_.epoch;
+    method_->end_epoch(epoch);
+    average_running_statistics(*network_, communicator_);
+    const bool last = epoch + 1 == config_.epochs;
+    const double steps = double(position_.step_in_epoch);
     nlohmann::json record = {
         {"kind", "epoch"},
         {"epoch", epoch + 1},
-        {"step", position.global_step},
-        {"train_loss", position.epoch_loss_sum / steps},
-        {"train_accuracy", nan_to_null(position.epoch_accuracy_sum / steps)},
-        {"mean_step_ms", 1e3 * position.epoch_step_seconds / steps},
-        {"epoch_time_s", std::chrono::duration<double>(Clock::now() - epoch_start).count()},
-        {"lr_scale", position.lr_scale}};
-    for (const auto& [key, value] : control::nonzero_fractions(*network)) record[key] = value;
-    for (const auto& [key, value] : method->epoch_extras()) record[key] = nan_to_null(value);
-    const bool evaluation_due = last || (epoch + 1) % config.eval_every == 0;
+        {"step", position_.global_step},
+        {"train_loss", position_.epoch_loss_sum / steps},
+        {"train_accuracy", nan_to_null(position_.epoch_accuracy_sum / steps)},
+        {"mean_step_ms", 1e3 * position_.epoch_step_seconds / steps},
+        {"epoch_time_s", std::chrono::duration<double>(Clock::now() - epoch_start_).count()},
+        {"lr_scale", position_.lr_scale}};
+    for (const auto& [key, value] : control::nonzero_fractions(*network_)) record[key] = value;
+    for (const auto& [key, value] : method_->epoch_extras()) record[key] = nan_to_null(value);
+    const bool evaluation_due = last || (epoch + 1) % config_.eval_every == 0;
     const auto eval_start = Clock::now();
-    if (exporting)
-      record_evaluation(record, "train_eval",
-                        evaluate_sharded(*network, *loss, train_eval, communicator));
+    if (exporting_) record_evaluation(record, "train_eval", evaluate(train_eval_));
     std::optional<Evaluation> tested, validated;
-    if (evaluation_due) tested = evaluate_sharded(*network, *loss, test, communicator);
-    if (validation.size() > 0 && (evaluation_due || track_best))
-      validated = evaluate_sharded(*network, *loss, validation, communicator);
+    if (evaluation_due) tested = evaluate(test_);
+    if (validation_.size() > 0 && (evaluation_due || track_best_))
+      validated = evaluate(validation_);
     bool new_best = false;
-    if (validated && track_best && improves(*validated, position, config.best_metric)) {
+    if (validated && track_best_ && improves(*validated, position_, config_.best_metric)) {
       new_best = true;
-      if (!tested) tested = evaluate_sharded(*network, *loss, test, communicator);
-      position.best_epoch = epoch + 1;
-      position.best_validation_loss = validated->loss;
-      position.best_validation_accuracy = validated->accuracy;
-      position.best_test_loss = tested->loss;
-      position.best_test_accuracy = tested->accuracy;
+      if (!tested) tested = evaluate(test_);
+      position_.best_epoch = epoch + 1;
+      position_.best_validation_loss = validated->loss;
+      position_.best_validation_accuracy = validated->accuracy;
+      position_.best_test_loss = tested->loss;
+      position_.best_test_accuracy = tested->accuracy;
     }
     if (tested) {
       record["test_loss"] = tested->loss;
       record["test_accuracy"] = nan_to_null(tested->accuracy);
-      result.test = *tested;
+      result_.test = *tested;
     }
     if (validated) {
       record["validation_loss"] = validated->loss;
       record["validation_accuracy"] = nan_to_null(validated->accuracy);
-      result.validation = *validated;
+      result_.validation = *validated;
     }
-    if (track_best) record["best_epoch"] = position.best_epoch;
-    if (exporting) {
+    if (track_best_) record["best_epoch"] = position_.best_epoch;
+    if (exporting_) {
       record["eval_time_s"] = std::chrono::duration<double>(Clock::now() - eval_start).count();
       record["elapsed_s"] = elapsed_seconds();
     }
-    metrics.append(record);
-    result.final_train_loss = position.epoch_loss_sum / steps;
-    position.epoch = epoch + 1;
-    position.step_in_epoch = 0;
-    position.epoch_loss_sum = position.epoch_accuracy_sum = position.epoch_step_seconds = 0.0;
-    stopped_early = patience_spent();
-    if (stopped_early && !tested) {
-      tested = evaluate_sharded(*network, *loss, test, communicator);
-      result.test = *tested;
+    metrics_->append(record);
+    result_.final_train_loss = position_.epoch_loss_sum / steps;
+    position_.epoch = epoch + 1;
+    position_.step_in_epoch = 0;
+    position_.epoch_loss_sum = position_.epoch_accuracy_sum = position_.epoch_step_seconds = 0.0;
+    stopped_early_ = patience_spent();
+    if (stopped_early_ && !tested) {
+      tested = evaluate(test_);
+      result_.test = *tested;
     }
-    if (stopped_early)
-      metrics.append({{"kind", "early_stop"},
-                      {"epoch", epoch + 1},
-                      {"step", position.global_step},
-                      {"best_epoch", position.best_epoch},
-                      {"test_loss", tested->loss},
-                      {"test_accuracy", nan_to_null(tested->accuracy)}});
-    metrics.flush();
-    const bool checkpoint_due = config.checkpoint_every > 0
-                                    ? (epoch + 1) % config.checkpoint_every == 0
-                                    : Clock::now() - last_checkpoint >= kAutoCheckpointInterval;
-    if (writer && (last || stopped_early || checkpoint_due)) {
-      save_checkpoint(checkpoint_path, *network, *method, position);
-      last_checkpoint = Clock::now();
+    if (stopped_early_)
+      metrics_->append({{"kind", "early_stop"},
+                        {"epoch", epoch + 1},
+                        {"step", position_.global_step},
+                        {"best_epoch", position_.best_epoch},
+                        {"test_loss", tested->loss},
+                        {"test_accuracy", nan_to_null(tested->accuracy)}});
+    metrics_->flush();
+    const bool checkpoint_due = config_.checkpoint_every > 0
+                                    ? (epoch + 1) % config_.checkpoint_every == 0
+                                    : Clock::now() - last_checkpoint_ >= kAutoCheckpointInterval;
+    if (writer_ && (last || stopped_early_ || checkpoint_due)) {
+      save_checkpoint(checkpoint_path_, *network_, *method_, position_);
+      last_checkpoint_ = Clock::now();
     }
-    if (writer && new_best && config.keep == "best")
-      save_checkpoint(best_path, *network, *method, position);
+    if (writer_ && new_best && config_.keep == "best")
+      save_checkpoint(dir_ + "/best.pt", *network_, *method_, position_);
+    progress_->line(epoch_line(record, validated, tested, new_best));
+    if (stopped_early_)
+      progress_->notice(fmt::format(
+          "early stop after epoch {}: no validation improvement for {} epochs; best epoch {} "
+          "(validation {}, test {})",
+          epoch + 1, config_.early_stop, position_.best_epoch,
+          describe_evaluation(position_.best_validation_loss, position_.best_validation_accuracy),
+          describe_evaluation(position_.best_test_loss, position_.best_test_accuracy)));
+  }
 
-    std::string line = fmt::format("epoch {:>3}/{}  train loss {:.4f}", epoch + 1, config.epochs,
-                                   record["train_loss"].get<double>());
+  std::string epoch_line(const nlohmann::json& record, const std::optional<Evaluation>& validated,
+                         const std::optional<Evaluation>& tested, bool new_best) const {
+    std::string line = fmt::format("epoch {:>3}/{}  train loss {:.4f}", position_.epoch,
+                                   config_.epochs, record["train_loss"].get<double>());
     if (!record["train_accuracy"].is_null())
       line += fmt::format("  train acc {:.2f}%", 100 * record["train_accuracy"].get<double>());
     if (validated) {
@@ -670,58 +751,106 @@ RunResult run_training(RunConfig config, const RunOptions& options) {
       line += fmt::format("  non-zero {:.2f}%", 100 * record["nonzero"].get<double>());
     line += fmt::format("  {:.2f} ms/step", record["mean_step_ms"].get<double>());
     if (new_best) line += "  (best)";
-    progress.line(line);
-    if (stopped_early)
-      progress.notice(fmt::format(
-          "early stop after epoch {}: no validation improvement for {} epochs; best epoch {} "
-          "(validation {}, test {})",
-          epoch + 1, config.early_stop, position.best_epoch,
-          describe_evaluation(position.best_validation_loss, position.best_validation_accuracy),
-          describe_evaluation(position.best_test_loss, position.best_test_accuracy)));
+    return line;
   }
 
-  write_tables();
-  result.epochs = metrics.epochs();
-  result.steps = run_steps;
-  result.mean_step_ms = run_steps > 0 ? 1e3 * run_step_seconds / double(run_steps) : 0.0;
-  if (result.test.samples == 0 && (position.epoch == config.epochs || stopped_early))
-    result.test = evaluate_sharded(*network, *loss, test, communicator);
-  if (result.validation.samples == 0 && validation.size() > 0 &&
-      (position.epoch == config.epochs || stopped_early))
-    result.validation = evaluate_sharded(*network, *loss, validation, communicator);
-  if (!result.epochs.empty())
-    result.final_train_loss = result.epochs.back().value("train_loss", 0.0);
-  nlohmann::json summary = {{"test_loss", result.test.loss},
-                            {"test_accuracy", nan_to_null(result.test.accuracy)},
-                            {"final_train_loss", result.final_train_loss},
-                            {"mean_step_ms", result.mean_step_ms},
-                            {"epochs", config.epochs},
-                            {"steps", position.global_step},
-                            {"method", method->describe()}};
-  if (result.validation.samples > 0) {
-    summary["validation_loss"] = result.validation.loss;
-    summary["validation_accuracy"] = nan_to_null(result.validation.accuracy);
+  // The final tables, the evaluations a finished run still lacks, and result.json.
+  RunResult finish() {
+    write_tables();
+    const bool finished = position_.epoch == config_.epochs || stopped_early_;
+    result_.epochs = metrics_->epochs();
+    result_.steps = run_steps_;
+    result_.mean_step_ms = run_steps_ > 0 ? 1e3 * run_step_seconds_ / double(run_steps_) : 0.0;
+    if (result_.test.samples == 0 && finished) result_.test = evaluate(test_);
+    if (result_.validation.samples == 0 && validation_.size() > 0 && finished)
+      result_.validation = evaluate(validation_);
+    if (!result_.epochs.empty())
+      result_.final_train_loss = result_.epochs.back().value("train_loss", 0.0);
+    nlohmann::json summary = {{"test_loss", result_.test.loss},
+                              {"test_accuracy", nan_to_null(result_.test.accuracy)},
+                              {"final_train_loss", result_.final_train_loss},
+                              {"mean_step_ms", result_.mean_step_ms},
+                              {"epochs", config_.epochs},
+                              {"steps", position_.global_step},
+                              {"method", method_->describe()}};
+    if (result_.validation.samples > 0) {
+      summary["validation_loss"] = result_.validation.loss;
+      summary["validation_accuracy"] = nan_to_null(result_.validation.accuracy);
+    }
+    summary["loss_growth"] = {
+        {"max_ratio", position_.loss_growth.max_ratio},
+        {"max_ratio_to_start", position_.loss_growth.max_ratio_to_start},
+        {"max_ratio_above_start", position_.loss_growth.max_ratio_above_start}};
+    if (stopped_early_) {
+      summary["stopped_early"] = true;
+      summary["epochs_trained"] = position_.epoch;
+    }
+    if (position_.best_epoch > 0) {
+      summary["best"] = {{"epoch", position_.best_epoch},
+                         {"validation_loss", position_.best_validation_loss},
+                         {"validation_accuracy", nan_to_null(position_.best_validation_accuracy)},
+                         {"test_loss", position_.best_test_loss},
+                         {"test_accuracy", nan_to_null(position_.best_test_accuracy)}};
+      if (config_.keep == "best") summary["best"]["checkpoint"] = "best.pt";
+      result_.best_epoch = position_.best_epoch;
+      result_.best_test.loss = position_.best_test_loss;
+      result_.best_test.accuracy = position_.best_test_accuracy;
+      result_.best_test.samples = result_.test.samples;
+    }
+    result_.stopped_early = stopped_early_;
+    if (writer_) write_text_atomically(dir_ + "/result.json", summary.dump(2) + "\n");
+    return result_;
   }
-  summary["loss_growth"] = {{"max_ratio", position.loss_growth.max_ratio},
-                            {"max_ratio_to_start", position.loss_growth.max_ratio_to_start},
-                            {"max_ratio_above_start", position.loss_growth.max_ratio_above_start}};
-  if (stopped_early) {
-    summary["stopped_early"] = true;
-    summary["epochs_trained"] = position.epoch;
-  }
-  if (position.best_epoch > 0) {
-    summary["best"] = {{"epoch", position.best_epoch},
-                       {"validation_loss", position.best_validation_loss},
-                       {"validation_accuracy", nan_to_null(position.best_validation_accuracy)},
-                       {"test_loss", position.best_test_loss},
-                       {"test_accuracy", nan_to_null(position.best_test_accuracy)}};
-    if (config.keep == "best") summary["best"]["checkpoint"] = "best.pt";
-    result.best_epoch = position.best_epoch;
-    result.best_test = {position.best_test_loss, position.best_test_accuracy, result.test.samples};
-  }
-  result.stopped_early = stopped_early;
-  if (writer) write_text_atomically(dir + "/result.json", summary.dump(2) + "\n");
-  return result;
+
+  RunConfig config_;
+  const RunOptions& options_;
+  dist::Communicator& communicator_;
+  const int rank_, world_;
+  const bool writer_;  // rank 0 alone writes metrics, checkpoints and reports
+  dist::BatchReducer shard_;
+  ComputeThreads threads_;
+  torch::Device device_ = torch::kCPU;
+
+  data::Dataset loaded_;
+  const data::Dataset* data_ = nullptr;
+  std::shared_ptr<control::Network> network_;
+  std::unique_ptr<control::TerminalLoss> loss_;
+  std::unique_ptr<methods::Method> method_;
+
+  std::string dir_, checkpoint_path_;
+  std::optional<DirectoryLock> lock_;
+  TrainingPosition position_;
+  std::optional<RankLog> metrics_;
+
+  data::Split train_, test_, validation_, train_eval_;
+  bool exporting_ = false;
+  int64_t steps_per_epoch_ = 0;
+  LrSchedule schedule_;
+  bool track_best_ = false, stopped_early_ = false;
+  std::optional<Progress> progress_;
+  Clock::time_point run_start_, epoch_start_, last_checkpoint_;
+  double elapsed_before_ = 0;
+
+  RunResult result_;
+  double run_step_seconds_ = 0.0;
+  int64_t run_steps_ = 0;
+  std::string snapshot_;  // the rollback point (on_divergence = rollback)
+};
+
+}  // namespace
+
+data::LoadOptions load_options_for(const RunConfig& config) {
+  data::LoadOptions o;
+  o.seed = config.split_seed();
+  o.test_fraction = config.test_fraction;
+  o.validation_fraction = config.validation_fraction;
+  o.train_limit = config.train_limit;
+  o.test_limit = config.test_limit;
+  return o;
+}
+
+RunResult run_training(RunConfig config, const RunOptions& options) {
+  return TrainingRun(std::move(config), options).run();
 }
 
 }  // namespace octrain::train

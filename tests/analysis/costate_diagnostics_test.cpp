@@ -1,6 +1,7 @@
 #include "octrain/analysis/costate_diagnostics.h"
 
 #include <gtest/gtest.h>
+#include <torch/utils.h>
 
 #include "octrain/control/model_builder.h"
 

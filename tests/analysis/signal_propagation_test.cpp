@@ -1,7 +1,8 @@
 #include "octrain/analysis/signal_propagation.h"
 
 #include <gtest/gtest.h>
-#include <torch/torch.h>
+#include <torch/linalg.h>
+#include <torch/types.h>
 
 #include <cmath>
 #include <string>

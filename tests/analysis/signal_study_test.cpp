@@ -2,7 +2,7 @@
 #include "octrain/analysis/signal_study.h"
 
 #include <gtest/gtest.h>
-#include <torch/torch.h>
+#include <torch/types.h>
 
 namespace octrain::analysis {
 namespace {

@@ -1,7 +1,7 @@
 #include "octrain/control/model_builder.h"
 
 #include <gtest/gtest.h>
-#include <torch/torch.h>
+#include <torch/types.h>
 #include <unistd.h>
 
 #include <filesystem>

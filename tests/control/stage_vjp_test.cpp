@@ -1,6 +1,8 @@
 // Every stage's vector-Jacobian products against central finite differences in double precision.
 #include <gtest/gtest.h>
-#include <torch/torch.h>
+#include <torch/csrc/autograd/autograd.h>
+#include <torch/types.h>
+#include <torch/utils.h>
 
 #include "finite_difference.h"
 #include "octrain/control/activation.h"

@@ -1,6 +1,6 @@
 // The stage-by-stage sweep against libtorch autograd on whole networks.
 #include <gtest/gtest.h>
-#include <torch/torch.h>
+#include <torch/types.h>
 
 #include "octrain/control/model_builder.h"
 #include "octrain/control/network.h"

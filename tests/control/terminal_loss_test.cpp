@@ -1,7 +1,7 @@
 #include "octrain/control/terminal_loss.h"
 
 #include <gtest/gtest.h>
-#include <torch/torch.h>
+#include <torch/types.h>
 
 #include "octrain/util/error.h"
 

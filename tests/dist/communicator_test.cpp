@@ -1,7 +1,7 @@
 #include "octrain/dist/communicator.h"
 
 #include <gtest/gtest.h>
-#include <torch/torch.h>
+#include <torch/types.h>
 
 #include <future>
 #include <thread>

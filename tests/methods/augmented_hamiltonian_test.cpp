@@ -3,7 +3,8 @@
 #include "octrain/methods/augmented_hamiltonian.h"
 
 #include <gtest/gtest.h>
-#include <torch/torch.h>
+#include <torch/types.h>
+#include <torch/utils.h>
 
 #include "../control/finite_difference.h"
 #include "octrain/control/activation.h"

@@ -4,7 +4,10 @@
 // recursion. octrain keeps the value in per-sample units, V^(s) = B·∂V/∂x^s.
 #include <fmt/format.h>
 #include <gtest/gtest.h>
-#include <torch/torch.h>
+#include <torch/csrc/autograd/autograd.h>
+#include <torch/linalg.h>
+#include <torch/types.h>
+#include <torch/utils.h>
 
 #include <functional>
 

@@ -3,7 +3,9 @@
 // radicand matrix. Checked against explicit matrices and against the full value model.
 #include <fmt/format.h>
 #include <gtest/gtest.h>
-#include <torch/torch.h>
+#include <torch/linalg.h>
+#include <torch/types.h>
+#include <torch/utils.h>
 
 #include "octrain/control/conv2d.h"
 #include "octrain/control/dense.h"

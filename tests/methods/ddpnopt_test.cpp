@@ -1,7 +1,10 @@
 // DDPNOpt and DDP: the reductions to their base optimisers step for step, the cheap feedback
 // against autograd's Q_ux, FACTORED against FULL, and DDP on a linear-quadratic problem.
 #include <gtest/gtest.h>
-#include <torch/torch.h>
+#include <torch/csrc/autograd/autograd.h>
+#include <torch/serialize.h>
+#include <torch/types.h>
+#include <torch/utils.h>
 
 #include <sstream>
 

@@ -3,7 +3,7 @@
 #include "octrain/methods/dense_augmented_hamiltonian.h"
 
 #include <gtest/gtest.h>
-#include <torch/torch.h>
+#include <torch/types.h>
 
 #include "octrain/control/dense.h"
 #include "octrain/control/residual.h"

@@ -2,7 +2,7 @@
 // controls on that device and finite, and lower the loss where the method promises descent; on a
 // GPU, the deterministic methods also match the same steps taken on the CPU.
 #include <gtest/gtest.h>
-#include <torch/torch.h>
+#include <torch/types.h>
 
 #include "octrain/control/model_builder.h"
 #include "octrain/control/network.h"

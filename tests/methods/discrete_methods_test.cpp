@@ -1,7 +1,9 @@
 // msa-discrete and the quantised baselines (BinaryConnect, BWN, TWN): M_t against closed forms
 // and autograd, the straight-through step against the sweep's gradient, and save/load exactness.
 #include <gtest/gtest.h>
-#include <torch/torch.h>
+#include <torch/csrc/autograd/autograd.h>
+#include <torch/serialize.h>
+#include <torch/types.h>
 
 #include <cmath>
 #include <sstream>

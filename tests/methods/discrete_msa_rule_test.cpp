@@ -3,7 +3,7 @@
 #include "octrain/methods/discrete_msa_rule.h"
 
 #include <gtest/gtest.h>
-#include <torch/torch.h>
+#include <torch/types.h>
 
 #include <initializer_list>
 

@@ -4,7 +4,9 @@
 #include "octrain/methods/fused_optimizers.h"
 
 #include <gtest/gtest.h>
-#include <torch/torch.h>
+#include <torch/optim.h>
+#include <torch/serialize.h>
+#include <torch/types.h>
 
 #include <sstream>
 

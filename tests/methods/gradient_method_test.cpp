@@ -1,6 +1,8 @@
 // The gradient baselines take exactly torch::optim's steps on autograd's gradient of J.
 #include <gtest/gtest.h>
-#include <torch/torch.h>
+#include <torch/optim.h>
+#include <torch/serialize.h>
+#include <torch/types.h>
 
 #include <sstream>
 

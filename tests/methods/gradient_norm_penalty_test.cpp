@@ -4,7 +4,8 @@
 #include "octrain/methods/gradient_norm_penalty.h"
 
 #include <gtest/gtest.h>
-#include <torch/torch.h>
+#include <torch/types.h>
+#include <torch/utils.h>
 
 #include "octrain/control/model_builder.h"
 #include "octrain/control/network.h"

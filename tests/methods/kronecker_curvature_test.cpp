@@ -4,7 +4,10 @@
 #include "octrain/methods/kronecker_curvature.h"
 
 #include <gtest/gtest.h>
-#include <torch/torch.h>
+#include <torch/linalg.h>
+#include <torch/serialize.h>
+#include <torch/types.h>
+#include <torch/utils.h>
 
 #include <cmath>
 #include <sstream>

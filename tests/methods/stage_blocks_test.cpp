@@ -1,7 +1,10 @@
 // Curvature blocks and value recursion of residual and batch-norm stages, against brute force:
 // autograd on the stage's own forward, per-sample losses, explicit Kronecker products.
 #include <gtest/gtest.h>
-#include <torch/torch.h>
+#include <torch/csrc/autograd/autograd.h>
+#include <torch/linalg.h>
+#include <torch/types.h>
+#include <torch/utils.h>
 
 #include <cmath>
 

@@ -3,7 +3,9 @@
 #include "octrain/methods/state_keys.h"
 
 #include <gtest/gtest.h>
-#include <torch/torch.h>
+#include <torch/serialize.h>
+#include <torch/types.h>
+#include <torch/utils.h>
 
 #include <functional>
 #include <regex>

@@ -2,7 +2,7 @@
 #include "octrain/methods/work_count.h"
 
 #include <gtest/gtest.h>
-#include <torch/torch.h>
+#include <torch/types.h>
 
 #include "octrain/control/model_builder.h"
 #include "octrain/control/network.h"

@@ -4,7 +4,7 @@
 #include "octrain/train/checkpoint.h"
 
 #include <gtest/gtest.h>
-#include <torch/torch.h>
+#include <torch/types.h>
 
 #include <fstream>
 #include <iterator>

@@ -1,6 +1,6 @@
 // Divergence: the loss-growth rule, and rollbacks that restore the method's whole state.
 #include <gtest/gtest.h>
-#include <torch/torch.h>
+#include <torch/types.h>
 
 #include <cmath>
 #include <random>

@@ -2,7 +2,7 @@
 #include "octrain/train/memory_estimate.h"
 
 #include <gtest/gtest.h>
-#include <torch/torch.h>
+#include <torch/types.h>
 
 #include <fstream>
 
