@@ -1,6 +1,6 @@
 // The TorchScript and state-dict exports (docs/EXPORT.md) against octrain's own outputs: in
 // LibTorch (torch::jit::load) always, in PyTorch when /usr/bin/python3 has torch.
-#include "octrain/train/pytorch_export.h"
+#include "octrain/deploy/pytorch_export.h"
 
 #include <fmt/format.h>
 #include <gtest/gtest.h>
@@ -16,10 +16,12 @@
 #include "octrain/control/model_builder.h"
 #include "octrain/control/terminal_loss.h"
 #include "octrain/util/error.h"
-#include "run_helpers.h"
+#include "train/run_helpers.h"
 
-namespace octrain::train {
+namespace octrain::deploy {
 namespace {
+
+namespace testing = train::testing;  // the run helpers (train/run_helpers.h)
 
 using testing::fresh_dir;
 
@@ -178,7 +180,7 @@ TEST_P(PytorchExport, PytorchGivesOctrainOutputsAndTheStateDict) {
     std::ofstream(inputs, std::ios::binary).write(bytes.data(), std::streamsize(bytes.size()));
   }
   const std::string command = fmt::format(
-      "{} '{}/tests/train/python/run_exported_model.py' '{}' "
+      "{} '{}/tests/deploy/python/run_exported_model.py' '{}' "
       "'{}' '{}' '{}'",
       kPython, OCTRAIN_SOURCE_DIR, model, inputs, outputs, state);
   ASSERT_EQ(std::system(command.c_str()), 0) << command;
@@ -235,4 +237,4 @@ TEST(PytorchExportTensors, ExportSpecReadsTheRunsStandardisationAndLoss) {
 }
 
 }  // namespace
-}  // namespace octrain::train
+}  // namespace octrain::deploy

@@ -1,4 +1,4 @@
-#include "octrain/train/pytorch_export.h"
+#include "octrain/deploy/pytorch_export.h"
 
 #include <fmt/format.h>
 #include <torch/csrc/jit/serialization/pickle.h>
@@ -16,7 +16,7 @@
 #include "octrain/util/atomic_file.h"
 #include "octrain/util/error.h"
 
-namespace octrain::train {
+namespace octrain::deploy {
 namespace {
 
 using NamedTensors = std::vector<std::pair<std::string, torch::Tensor>>;
@@ -248,4 +248,4 @@ void write_state_dict(const std::string& path, control::Network& network, const 
   });
 }
 
-}  // namespace octrain::train
+}  // namespace octrain::deploy
