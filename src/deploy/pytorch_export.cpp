@@ -50,6 +50,8 @@ std::string activation_expression(control::Activation activation, const std::str
       return "torch.sigmoid(" + z + ")";
     case control::Activation::kSoftplus:
       return "torch.softplus(" + z + ", 1, 20)";  // libtorch's defaults: β = 1, threshold 20
+    case control::Activation::kErf:
+      return "torch.erf(" + z + ")";
     case control::Activation::kIdentity:
       return z;
   }

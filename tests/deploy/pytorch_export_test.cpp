@@ -57,6 +57,7 @@ const std::vector<Case>& cases() {
        "cnn:conv5x3-avgpool2-conv5x3-avgpool2-res5x3-res5x3-chmean-10:tanh:delta=0.5",
        {1, 12, 12}},
       {"residual_mlp", "resmlp:13-8x3-3:softplus:delta=0.3", {13}, true},
+      {"erf_mlp", "mlp:13-16-3:erf", {13}},
       {"toy", "resmlp:1-5x4-1:tanh:delta=0.25:io=fixed", {1}, true, true},
       {"batchnorm_mlp", "mlp:20-16-16-4:relu:bn=true", {20}, true},
       {"batchnorm_cnn", "cnn:conv4x3s2-bn-maxpool2-flatten-fc8-5:sigmoid", {3, 9, 9}},
