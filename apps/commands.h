@@ -6,6 +6,10 @@
 #include <string>
 #include <vector>
 
+namespace octrain::deploy {
+struct TrainedModel;
+}
+
 namespace octrain::app {
 
 // Each subcommand registers itself on the app; its callback runs the command.
@@ -39,6 +43,10 @@ void write_report_for(const std::vector<std::string>& dirs, const std::string& o
 // --progress-every SECONDS (train, compare): plain progress lines when stdout is no terminal.
 void add_progress_every_flag(CLI::App& command, double& seconds);
 void check_progress_every(double seconds);  // UsageError unless ≥ 0
+
+// deploy::check_data_unchanged for eval, predict and export: refuses a run whose data changed
+// since training (exit 3) or, with `allow_changed` (--allow-changed-data), warns on stderr.
+void check_run_data(const deploy::TrainedModel& model, bool allow_changed);
 
 // Markdown table of a run's epoch records: the "result table" the CLI prints.
 std::string epoch_table(const std::vector<nlohmann::json>& epochs);

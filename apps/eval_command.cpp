@@ -3,9 +3,9 @@
 #include <cmath>
 
 #include "commands.h"
+#include "octrain/deploy/trained_model.h"
 #include "octrain/train/evaluation.h"
 #include "octrain/util/error.h"
-#include "trained_model.h"
 
 namespace octrain::app {
 namespace {
@@ -28,6 +28,11 @@ void print_confusion(const torch::Tensor& confusion) {
 
 }  // namespace
 
+void check_run_data(const deploy::TrainedModel& model, bool allow_changed) {
+  const std::string warning = deploy::check_data_unchanged(model, allow_changed);
+  if (!warning.empty()) fmt::print(stderr, "warning: {}\n", warning);
+}
+
 void add_eval_command(CLI::App& app) {
   auto* command =
       app.add_subcommand("eval", "Evaluate a checkpoint or a packed model on its run's dataset");
@@ -46,9 +51,9 @@ void add_eval_command(CLI::App& app) {
                     "warn instead of refusing (exit 3) when the dataset's checksum differs from "
                     "the one in the run's metadata.json");
   command->callback([target, split, allow_changed] {
-    const auto model = load_trained_model(*target);
-    check_data_unchanged(model, *allow_changed);
-    const auto loss = run_loss(model);
+    const auto model = deploy::load_trained_model(*target);
+    check_run_data(model, *allow_changed);
+    const auto loss = deploy::run_loss(model);
     const auto& s = *split == "train"        ? model.data.train
                     : *split == "validation" ? model.data.validation
                                              : model.data.test;

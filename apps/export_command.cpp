@@ -2,38 +2,28 @@
 
 #include "commands.h"
 #include "octrain/control/discrete_controls.h"
-#include "octrain/train/packed_model.h"
-#include "octrain/train/pytorch_export.h"
+#include "octrain/deploy/packed_model.h"
+#include "octrain/deploy/pytorch_export.h"
+#include "octrain/deploy/trained_model.h"
 #include "octrain/util/build_info.h"
 #include "octrain/util/error.h"
-#include "octrain/util/options.h"
-#include "trained_model.h"
 
 namespace octrain::app {
 namespace {
 
-void export_packed(const std::string& target, TrainedModel& model, const std::string& out) {
+void export_packed(const std::string& target, deploy::TrainedModel& model, const std::string& out) {
   if (control::nonzero_fractions(*model.network).empty())
     throw UsageError(fmt::format("{}: model '{}' has no binary or ternary stages to pack", target,
                                  model.config.model));
-  const auto& c = model.config;
-  const train::RunSettings settings = {{"dataset", c.dataset},
-                                       {"model", c.model},
-                                       {"loss", c.loss},
-                                       {"seed", std::to_string(c.seed)},
-                                       {"data_seed", std::to_string(c.data_seed)},
-                                       {"test_fraction", format_real(c.test_fraction)},
-                                       {"validation_fraction", format_real(c.validation_fraction)},
-                                       {"train_limit", std::to_string(c.train_limit)},
-                                       {"test_limit", std::to_string(c.test_limit)}};
-  const auto sizes = train::write_packed_model(out, *model.network, settings);
+  const auto sizes =
+      deploy::write_packed_model(out, *model.network, deploy::packed_run_settings(model.config));
   fmt::print("wrote {} (packed): {} discrete weights, {:.2f}% non-zero\n", out,
              sizes.discrete_weights,
              100.0 * double(sizes.nonzero_weights) / double(sizes.discrete_weights));
   fmt::print(
       "| format | file bytes | × smaller than float32 | discrete weight bytes | × smaller |\n"
       "|---|---:|---:|---:|---:|\n");
-  const std::vector<std::pair<std::string, train::PackedSize>> rows = {
+  const std::vector<std::pair<std::string, deploy::PackedSize>> rows = {
       {"float32", sizes.float32},
       {"2 bits/weight", sizes.two_bit},
       {"1 bit/binary weight, 2 bits/ternary", sizes.one_bit},
@@ -48,14 +38,14 @@ void export_packed(const std::string& target, TrainedModel& model, const std::st
 }
 
 // What travels with a TorchScript export (its octrain.json): enough to know where it came from.
-nlohmann::json export_metadata(const TrainedModel& model) {
+nlohmann::json export_metadata(const deploy::TrainedModel& model) {
   const auto& c = model.config;
   return {{"octrain_version", version()},
           {"git_revision", git_revision()},
           {"dataset", c.dataset},
           {"dataset_checksum", model.data.checksum},
           {"model", c.model},
-          {"loss", run_loss(model)->name()},
+          {"loss", deploy::run_loss(model)->name()},
           {"method", c.method_spec()},
           {"seed", c.seed},
           {"input_shape", model.network->input_shape()},
@@ -88,18 +78,19 @@ void add_export_command(CLI::App& app) {
                     "warn instead of refusing (exit 3) when the run's data changed since training "
                     "(the export's input standardisation comes from it)");
   command->callback([target, format, out, allow_changed] {
-    auto model = load_trained_model(*target);
-    check_data_unchanged(model, *allow_changed);
+    auto model = deploy::load_trained_model(*target);
+    check_run_data(model, *allow_changed);
     if (*format == "packed") {
       if (model.packed) throw UsageError(*target + ": is already a packed model");
       export_packed(*target, model, *out);
       return;
     }
-    const auto spec = train::export_spec(*run_loss(model), model.data, export_metadata(model));
+    const auto spec =
+        deploy::export_spec(*deploy::run_loss(model), model.data, export_metadata(model));
     if (*format == "torchscript")
-      train::write_torchscript(*out, *model.network, spec);
+      deploy::write_torchscript(*out, *model.network, spec);
     else
-      train::write_state_dict(*out, *model.network, spec);
+      deploy::write_state_dict(*out, *model.network, spec);
     fmt::print("wrote {} ({}): {} stages, input {}, output {}{}\n", *out, *format,
                model.network->size(), control::to_string(model.network->input_shape()),
                control::to_string(model.network->output_shape()),

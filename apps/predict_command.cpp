@@ -5,12 +5,12 @@
 
 #include "commands.h"
 #include "octrain/data/inference_inputs.h"
-#include "octrain/train/packed_model.h"
-#include "octrain/train/prediction.h"
-#include "octrain/train/pytorch_export.h"
+#include "octrain/deploy/packed_model.h"
+#include "octrain/deploy/prediction.h"
+#include "octrain/deploy/pytorch_export.h"
+#include "octrain/deploy/trained_model.h"
 #include "octrain/util/atomic_file.h"
 #include "octrain/util/error.h"
-#include "trained_model.h"
 
 namespace octrain::app {
 namespace {
@@ -22,16 +22,16 @@ torch::jit::Module model_for(const std::string& target, bool allow_changed) {
   const fs::path path(target);
   if (fs::is_regular_file(path)) {
     try {
-      return train::load_torchscript_model(target);
+      return deploy::load_torchscript_model(target);
     } catch (const DataError&) {
       const bool checkpoint = fs::exists(fs::absolute(path).parent_path() / "config.toml");
-      if (!checkpoint && !train::is_packed_model(target)) throw;
+      if (!checkpoint && !deploy::is_packed_model(target)) throw;
     }
   }
-  const auto model = load_trained_model(target);
-  check_data_unchanged(model, allow_changed);
-  return train::to_torchscript(*model.network,
-                               train::export_spec(*run_loss(model), model.data, {}));
+  const auto model = deploy::load_trained_model(target);
+  check_run_data(model, allow_changed);
+  return deploy::to_torchscript(*model.network,
+                                deploy::export_spec(*deploy::run_loss(model), model.data, {}));
 }
 
 }  // namespace
@@ -60,10 +60,10 @@ void add_predict_command(CLI::App& app) {
                     "a run whose training data changed since: warn instead of refusing");
   command->callback([target, input, out, allow_changed] {
     auto model = model_for(*target, *allow_changed);
-    const auto inputs = data::load_inference_inputs(*input, train::model_input_shape(model));
-    const auto predictions = train::predict(model, inputs.x);
+    const auto inputs = data::load_inference_inputs(*input, deploy::model_input_shape(model));
+    const auto predictions = deploy::predict(model, inputs.x);
     std::ostringstream csv;
-    train::write_predictions_csv(csv, predictions, inputs.y);
+    deploy::write_predictions_csv(csv, predictions, inputs.y);
     if (out->empty())
       fmt::print("{}", csv.str());
     else

@@ -45,9 +45,10 @@ function(octrain_test name lib)
   target_link_libraries(test_${name} PRIVATE ${lib} GTest::gtest_main)
   target_include_directories(test_${name} PRIVATE ${PROJECT_SOURCE_DIR}/tests)
   octrain_use_pch(test_${name})
-  # Labels: the layer, and unit (one layer's code in-process) or integration (train/: whole
-  # runs, the real executable, several processes), so `ctest -L unit` is the quick loop.
-  if(name STREQUAL "train")
+  # Labels: the layer, and unit (one layer's code in-process) or integration (train/ and deploy/:
+  # whole runs, the real executable or PyTorch, several processes), so `ctest -L unit` is the
+  # quick loop.
+  if(name STREQUAL "train" OR name STREQUAL "deploy")
     set(kind integration)
   else()
     set(kind unit)

@@ -2,38 +2,40 @@
 
 #include <fmt/format.h>
 
-#include <cmath>
-
+#include "octrain/control/activation_formulas.h"
 #include "octrain/util/error.h"
 
 namespace octrain::analysis {
 namespace {
 
-double sigmoid(double u) {
-  return 1.0 / (1.0 + std::exp(-u));
-}
-double sech2(double u) {
-  const double c = std::cosh(u);
-  return std::isfinite(c) ? 1.0 / (c * c) : 0.0;
-}
-const double kTwoOverSqrtPi = 2.0 / std::sqrt(M_PI);
+using control::Activation;
 
-// ReLU's derivatives are taken as 0 at u = 0; with even Gauss–Hermite rules no node sits there.
+// φ, φ' and φ'' of one network activation, from the formulas the networks use.
+template <Activation A>
+double phi(double u) {
+  return control::formulas::value(A, u);
+}
+template <Activation A>
+double dphi(double u) {
+  return control::formulas::slope(A, u, phi<A>(u));
+}
+template <Activation A>
+double d2phi(double u) {
+  return control::formulas::curvature(A, u, phi<A>(u));
+}
+template <Activation A>
+ActivationFunctions entry(const std::string& name) {
+  return {name, phi<A>, dphi<A>, d2phi<A>};
+}
+
+// Every network activation, under its network name except the identity ("linear", which the
+// model specs accept too). ReLU's derivatives are taken as 0 at u = 0; with even Gauss–Hermite
+// rules no node sits there.
 const std::vector<ActivationFunctions>& table() {
   static const std::vector<ActivationFunctions> t = {
-      {"tanh", [](double u) { return std::tanh(u); }, [](double u) { return sech2(u); },
-       [](double u) { return -2.0 * std::tanh(u) * sech2(u); }},
-      {"relu", [](double u) { return u > 0 ? u : 0.0; }, [](double u) { return u > 0 ? 1.0 : 0.0; },
-       [](double) { return 0.0; }},
-      {"sigmoid", sigmoid, [](double u) { return sigmoid(u) * (1 - sigmoid(u)); },
-       [](double u) { return sigmoid(u) * (1 - sigmoid(u)) * (1 - 2 * sigmoid(u)); }},
-      {"softplus", [](double u) { return u > 30 ? u : std::log1p(std::exp(u)); }, sigmoid,
-       [](double u) { return sigmoid(u) * (1 - sigmoid(u)); }},
-      {"erf", [](double u) { return std::erf(u); },
-       [](double u) { return kTwoOverSqrtPi * std::exp(-u * u); },
-       [](double u) { return -2.0 * u * kTwoOverSqrtPi * std::exp(-u * u); }},
-      {"linear", [](double u) { return u; }, [](double) { return 1.0; },
-       [](double) { return 0.0; }},
+      entry<Activation::kTanh>("tanh"),       entry<Activation::kRelu>("relu"),
+      entry<Activation::kSigmoid>("sigmoid"), entry<Activation::kSoftplus>("softplus"),
+      entry<Activation::kErf>("erf"),         entry<Activation::kIdentity>("linear"),
   };
   return t;
 }

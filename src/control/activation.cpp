@@ -2,6 +2,10 @@
 
 #include <fmt/format.h>
 
+#include <string>
+#include <vector>
+
+#include "octrain/control/activation_formulas.h"
 #include "octrain/util/error.h"
 
 namespace octrain::control {
@@ -16,6 +20,8 @@ std::string to_string(Activation activation) {
       return "sigmoid";
     case Activation::kSoftplus:
       return "softplus";
+    case Activation::kErf:
+      return "erf";
     case Activation::kIdentity:
       return "identity";
   }
@@ -23,66 +29,43 @@ std::string to_string(Activation activation) {
 }
 
 Activation parse_activation(const std::string& name) {
-  for (auto a : {Activation::kTanh, Activation::kRelu, Activation::kSigmoid, Activation::kSoftplus,
-                 Activation::kIdentity}) {
+  std::vector<std::string> known;
+  for (auto a : kActivations) {
     if (to_string(a) == name) return a;
+    known.push_back(to_string(a));
   }
   if (name == "linear" || name == "none") return Activation::kIdentity;
-  throw UsageError(fmt::format(
-      "unknown activation '{}' (known: tanh, relu, sigmoid, softplus, identity)", name));
+  throw UsageError(
+      fmt::format("unknown activation '{}' (known: {})", name, fmt::join(known, ", ")));
 }
 
 torch::Tensor apply_activation(Activation activation, const torch::Tensor& z) {
-  switch (activation) {
-    case Activation::kTanh:
-      return torch::tanh(z);
-    case Activation::kRelu:
-      return torch::relu(z);
-    case Activation::kSigmoid:
-      return torch::sigmoid(z);
-    case Activation::kSoftplus:
-      return torch::softplus(z);
-    case Activation::kIdentity:
-      return z;
-  }
-  return z;
+  return formulas::value(activation, z);
 }
 
 torch::Tensor activation_backward(Activation activation, const torch::Tensor& z,
                                   const torch::Tensor& sigma_z, const torch::Tensor& p) {
   switch (activation) {
-    // libtorch's fused kernels: one pass instead of three or four element-wise ops.
+    // libtorch's fused kernels: one pass instead of three or four element-wise ops (tested
+    // against formulas::slope in tests/control/activation_formulas_test.cpp).
     case Activation::kTanh:
       return at::tanh_backward(p, sigma_z);
     case Activation::kRelu:
       return at::threshold_backward(p, z, 0);
     case Activation::kSigmoid:
       return at::sigmoid_backward(p, sigma_z);
-    case Activation::kSoftplus:
-      return p * torch::sigmoid(z);
     case Activation::kIdentity:
       return p;
+    case Activation::kSoftplus:
+    case Activation::kErf:
+      break;
   }
-  return p;
+  return p * formulas::slope(activation, z, sigma_z);
 }
 
 torch::Tensor activation_second_derivative(Activation activation, const torch::Tensor& z,
                                            const torch::Tensor& sigma_z) {
-  switch (activation) {
-    case Activation::kTanh:  // σ' = 1 − σ², σ'' = −2σσ'
-      return -2.0 * sigma_z * (1.0 - sigma_z.square());
-    case Activation::kSigmoid: {  // σ' = σ(1 − σ), σ'' = σ'(1 − 2σ)
-      return sigma_z * (1.0 - sigma_z) * (1.0 - 2.0 * sigma_z);
-    }
-    case Activation::kSoftplus: {  // σ' = s(z) (logistic), σ'' = s(1 − s)
-      const auto s = torch::sigmoid(z);
-      return s * (1.0 - s);
-    }
-    case Activation::kRelu:
-    case Activation::kIdentity:
-      return torch::zeros_like(z);
-  }
-  return torch::zeros_like(z);
+  return formulas::curvature(activation, z, sigma_z);
 }
 
 ActivationStage::ActivationStage(Activation activation)

@@ -53,13 +53,13 @@ void conv2d(Builder& b, const std::string&, const std::string& owner, OptionSche
 
 void residual(Builder& b, const std::string&, const std::string&, OptionSchema& schema,
               RawOptions& raw) {
-  auto v =
-      schema.choice("inner", "dense", {"dense", "conv2d"}, "inner stage g")
-          .integer("kernel", 3, "conv kernel", 1, 63)
-          .choice("activation", "tanh", {"tanh", "relu", "sigmoid", "softplus", "identity"}, "σ")
-          .real("delta", 0.5, "step δ", 0, 1e3)
-          .flag("bias", true, "with bias")
-          .parse(raw);
+  auto v = schema.choice("inner", "dense", {"dense", "conv2d"}, "inner stage g")
+               .integer("kernel", 3, "conv kernel", 1, 63)
+               .choice("activation", "tanh",
+                       {"tanh", "relu", "sigmoid", "softplus", "erf", "identity"}, "σ")
+               .real("delta", 0.5, "step δ", 0, 1e3)
+               .flag("bias", true, "with bias")
+               .parse(raw);
   b.file_residual(v.text("inner") == "conv2d", v.integer("kernel"),
                   parse_activation(v.text("activation")), v.real("delta"), v.flag("bias"));
 }
@@ -123,6 +123,7 @@ const std::vector<std::pair<std::string, StageFromTable>>& stage_types() {
       {"relu", activation},
       {"sigmoid", activation},
       {"softplus", activation},
+      {"erf", activation},
       {"identity", activation},
       {"linear", activation},
       {"none", activation},
@@ -166,7 +167,7 @@ std::shared_ptr<Network> build_from_toml(const std::string& path, const Shape& i
       throw UsageError(where(fmt::format(
           "unknown stage type '{}' (known: dense, conv2d, residual, avgpool, maxpool, "
           "flatten, channel-mean, batchnorm, tile, group-sum, and the activations tanh, "
-          "relu, sigmoid, softplus, identity)",
+          "relu, sigmoid, softplus, erf, identity)",
           type)));
     OptionSchema schema(where(type));
     try {

@@ -17,6 +17,7 @@
 #include "octrain/methods/layer_maps.h"
 #include "octrain/methods/stage_curvature.h"
 #include "octrain/methods/state_keys.h"
+#include "octrain/methods/update_transforms.h"
 #include "octrain/methods/work_count.h"
 #include "octrain/util/error.h"
 
@@ -410,7 +411,6 @@ void Ddpnopt::update(control::Stage& stage, TrainableStage& trainable,
                      const torch::Tensor& feedback, double clip, StepStats& stats, size_t t) {
   const double lr = lr_ * lr_scale_;
   auto& curvature = *trainable.curvature;
-  torch::Tensor step;
   // d = Q̄_u + feedback, formed only where it is used: Adam's moment, or with
   // second_moment=direction, where the diagonal M sees the direction applied, not only Q̄_u.
   const bool revised = direction_moments_ && feedback.defined();
@@ -419,25 +419,19 @@ void Ddpnopt::update(control::Stage& stage, TrainableStage& trainable,
                              ? trainable.mean_gradient + feedback
                              : torch::Tensor();
   if (revised) curvature.revise(trainable.mean_gradient, direction);
+  torch::Tensor delta;                   // −η·step
   if (curvature_ == Curvature::kAdam) {  // torch::optim::Adam's update with M = √v̂ + ε
-    step = static_cast<DiagonalCurvature&>(curvature).preconditioned_moment(
-        trainable.momentum, direction, beta1_, lr / (1.0 - std::pow(beta1_, double(steps_))));
+    delta = adam_update(static_cast<DiagonalCurvature&>(curvature), trainable.momentum, direction,
+                        beta1_, steps_, lr);
   } else {
     // M⁻¹ is linear: M⁻¹(Q̄_u + feedback) reuses the backward pass's M⁻¹Q̄_u (M unrevised).
-    step = revised              ? curvature.solve(direction)
-           : feedback.defined() ? trainable.mean_direction + curvature.solve(feedback)
-                                : trainable.mean_direction;
-    if (clip < 1.0) step = step * clip;
-    if (momentum_ > 0) {
-      if (!trainable.momentum.defined()) trainable.momentum = torch::zeros_like(step);
-      step = trainable.momentum.mul_(momentum_).add_(step);
-    }
-    step = step * lr;
+    const auto step = revised              ? curvature.solve(direction)
+                      : feedback.defined() ? trainable.mean_direction + curvature.solve(feedback)
+                                           : trainable.mean_direction;
+    delta = momentum_update(step, clip, trainable.momentum, momentum_, lr).update;
   }
-  const auto deltas = from_layer_matrix(stage, step);
-  auto controls = stage.controls();
-  for (size_t i = 0; i < controls.size(); ++i) controls[i].sub_(deltas[i]);
-  stats.defer(stage_key(t, "update_norm"), step.norm());
+  apply_update(stage, delta);
+  stats.defer(stage_key(t, "update_norm"), delta.norm());
 }
 
 int64_t Ddpnopt::work_period() const {

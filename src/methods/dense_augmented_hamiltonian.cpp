@@ -2,6 +2,7 @@
 
 #include <cmath>
 
+#include "octrain/control/activation_formulas.h"
 #include "octrain/control/stage.h"
 
 namespace octrain::methods {
@@ -21,25 +22,9 @@ struct Derivatives {
 };
 
 Derivatives activation_derivatives(control::Activation activation, double z) {
-  switch (activation) {
-    case control::Activation::kTanh: {
-      const double a = std::tanh(z), d = 1.0 - a * a;
-      return {a, d, -2.0 * a * d};
-    }
-    case control::Activation::kRelu:
-      return {z > 0 ? z : 0.0, z > 0 ? 1.0 : 0.0, 0.0};
-    case control::Activation::kSigmoid: {
-      const double a = 1.0 / (1.0 + std::exp(-z)), d = a * (1.0 - a);
-      return {a, d, d * (1.0 - 2.0 * a)};
-    }
-    case control::Activation::kSoftplus: {
-      const double s = 1.0 / (1.0 + std::exp(-z));
-      return {z > 20.0 ? z : std::log1p(std::exp(z)), s, s * (1.0 - s)};
-    }
-    case control::Activation::kIdentity:
-      return {z, 1.0, 0.0};
-  }
-  return {z, 1.0, 0.0};
+  const double s = control::formulas::value(activation, z);
+  return {s, control::formulas::slope(activation, z, s),
+          control::formulas::curvature(activation, z, s)};
 }
 
 }  // namespace

@@ -13,6 +13,7 @@
 #include "octrain/methods/kl_clip.h"
 #include "octrain/methods/layer_maps.h"
 #include "octrain/methods/state_keys.h"
+#include "octrain/methods/update_transforms.h"
 #include "octrain/util/error.h"
 
 namespace octrain::methods {
@@ -106,12 +107,9 @@ StepStats KroneckerMethod::step(control::Network& network, const control::Termin
   for (size_t l = 0; l < layers_.size(); ++l) {
     auto& layer = layers_[l];
     auto& stage = network.stage(layer.t);
-    auto direction = directions[l].mul_(clip);
-    if (momentum > 0) direction = layer.velocity.mul_(momentum).add_(direction);
-    auto controls = stage.controls();
-    const auto pieces = from_layer_matrix(stage, direction);
-    for (size_t i = 0; i < controls.size(); ++i) controls[i].sub_(pieces[i], lr);
-    stats.defer(stage_key(layer.t, "update_norm"), direction.norm().to(torch::kDouble) * lr);
+    const auto update = momentum_update(directions[l], clip, layer.velocity, momentum, lr);
+    apply_update(stage, update.update);
+    stats.defer(stage_key(layer.t, "update_norm"), update.step.norm().to(torch::kDouble) * lr);
   }
   if (clipping.enabled()) stats.extras["kl_clip_scale"] = clip;
   stats.extras["refreshes"] = static_cast<double>(refreshes);

@@ -45,6 +45,7 @@ std::vector<StageCase> all_stages() {
       {"relu", [] { return std::make_shared<ActivationStage>(Activation::kRelu); }, {6}},
       {"sigmoid", [] { return std::make_shared<ActivationStage>(Activation::kSigmoid); }, {6}},
       {"softplus", [] { return std::make_shared<ActivationStage>(Activation::kSoftplus); }, {6}},
+      {"erf", [] { return std::make_shared<ActivationStage>(Activation::kErf); }, {6}},
       {"identity", [] { return std::make_shared<ActivationStage>(Activation::kIdentity); }, {6}},
       {"avgpool", [] { return std::make_shared<PoolStage>(PoolType::kAverage, 2); }, {2, 4, 4}},
       {"maxpool", [] { return std::make_shared<PoolStage>(PoolType::kMax, 2); }, {2, 4, 4}},

@@ -107,6 +107,15 @@ TEST(Ddpnopt, WithoutFeedbackKroneckerCurvatureIsKfacWithKlClipping) {
   EXPECT_LT(method->step(*a.net, loss, a.x, a.y).extras.at("kl_clip_scale"), 1.0);
 }
 
+// Both methods run one update chain (update_transforms.h): clip → heavy ball → −η.
+TEST(Ddpnopt, WithoutFeedbackKroneckerCurvatureWithMomentumIsKfac) {
+  const std::string options = "lr=0.2,momentum=0.5,damping=0.01,refresh_every=2,stats_every=1";
+  expect_same_steps(kMlp, "ddpnopt:curvature=kfac,feedback=false,kl_clip=0," + options,
+                    "kfac:kl_clip=0," + options);
+  expect_same_steps(kMlp, "ddpnopt:curvature=ekfac,feedback=false,kl_clip=1e-3," + options,
+                    "ekfac:kl_clip=1e-3," + options);
+}
+
 TEST(Ddpnopt, FeedbackChangesTheStepAndReportsItsNorm) {
   auto a = make_problem(kMlp, {5}, 3, 3);
   control::CrossEntropyLoss loss;

@@ -17,16 +17,8 @@ namespace {
 using testing::run_cli;
 
 // 90 rows of 4 features and a class 0..2 that the features separate.
-struct TrainedCsvRun {
-  fs::path dir, data, run;
-};
-
-TrainedCsvRun train_csv_run() {
-  TrainedCsvRun t;
-  t.dir = testing::fresh_dir();
-  t.data = t.dir / "table.csv";
-  t.run = t.dir / "run";
-  testing::write_class_table(t.data, true);
+testing::CsvRunPaths train_csv_run() {
+  const auto t = testing::csv_run_paths();
   const auto train = run_cli("train -q -d 'csv:" + t.data.string() +
                              "' -m mlp:4-8-3:tanh -e 3 -b 10 -o '" + t.run.string() + "'");
   EXPECT_EQ(train.code, 0) << train.output;

@@ -76,6 +76,20 @@ inline void write_class_table(const fs::path& path, bool labels, int rows = 90) 
   }
 }
 
+// A fresh folder holding the class table (write_class_table, with labels) as `data`, and the
+// path `run` for a run trained on it.
+struct CsvRunPaths {
+  fs::path dir, data, run;
+};
+inline CsvRunPaths csv_run_paths() {
+  CsvRunPaths paths;
+  paths.dir = fresh_dir();
+  paths.data = paths.dir / "table.csv";
+  paths.run = paths.dir / "run";
+  write_class_table(paths.data, true);
+  return paths;
+}
+
 // A small, fast run on the toy problem (20 zero-initialised residual tanh stages of width 5 would
 // be the E-MSA recipe; a shallower one keeps the suite quick).
 inline RunConfig toy_config(const fs::path& out) {

@@ -5,8 +5,9 @@
 
 namespace octrain::analysis {
 
-// A scalar activation for mean-field analysis: φ and its first two derivatives. A new activation
-// plugs in with these three functions and a line in activation_functions.cpp.
+// A scalar activation for mean-field analysis: φ and its first two derivatives, from the same
+// formulas as the networks' activations (control/activation_formulas.h). A new activation is a
+// control::Activation with its formulas there and a line in activation_functions.cpp.
 struct ActivationFunctions {
   std::string name;
   double (*phi)(double);
@@ -14,7 +15,8 @@ struct ActivationFunctions {
   double (*d2phi)(double);
 };
 
-// tanh, relu, sigmoid, softplus, erf, linear. Throws UsageError listing the known names.
+// tanh, relu, sigmoid, softplus, erf, linear (the network's identity). Throws UsageError listing
+// the known names.
 const ActivationFunctions& activation_functions(const std::string& name);
 std::vector<std::string> activation_function_names();
 

@@ -65,7 +65,8 @@ class Ddpnopt : public Method {
   // states the already-updated stages produce.
   void feedback_pass(control::Network& network, const control::Trajectory& trajectory, double clip,
                      StepStats& stats);
-  // u_t ← u_t − η·clip·M⁻¹(Q̄_u + feedback), with momentum, or Adam's update of Q̄_u + feedback.
+  // u_t ← u_t − η·clip·M⁻¹(Q̄_u + feedback), with momentum, or Adam's update of Q̄_u + feedback:
+  // the chains of update_transforms.h.
   void update(control::Stage& stage, TrainableStage& trainable, const torch::Tensor& feedback,
               double clip, StepStats& stats, size_t t);
 

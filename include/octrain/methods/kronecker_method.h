@@ -13,7 +13,8 @@ namespace octrain::methods {
 // KroneckerCurvature M_t and steps θ_t ← θ_t − lr·M_t⁻¹ ∂J/∂θ_t (with optional heavy-ball
 // momentum on the preconditioned direction, and optional KL clipping of Ba, Grosse & Martens
 // 2017 that shrinks a step whose predicted change lr²·Σ_t⟨M_t⁻¹∇_t, ∇_t⟩ exceeds κ: K-FAC's
-// M⁻¹ is only as good as its stale factors, and small batches with small damping overshoot).
+// M⁻¹ is only as good as its stale factors, and small batches with small damping overshoot),
+// through the update chain of update_transforms.h that DDPNOpt shares.
 // Curvature blocks per stage: Kronecker factors for every real affine layer (dense, conv2d, the
 // inner layer of a residual stage, whose rows take g = δσ'(h) ⊙ ∂φ_s/∂x_{t+1}), the diagonal
 // Fisher (DiagonalFisherCurvature) for any other real trainable stage (batch norm).

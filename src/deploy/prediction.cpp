@@ -1,4 +1,4 @@
-#include "octrain/train/prediction.h"
+#include "octrain/deploy/prediction.h"
 
 #include <fmt/format.h>
 #include <torch/csrc/jit/serialization/import.h>
@@ -8,7 +8,7 @@
 
 #include "octrain/util/error.h"
 
-namespace octrain::train {
+namespace octrain::deploy {
 
 torch::jit::Module load_torchscript_model(const std::string& path) {
   if (!std::filesystem::is_regular_file(path)) throw DataError(path + ": no such model file");
@@ -86,4 +86,4 @@ void write_predictions_csv(std::ostream& out, const Predictions& p, const torch:
   }
 }
 
-}  // namespace octrain::train
+}  // namespace octrain::deploy

@@ -10,7 +10,7 @@ namespace octrain::control {
 class Network;
 }
 
-namespace octrain::train {
+namespace octrain::deploy {
 
 // The deployable form of a trained binary/ternary network (docs/methods/discrete-msa.md,
 // "Packed format"): every binary weight tensor at 1 bit per weight, every other discrete weight
@@ -51,4 +51,4 @@ PackedModel parse_packed_model(const std::string& bytes, const std::string& wher
 void load_packed_model(const PackedModel& model, control::Network& network,
                        const std::string& where);
 
-}  // namespace octrain::train
+}  // namespace octrain::deploy

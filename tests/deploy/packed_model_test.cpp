@@ -1,6 +1,6 @@
 // Packed export of binary/ternary networks: bit-identical logits after export → load, sparse
 // encoding where it is smaller, and one-line DataErrors for corrupt or truncated files.
-#include "octrain/train/packed_model.h"
+#include "octrain/deploy/packed_model.h"
 
 #include <fmt/format.h>
 #include <gtest/gtest.h>
@@ -15,10 +15,12 @@
 #include "octrain/control/model_builder.h"
 #include "octrain/control/network.h"
 #include "octrain/util/error.h"
-#include "run_helpers.h"
+#include "train/run_helpers.h"
 
-namespace octrain::train {
+namespace octrain::deploy {
 namespace {
+
+namespace testing = train::testing;  // the run helpers (train/run_helpers.h)
 
 // A trained-looking network: sparse ternary weights, non-trivial batch-norm state and scales.
 std::shared_ptr<control::Network> make_network(const std::string& spec, uint64_t seed,
@@ -280,4 +282,4 @@ TEST(PackedModel, HostileHeadersWithValidCrcAreDataErrors) {
 }
 
 }  // namespace
-}  // namespace octrain::train
+}  // namespace octrain::deploy

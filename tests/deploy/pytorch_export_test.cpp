@@ -1,6 +1,6 @@
 // The TorchScript and state-dict exports (docs/EXPORT.md) against octrain's own outputs: in
 // LibTorch (torch::jit::load) always, in PyTorch when /usr/bin/python3 has torch.
-#include "octrain/train/pytorch_export.h"
+#include "octrain/deploy/pytorch_export.h"
 
 #include <fmt/format.h>
 #include <gtest/gtest.h>
@@ -17,10 +17,12 @@
 #include "octrain/control/model_builder.h"
 #include "octrain/control/terminal_loss.h"
 #include "octrain/util/error.h"
-#include "run_helpers.h"
+#include "train/run_helpers.h"
 
-namespace octrain::train {
+namespace octrain::deploy {
 namespace {
+
+namespace testing = train::testing;  // the run helpers (train/run_helpers.h)
 
 using testing::fresh_dir;
 
@@ -56,6 +58,7 @@ const std::vector<Case>& cases() {
        "cnn:conv5x3-avgpool2-conv5x3-avgpool2-res5x3-res5x3-chmean-10:tanh:delta=0.5",
        {1, 12, 12}},
       {"residual_mlp", "resmlp:13-8x3-3:softplus:delta=0.3", {13}, true},
+      {"erf_mlp", "mlp:13-16-3:erf", {13}},
       {"toy", "resmlp:1-5x4-1:tanh:delta=0.25:io=fixed", {1}, true, true},
       {"batchnorm_mlp", "mlp:20-16-16-4:relu:bn=true", {20}, true},
       {"batchnorm_cnn", "cnn:conv4x3s2-bn-maxpool2-flatten-fc8-5:sigmoid", {3, 9, 9}},
@@ -179,7 +182,7 @@ TEST_P(PytorchExport, PytorchGivesOctrainOutputsAndTheStateDict) {
     std::ofstream(inputs, std::ios::binary).write(bytes.data(), std::streamsize(bytes.size()));
   }
   const std::string command = fmt::format(
-      "{} '{}/tests/train/python/run_exported_model.py' '{}' "
+      "{} '{}/tests/deploy/python/run_exported_model.py' '{}' "
       "'{}' '{}' '{}'",
       kPython, OCTRAIN_SOURCE_DIR, model, inputs, outputs, state);
   ASSERT_EQ(std::system(command.c_str()), 0) << command;
@@ -236,4 +239,4 @@ TEST(PytorchExportTensors, ExportSpecReadsTheRunsStandardisationAndLoss) {
 }
 
 }  // namespace
-}  // namespace octrain::train
+}  // namespace octrain::deploy

@@ -8,7 +8,7 @@
 #include <string>
 #include <vector>
 
-namespace octrain::train {
+namespace octrain::deploy {
 
 // Per-sample outputs of a model exported by to_torchscript() (pytorch_export.h) on new inputs.
 struct Predictions {
@@ -33,4 +33,4 @@ Predictions predict(torch::jit::Module& model, const torch::Tensor& x, int64_t b
 void write_predictions_csv(std::ostream& out, const Predictions& predictions,
                            const torch::Tensor& y);
 
-}  // namespace octrain::train
+}  // namespace octrain::deploy

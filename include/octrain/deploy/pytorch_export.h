@@ -14,7 +14,7 @@
 #include "octrain/data/dataset.h"
 #include "octrain/data/standardiser.h"
 
-namespace octrain::train {
+namespace octrain::deploy {
 
 // A trained network as a standalone PyTorch artefact (docs/EXPORT.md): a TorchScript module
 // whose forward gives octrain's outputs on the inputs octrain's readers produce, or a
@@ -55,4 +55,4 @@ void write_torchscript(const std::string& path, control::Network& network, const
 // Writes exported_tensors() as a dict {name: tensor} that torch.load reads, atomically.
 void write_state_dict(const std::string& path, control::Network& network, const ExportSpec& spec);
 
-}  // namespace octrain::train
+}  // namespace octrain::deploy

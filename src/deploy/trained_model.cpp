@@ -1,4 +1,4 @@
-#include "trained_model.h"
+#include "octrain/deploy/trained_model.h"
 
 #include <fmt/format.h>
 
@@ -7,12 +7,13 @@
 #include <nlohmann/json.hpp>
 
 #include "octrain/control/model_builder.h"
+#include "octrain/deploy/packed_model.h"
 #include "octrain/train/checkpoint.h"
-#include "octrain/train/packed_model.h"
 #include "octrain/train/trainer.h"
 #include "octrain/util/error.h"
+#include "octrain/util/options.h"
 
-namespace octrain::app {
+namespace octrain::deploy {
 namespace {
 
 void load_data_and_network(TrainedModel& model) {
@@ -28,8 +29,8 @@ TrainedModel load_trained_model(const std::string& target) {
   if (!fs::exists(path)) throw UsageError(target + ": no such run directory, checkpoint or file");
   TrainedModel model;
   model.source = target;
-  if (fs::is_regular_file(path) && train::is_packed_model(target)) {
-    const auto packed = train::read_packed_model(target);
+  if (fs::is_regular_file(path) && is_packed_model(target)) {
+    const auto packed = read_packed_model(target);
     for (const auto& [key, value] : packed.settings) {
       try {
         model.config.set(key, value);
@@ -38,7 +39,7 @@ TrainedModel load_trained_model(const std::string& target) {
       }
     }
     load_data_and_network(model);
-    train::load_packed_model(packed, *model.network, target);
+    load_packed_model(packed, *model.network, target);
     model.packed = true;
     return model;
   }
@@ -59,13 +60,13 @@ TrainedModel load_trained_model(const std::string& target) {
   return model;
 }
 
-void check_data_unchanged(const TrainedModel& model, bool allow_changed) {
-  if (model.recorded_checksum.empty() || model.recorded_checksum == model.data.checksum) return;
+std::string check_data_unchanged(const TrainedModel& model, bool allow_changed) {
+  if (model.recorded_checksum.empty() || model.recorded_checksum == model.data.checksum) return {};
   const std::string message = fmt::format(
       "{}: the data of '{}' changed since training (checksum {} in metadata.json, {} now)",
       model.source, model.config.dataset, model.recorded_checksum, model.data.checksum);
   if (!allow_changed) throw DataError(message + "; --allow-changed-data goes on anyway");
-  fmt::print(stderr, "warning: {}\n", message);
+  return message;
 }
 
 std::unique_ptr<control::TerminalLoss> run_loss(const TrainedModel& model) {
@@ -76,4 +77,16 @@ std::unique_ptr<control::TerminalLoss> run_loss(const TrainedModel& model) {
                                      model.network->output_shape()[0]);
 }
 
-}  // namespace octrain::app
+RunSettings packed_run_settings(const train::RunConfig& c) {
+  return {{"dataset", c.dataset},
+          {"model", c.model},
+          {"loss", c.loss},
+          {"seed", std::to_string(c.seed)},
+          {"data_seed", std::to_string(c.data_seed)},
+          {"test_fraction", format_real(c.test_fraction)},
+          {"validation_fraction", format_real(c.validation_fraction)},
+          {"train_limit", std::to_string(c.train_limit)},
+          {"test_limit", std::to_string(c.test_limit)}};
+}
+
+}  // namespace octrain::deploy

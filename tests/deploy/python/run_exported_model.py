@@ -1,4 +1,4 @@
-"""Runs an octrain TorchScript export in PyTorch for tests/train/pytorch_export_test.cpp.
+"""Runs an octrain TorchScript export in PyTorch for tests/deploy/pytorch_export_test.cpp.
 
 usage: run_exported_model.py MODEL.pt INPUTS.pt OUTPUTS.pt [STATE_DICT.pt]
 

@@ -1,4 +1,4 @@
-#include "octrain/train/packed_model.h"
+#include "octrain/deploy/packed_model.h"
 
 #include <fmt/format.h>
 #include <torch/utils.h>
@@ -13,7 +13,7 @@
 #include "octrain/util/atomic_file.h"
 #include "octrain/util/error.h"
 
-namespace octrain::train {
+namespace octrain::deploy {
 namespace {
 
 constexpr char kMagic[8] = {'O', 'C', 'T', 'P', 'A', 'C', 'K', '1'};
@@ -317,4 +317,4 @@ void load_packed_model(const PackedModel& model, control::Network& network,
   }
 }
 
-}  // namespace octrain::train
+}  // namespace octrain::deploy

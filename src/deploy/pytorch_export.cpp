@@ -1,4 +1,4 @@
-#include "octrain/train/pytorch_export.h"
+#include "octrain/deploy/pytorch_export.h"
 
 #include <fmt/format.h>
 #include <torch/csrc/jit/serialization/pickle.h>
@@ -17,7 +17,7 @@
 #include "octrain/util/atomic_file.h"
 #include "octrain/util/error.h"
 
-namespace octrain::train {
+namespace octrain::deploy {
 namespace {
 
 using NamedTensors = std::vector<std::pair<std::string, torch::Tensor>>;
@@ -51,6 +51,8 @@ std::string activation_expression(control::Activation activation, const std::str
       return "torch.sigmoid(" + z + ")";
     case control::Activation::kSoftplus:
       return "torch.softplus(" + z + ", 1, 20)";  // libtorch's defaults: β = 1, threshold 20
+    case control::Activation::kErf:
+      return "torch.erf(" + z + ")";
     case control::Activation::kIdentity:
       return z;
   }
@@ -249,4 +251,4 @@ void write_state_dict(const std::string& path, control::Network& network, const 
   });
 }
 
-}  // namespace octrain::train
+}  // namespace octrain::deploy
