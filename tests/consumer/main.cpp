@@ -6,6 +6,7 @@
 #include <octrain/deploy/pytorch_export.h>
 #include <octrain/methods/registry.h>
 #include <octrain/util/build_info.h>
+#include <torch/utils.h>
 
 #include <cstdio>
 

@@ -4,7 +4,7 @@
 #include "octrain/control/activation_formulas.h"
 
 #include <gtest/gtest.h>
-#include <torch/torch.h>
+#include <torch/types.h>
 
 #include "octrain/control/activation.h"
 

@@ -4,7 +4,7 @@
 #include "octrain/deploy/trained_model.h"
 
 #include <gtest/gtest.h>
-#include <torch/torch.h>
+#include <torch/types.h>
 
 #include <filesystem>
 #include <fstream>

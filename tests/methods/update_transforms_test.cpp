@@ -4,7 +4,9 @@
 #include "octrain/methods/update_transforms.h"
 
 #include <gtest/gtest.h>
-#include <torch/torch.h>
+#include <torch/optim.h>
+#include <torch/types.h>
+#include <torch/utils.h>
 
 #include "octrain/control/dense.h"
 #include "octrain/methods/elementwise_curvature.h"
