@@ -15,7 +15,8 @@ as_root() { if [ "$(id -u)" -eq 0 ]; then "$@"; else sudo "$@"; fi; }
 
 packages=(cmake make g++ ccache git libtorch-dev libcli11-dev libtomlplusplus-dev nlohmann-json3-dev
           libfmt-dev zlib1g-dev libgtest-dev libbenchmark-dev libopenblas0-pthread
-          dataset-fashion-mnist python3-sklearn gnuplot-nox libgloo-dev clang libclang-rt-dev)
+          dataset-fashion-mnist python3-sklearn python3-torch gnuplot-nox libgloo-dev clang
+          libclang-rt-dev)
 command -v npm >/dev/null 2>&1 || packages+=(nodejs npm)
 missing=()
 for p in "${packages[@]}"; do
