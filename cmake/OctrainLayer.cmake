@@ -6,6 +6,15 @@ function(octrain_use_pch target)
   endif()
 endfunction()
 
+# octrain_unity(TARGET): TARGET compiles its sources in batches of OCTRAIN_UNITY_BATCH_SIZE. Sources
+# in a batch share one translation unit, so names in their anonymous namespaces must differ.
+function(octrain_unity target)
+  if(OCTRAIN_UNITY_BUILD)
+    set_target_properties(${target} PROPERTIES UNITY_BUILD ON
+                          UNITY_BUILD_BATCH_SIZE ${OCTRAIN_UNITY_BATCH_SIZE})
+  endif()
+endfunction()
+
 # octrain_layer(NAME [DEPS...]): a static library octrain_NAME built from src/NAME/*.cpp,
 # exported as octrain::NAME.
 function(octrain_layer name)
@@ -32,6 +41,7 @@ function(octrain_layer name)
   else()
     octrain_use_pch(octrain_${name})
   endif()
+  octrain_unity(octrain_${name})
   set_property(GLOBAL APPEND PROPERTY OCTRAIN_LAYERS octrain_${name})
 endfunction()
 
@@ -45,6 +55,7 @@ function(octrain_test name lib)
   target_link_libraries(test_${name} PRIVATE ${lib} GTest::gtest_main)
   target_include_directories(test_${name} PRIVATE ${PROJECT_SOURCE_DIR}/tests)
   octrain_use_pch(test_${name})
+  octrain_unity(test_${name})
   # Labels: the layer, and unit (one layer's code in-process) or integration (train/ and deploy/:
   # whole runs, the real executable or PyTorch, several processes), so `ctest -L unit` is the
   # quick loop.

@@ -13,7 +13,7 @@ case "$mode" in main|test|build) ;; *) echo "usage: $0 [main|test|build]" >&2; e
 
 as_root() { if [ "$(id -u)" -eq 0 ]; then "$@"; else sudo "$@"; fi; }
 
-packages=(cmake make g++ ccache git libtorch-dev libcli11-dev libtomlplusplus-dev nlohmann-json3-dev
+packages=(cmake make ninja-build g++ ccache git libtorch-dev libcli11-dev libtomlplusplus-dev nlohmann-json3-dev
           libfmt-dev zlib1g-dev libgtest-dev libbenchmark-dev libopenblas0-pthread
           dataset-fashion-mnist python3-sklearn python3-torch gnuplot-nox libgloo-dev clang
           libclang-rt-dev)
@@ -31,7 +31,11 @@ fi
 "$repo/scripts/install_data.sh"
 
 echo "setup: configuring and building in $build_dir"
-cmake -S "$repo" -B "$build_dir" -DCMAKE_BUILD_TYPE=Release >/dev/null
+# Ninja schedules object files across targets (Make waits for each layer's library before
+# compiling the next layer's sources); a build directory keeps the generator it was made with.
+generator=()
+[ -f "$build_dir/CMakeCache.txt" ] || generator=(-G Ninja)
+cmake -S "$repo" -B "$build_dir" "${generator[@]}" -DCMAKE_BUILD_TYPE=Release >/dev/null
 # The main job needs the tool alone; the tests need everything (tests, benchmarks, the tool).
 if [[ "$mode" == main ]]; then
   cmake --build "$build_dir" -j2 --target octrain_cli

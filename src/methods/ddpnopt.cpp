@@ -24,8 +24,6 @@
 namespace octrain::methods {
 namespace {
 
-constexpr double kInf = std::numeric_limits<double>::infinity();
-
 Ddpnopt::Curvature parse_curvature(const std::string& name) {
   using C = Ddpnopt::Curvature;
   if (name == "identity") return C::kIdentity;
@@ -85,9 +83,11 @@ OptionSchema Ddpnopt::schema_for(const std::string& name) {
         .real("lr", 0.1,
               "η, with Q_uu ≈ M/η (1 is the full DDP step, which overshoots on "
               "non-quadratic losses)",
-              0, kInf, true)
-        .real("damping", 1e-2, "added to the diagonal of the exact Q_uu", 0, kInf)
-        .real("tikhonov", 0.0, "ε_V added to V_xx at each trainable stage's input", 0, kInf)
+              0, OptionSchema::kUnbounded, true)
+        .real("damping", 1e-2, "added to the diagonal of the exact Q_uu", 0,
+              OptionSchema::kUnbounded)
+        .real("tikhonov", 0.0, "ε_V added to V_xx at each trainable stage's input", 0,
+              OptionSchema::kUnbounded)
         .choice("blocks", "augmented", {"augmented", "diagonal"},
                 "V_xx of the batch as one augmented state with every cross-sample block, or "
                 "its per-sample diagonal blocks only (as DDPNOpt)")
@@ -103,7 +103,7 @@ OptionSchema Ddpnopt::schema_for(const std::string& name) {
         .integer("max_stage_controls", 4096,
                  "refuse stages with more controls (the exact Q_uu is cubic in them)", 1, 1 << 20);
   }
-  return schema.real("lr", 0.01, "η, with Q_uu ≈ M/η", 0, kInf, true)
+  return schema.real("lr", 0.01, "η, with Q_uu ≈ M/η", 0, OptionSchema::kUnbounded, true)
       .real("momentum", 0.0, "heavy-ball momentum on M⁻¹d (not with curvature=adam)", 0, 1)
       .choice("curvature", "diag", {"identity", "diag", "adam", "kfac", "ekfac"},
               "M_t: identity (SGD), diag (RMSprop), adam, kfac or ekfac (Kronecker factors)")
@@ -115,7 +115,7 @@ OptionSchema Ddpnopt::schema_for(const std::string& name) {
               "diag, adam: the EMA of Q̄_u ⊙ Q̄_u (the base optimiser's), or of the applied "
               "d ⊙ d, d = Q̄_u + feedback (octrain's: M then bounds the feedback as it bounds Q̄_u)")
       .real("decay", 0.95, "kfac, ekfac: EMA rate of the Kronecker factors", 0, 1)
-      .real("damping", 1e-3, "kfac, ekfac: damping λ", 0, kInf, true)
+      .real("damping", 1e-3, "kfac, ekfac: damping λ", 0, OptionSchema::kUnbounded, true)
       .integer("refresh_every", 10, "kfac, ekfac: steps between inverse/eigenbasis refreshes", 1,
                1 << 20)
       .integer("stats_every", 10, "kfac, ekfac: steps between factor updates", 1, 1 << 20)
@@ -135,10 +135,10 @@ OptionSchema Ddpnopt::schema_for(const std::string& name) {
             "ε_V added to V_xx at each trainable stage's input, accumulated through the "
             "backward pass (factored: its diagonal; costs one W δx product per stage in the "
             "feedback pass)",
-            0, kInf)
+            0, OptionSchema::kUnbounded)
       .real("kl_clip", 1e-3,
             "kfac, ekfac: KL clipping κ of the feedback-free step, as in the kfac method (0: off)",
-            0, kInf)
+            0, OptionSchema::kUnbounded)
       .flag("feedback", true, "apply the feedback Q_ux δx (off: the base optimiser)")
       .choice("feedback_cap", "auto", {"auto", "none", "sample", "spectral"},
               "octrain's stabilisers of the factored feedback: spectral (the stage's feedback by "

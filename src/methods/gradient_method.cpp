@@ -13,37 +13,34 @@
 #include "octrain/util/error.h"
 
 namespace octrain::methods {
-namespace {
-constexpr double kInf = std::numeric_limits<double>::infinity();
-}
 
 OptionSchema GradientMethod::schema_for(const std::string& name) {
   OptionSchema schema(name);
   if (name == "sgd") {
-    return schema.real("lr", 0.01, "learning rate", 0, kInf, true)
+    return schema.real("lr", 0.01, "learning rate", 0, OptionSchema::kUnbounded, true)
         .real("momentum", 0.0, "heavy-ball momentum", 0, 1)
         .real("dampening", 0.0, "momentum dampening", 0, 1)
         .flag("nesterov", false, "Nesterov momentum (needs momentum > 0, dampening 0)")
         .real("vgr", 0.0,
               "weight of Pascanu et al.'s vanishing-gradient regulariser Ω (each layer keeps "
               "the back-propagated error's norm; docs/methods/baselines.md); 0: off",
-              0, kInf);
+              0, OptionSchema::kUnbounded);
   }
   if (name == "adagrad") {
-    return schema.real("lr", 0.01, "learning rate", 0, kInf, true)
-        .real("lr_decay", 0.0, "learning-rate decay", 0, kInf)
-        .real("initial_accumulator", 0.0, "initial sum of squares", 0, kInf)
+    return schema.real("lr", 0.01, "learning rate", 0, OptionSchema::kUnbounded, true)
+        .real("lr_decay", 0.0, "learning-rate decay", 0, OptionSchema::kUnbounded)
+        .real("initial_accumulator", 0.0, "initial sum of squares", 0, OptionSchema::kUnbounded)
         .real("eps", 1e-10, "denominator guard", 0, 1, true);
   }
   if (name == "rmsprop") {
-    return schema.real("lr", 0.01, "learning rate", 0, kInf, true)
+    return schema.real("lr", 0.01, "learning rate", 0, OptionSchema::kUnbounded, true)
         .real("alpha", 0.99, "EMA rate of squared gradients", 0, 1)
         .real("eps", 1e-8, "denominator guard", 0, 1, true)
         .real("momentum", 0.0, "momentum", 0, 1)
         .flag("centered", false, "subtract the mean gradient");
   }
   if (name == "adam") {
-    return schema.real("lr", 1e-3, "learning rate", 0, kInf, true)
+    return schema.real("lr", 1e-3, "learning rate", 0, OptionSchema::kUnbounded, true)
         .real("beta1", 0.9, "first-moment EMA rate", 0, 1)
         .real("beta2", 0.999, "second-moment EMA rate", 0, 1)
         .real("eps", 1e-8, "denominator guard", 0, 1, true)

@@ -18,21 +18,21 @@
 
 namespace octrain::methods {
 namespace {
-constexpr double kInf = std::numeric_limits<double>::infinity();
 constexpr int64_t kMaxInterval = 1'000'000'000;
 }  // namespace
 
 OptionSchema KroneckerMethod::schema_for(const std::string& name) {
   return OptionSchema(name)
-      .real("lr", 0.01, "learning rate of the step θ ← θ − lr·M⁻¹∂J/∂θ", 0, kInf, true)
+      .real("lr", 0.01, "learning rate of the step θ ← θ − lr·M⁻¹∂J/∂θ", 0,
+            OptionSchema::kUnbounded, true)
       .real("momentum", 0.0, "heavy-ball momentum on the preconditioned direction", 0, 1)
       .real("kl_clip", 1e-3, "KL clipping κ: scales the step to lr²·Σ⟨M⁻¹∇J, ∇J⟩ ≤ κ (0: off)", 0,
-            kInf)
+            OptionSchema::kUnbounded)
       .real("decay", 0.95, "EMA rate of the Kronecker factors (ekfac: and of the scaling)", 0, 1)
       .real("damping", 1e-3,
             name == "kfac" ? "damping λ, split π-corrected between the factors"
                            : "damping λ added to the eigenbasis scaling",
-            0, kInf, true)
+            0, OptionSchema::kUnbounded, true)
       .integer(
           "refresh_every", 10,
           name == "kfac" ? "steps between inverse refreshes" : "steps between eigenbasis refreshes",

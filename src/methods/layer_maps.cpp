@@ -9,13 +9,6 @@
 #include "octrain/util/error.h"
 
 namespace octrain::methods {
-namespace {
-
-bool has_bias(control::Stage& stage) {
-  return stage.controls().size() == 2;
-}
-
-}  // namespace
 
 control::LinearLayer& require_linear_layer(control::Stage& stage) {
   auto* layer = has_layer_curvature(stage) ? stage.linear_layer() : nullptr;
@@ -73,7 +66,7 @@ torch::Tensor layer_control_vjp(control::Stage& stage, const torch::Tensor& x,
   count_flops(layer_product_flops(stage, x));
   const auto weight = layer.weight_vjp(x, v);
   const auto matrix = weight.reshape({weight.size(0), -1});
-  if (!has_bias(stage)) return matrix;
+  if (!layer.layer_has_bias()) return matrix;
   std::vector<int64_t> positions{0};
   for (int64_t d = 2; d < v.dim(); ++d) positions.push_back(d);
   return torch::cat({matrix, v.sum(positions).unsqueeze(1)}, 1);

@@ -6,10 +6,6 @@
 namespace octrain::methods {
 namespace {
 
-bool has_bias(control::Stage& stage) {
-  return stage.controls().size() == 2;
-}
-
 void require_layer(control::Stage& stage) {
   require_linear_layer(stage);  // one check and message for every layer map
 }
@@ -30,7 +26,7 @@ bool has_layer_curvature(control::Stage& stage) {
 torch::Tensor layer_inputs(control::Stage& stage, const torch::Tensor& x) {
   require_layer(stage);
   const auto rows = stage.linear_layer()->patches(x);
-  return has_bias(stage) ? append_ones(rows) : rows;
+  return stage.linear_layer()->layer_has_bias() ? append_ones(rows) : rows;
 }
 
 LayerRows layer_rows(control::Stage& stage, const torch::Tensor& x,

@@ -21,8 +21,6 @@
 namespace octrain::methods {
 namespace {
 
-constexpr double kInf = std::numeric_limits<double>::infinity();
-
 std::vector<double> parse_rho_list(const std::string& text, const std::string& owner) {
   std::vector<double> values;
   std::stringstream stream(text);
@@ -85,7 +83,7 @@ constexpr double kClosedFormProducts = 5, kPenalisedProducts = 5, kPlainProducts
 OptionSchema SuccessiveApproximation::schema_for(const std::string& name) {
   OptionSchema schema(name);
   if (name == "emsa") {
-    schema.real("rho", 1.0, "feasibility penalty ρ (all stages)", 0, kInf)
+    schema.real("rho", 1.0, "feasibility penalty ρ (all stages)", 0, OptionSchema::kUnbounded)
         .text("rho_stages", "",
               "per-stage ρ, one per trainable stage separated by '/' (overrides rho)");
   } else if (name != "msa") {
@@ -94,10 +92,12 @@ OptionSchema SuccessiveApproximation::schema_for(const std::string& name) {
   return schema.integer("iterations", 10, "L-BFGS iterations per stage per step", 1, 10000)
       .integer("history", 10, "L-BFGS history size", 1, 1000)
       .choice("line_search", "armijo", {"armijo", "none"}, "L-BFGS line search (none: unit steps)")
-      .real("gradient_tolerance", 1e-5, "L-BFGS stops when max |∂F_t/∂θ| is below this", 0, kInf)
+      .real("gradient_tolerance", 1e-5, "L-BFGS stops when max |∂F_t/∂θ| is below this", 0,
+            OptionSchema::kUnbounded)
       .real("value_tolerance", 2.2e-9, "L-BFGS stops when a step reduces F_t by less (relative)", 0,
-            kInf)
-      .real("perturbation", 0.0, "warm start θ + ε·U(−1,1) (ε = 0.005 on the toy)", 0, kInf)
+            OptionSchema::kUnbounded)
+      .real("perturbation", 0.0, "warm start θ + ε·U(−1,1) (ε = 0.005 on the toy)", 0,
+            OptionSchema::kUnbounded)
       .integer("threads", 0, "stages solved concurrently (0: the run's --threads)", 0, 1024);
 }
 

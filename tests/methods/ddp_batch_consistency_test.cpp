@@ -138,24 +138,24 @@ BruteForce brute_force_ddp(const Layer& l1, const Layer& l2, const torch::Tensor
   return out;
 }
 
-struct Case {
+struct BatchCase {
   std::shared_ptr<control::Network> net;
   torch::Tensor x, y;
   Layer l1{3, 4, true}, l2{4, 3, false};
   torch::Tensor u1() { return to_layer_matrix(net->stage(0), net->stage(0).controls()).flatten(); }
   torch::Tensor u2() { return to_layer_matrix(net->stage(2), net->stage(2).controls()).flatten(); }
 };
-constexpr int64_t kBatch = 4;
+constexpr int64_t kConsistencyBatch = 4;
 constexpr double kWeightDecay = 0.03;
 
-Case make_case(uint64_t seed, bool regression) {
+BatchCase make_case(uint64_t seed, bool regression) {
   torch::manual_seed(seed);
-  Case c;
+  BatchCase c;
   c.net = control::build_network("mlp:3-4-3:tanh", {3});
   c.net->to(torch::kFloat64);
   c.net->set_running_cost({kWeightDecay, 0});
-  c.x = torch::randn({kBatch, 3}, torch::kFloat64) * 1.5;
-  c.y = regression ? torch::randn({kBatch, 3}, torch::kFloat64)
+  c.x = torch::randn({kConsistencyBatch, 3}, torch::kFloat64) * 1.5;
+  c.y = regression ? torch::randn({kConsistencyBatch, 3}, torch::kFloat64)
                    : torch::tensor({0, 2, 1, 2}, torch::kLong);
   return c;
 }
@@ -167,7 +167,7 @@ void expect_close(const torch::Tensor& ours, const torch::Tensor& truth, const s
 }
 
 // octrain's value at X_1 from its own pieces: terminal value, then the last dense stage.
-ValueModel octrain_value_at_x1(Case& c, const control::TerminalLoss& loss, ValueHessian mode,
+ValueModel octrain_value_at_x1(BatchCase& c, const control::TerminalLoss& loss, ValueHessian mode,
                                StageCurvature& curvature, const LayerValueOptions& options,
                                bool exact_curvature) {
   torch::NoGradGuard no_grad;
@@ -177,7 +177,7 @@ ValueModel octrain_value_at_x1(Case& c, const control::TerminalLoss& loss, Value
   const auto& x1 = trajectory.states[2];
   const auto running = to_layer_matrix(stage, stage.running_cost_gradients());
   const auto mean_gradient =
-      layer_control_vjp(stage, x1, terminal.gradient) / double(kBatch) + running;
+      layer_control_vjp(stage, x1, terminal.gradient) / double(kConsistencyBatch) + running;
   if (exact_curvature)
     static_cast<ExactCurvature&>(curvature).set_value_hessian(layer_inputs(stage, x1).squeeze(1),
                                                               terminal.hessian, kWeightDecay);
@@ -204,10 +204,12 @@ TEST(BatchConsistency, DdpnoptMatchesBruteForceAugmentedDdp) {
     options.lr = lr;
     options.second_order = second_order;
     const auto value = octrain_value_at_x1(c, loss, ValueHessian::kFull, identity, options, false);
-    expect_close(value.gradient, truth.v1_x.view({kBatch, 4}) * double(kBatch), tag + " V_x");
-    const auto blocks =
-        truth.v1_xx.view({kBatch, 4, kBatch, 4}).diagonal(0, 0, 2).permute({2, 0, 1});
-    expect_close(value.hessian, blocks * double(kBatch), tag + " V_xx blocks");
+    expect_close(value.gradient,
+                 truth.v1_x.view({kConsistencyBatch, 4}) * double(kConsistencyBatch), tag + " V_x");
+    const auto blocks = truth.v1_xx.view({kConsistencyBatch, 4, kConsistencyBatch, 4})
+                            .diagonal(0, 0, 2)
+                            .permute({2, 0, 1});
+    expect_close(value.hessian, blocks * double(kConsistencyBatch), tag + " V_xx blocks");
 
     auto method = make_method(
         fmt::format("ddpnopt:curvature=identity,lr={},value_hessian=full,terminal_hessian=exact,"
@@ -240,8 +242,10 @@ TEST(BatchConsistency, DdpMatchesBruteForceAugmentedDdp) {
     options.lr = lr;
     const auto value = octrain_value_at_x1(
         c, loss, augmented ? ValueHessian::kAugmented : ValueHessian::kFull, exact, options, true);
-    expect_close(value.gradient, truth.v1_x.view({kBatch, 4}) * double(kBatch), tag + " V_x");
-    const auto full_truth = truth.v1_xx.view({kBatch, 4, kBatch, 4}) * double(kBatch);
+    expect_close(value.gradient,
+                 truth.v1_x.view({kConsistencyBatch, 4}) * double(kConsistencyBatch), tag + " V_x");
+    const auto full_truth =
+        truth.v1_xx.view({kConsistencyBatch, 4, kConsistencyBatch, 4}) * double(kConsistencyBatch);
     if (augmented)
       expect_close(value.hessian, full_truth, tag + " V_xx");
     else

@@ -21,15 +21,15 @@
 namespace octrain::methods {
 namespace {
 
-struct Problem {
+struct DdpProblem {
   std::shared_ptr<control::Network> net;
   torch::Tensor x, y;
 };
 
-Problem make_problem(const std::string& spec, std::vector<int64_t> input, int64_t classes,
-                     uint64_t seed, double weight_decay = 1e-3) {
+DdpProblem make_ddp_problem(const std::string& spec, std::vector<int64_t> input, int64_t classes,
+                            uint64_t seed, double weight_decay = 1e-3) {
   torch::manual_seed(seed);
-  Problem p;
+  DdpProblem p;
   p.net = control::build_network(spec, input);
   p.net->to(torch::kFloat64);
   p.net->set_running_cost({weight_decay, 0});
@@ -39,12 +39,12 @@ Problem make_problem(const std::string& spec, std::vector<int64_t> input, int64_
   return p;
 }
 
-void expect_same_steps(const std::string& spec, const std::string& ours_spec,
-                       const std::string& base_spec, int steps = 5, double rtol = 1e-11,
-                       double atol = 1e-13) {
+void expect_same_steps_as_base(const std::string& spec, const std::string& ours_spec,
+                               const std::string& base_spec, int steps = 5, double rtol = 1e-11,
+                               double atol = 1e-13) {
   const std::vector<int64_t> input =
       spec.rfind("cnn", 0) == 0 ? std::vector<int64_t>{1, 6, 6} : std::vector<int64_t>{5};
-  auto a = make_problem(spec, input, 3, 7), b = make_problem(spec, input, 3, 7);
+  auto a = make_ddp_problem(spec, input, 3, 7), b = make_ddp_problem(spec, input, 3, 7);
   control::CrossEntropyLoss loss;
   auto ours = make_method(ours_spec, *a.net);
   auto base = make_method(base_spec, *b.net);
@@ -64,44 +64,48 @@ const char* kMlp = "mlp:5-7-6-3:tanh";
 const char* kCnn = "cnn:conv3x3-maxpool2-conv2x3-flatten-3:relu";
 
 TEST(Ddpnopt, WithoutFeedbackIdentityCurvatureIsSgd) {
-  expect_same_steps(kMlp, "ddpnopt:curvature=identity,feedback=false,lr=0.1", "sgd:lr=0.1");
-  expect_same_steps(kMlp, "ddpnopt:curvature=identity,feedback=false,lr=0.1,momentum=0.9",
-                    "sgd:lr=0.1,momentum=0.9");
-  expect_same_steps(kCnn, "ddpnopt:curvature=identity,feedback=false,lr=0.1", "sgd:lr=0.1");
+  expect_same_steps_as_base(kMlp, "ddpnopt:curvature=identity,feedback=false,lr=0.1", "sgd:lr=0.1");
+  expect_same_steps_as_base(kMlp, "ddpnopt:curvature=identity,feedback=false,lr=0.1,momentum=0.9",
+                            "sgd:lr=0.1,momentum=0.9");
+  expect_same_steps_as_base(kCnn, "ddpnopt:curvature=identity,feedback=false,lr=0.1", "sgd:lr=0.1");
 }
 
 TEST(Ddpnopt, WithoutFeedbackDiagonalCurvatureIsRmsprop) {
-  expect_same_steps(kMlp, "ddpnopt:curvature=diag,feedback=false,lr=0.01,alpha=0.9",
-                    "rmsprop:lr=0.01,alpha=0.9");
-  expect_same_steps(kCnn, "ddpnopt:curvature=diag,feedback=false,lr=0.01", "rmsprop:lr=0.01");
+  expect_same_steps_as_base(kMlp, "ddpnopt:curvature=diag,feedback=false,lr=0.01,alpha=0.9",
+                            "rmsprop:lr=0.01,alpha=0.9");
+  expect_same_steps_as_base(kCnn, "ddpnopt:curvature=diag,feedback=false,lr=0.01",
+                            "rmsprop:lr=0.01");
 }
 
 TEST(Ddpnopt, WithoutFeedbackAdamCurvatureIsAdam) {
-  expect_same_steps(kMlp, "ddpnopt:curvature=adam,feedback=false,lr=0.01,beta2=0.99",
-                    "adam:lr=0.01,beta2=0.99");
+  expect_same_steps_as_base(kMlp, "ddpnopt:curvature=adam,feedback=false,lr=0.01,beta2=0.99",
+                            "adam:lr=0.01,beta2=0.99");
 }
 
 TEST(Ddpnopt, WithoutFeedbackKroneckerCurvatureIsKfac) {
   for (const char* every : {"1", "2"}) {
     const std::string options =
         std::string("lr=0.05,damping=0.01,refresh_every=2,kl_clip=0,stats_every=") + every;
-    expect_same_steps(kMlp, "ddpnopt:curvature=kfac,feedback=false," + options, "kfac:" + options);
-    expect_same_steps(kMlp, "ddpnopt:curvature=ekfac,feedback=false," + options,
-                      "ekfac:" + options);
-    expect_same_steps(kCnn, "ddpnopt:curvature=kfac,feedback=false," + options, "kfac:" + options);
+    expect_same_steps_as_base(kMlp, "ddpnopt:curvature=kfac,feedback=false," + options,
+                              "kfac:" + options);
+    expect_same_steps_as_base(kMlp, "ddpnopt:curvature=ekfac,feedback=false," + options,
+                              "ekfac:" + options);
+    expect_same_steps_as_base(kCnn, "ddpnopt:curvature=kfac,feedback=false," + options,
+                              "kfac:" + options);
   }
 }
 
 // KL clipping scales DDPNOpt's feedback-free step exactly as the kfac method scales its own.
 TEST(Ddpnopt, WithoutFeedbackKroneckerCurvatureIsKfacWithKlClipping) {
   const std::string options = "lr=0.5,damping=0.01,refresh_every=2,stats_every=1,kl_clip=1e-3";
-  expect_same_steps(kMlp, "ddpnopt:curvature=kfac,feedback=false," + options, "kfac:" + options);
+  expect_same_steps_as_base(kMlp, "ddpnopt:curvature=kfac,feedback=false," + options,
+                            "kfac:" + options);
   // Three steps: the second eigenbasis refresh (step 4) diagonalises nearly degenerate factors of
   // this tiny CNN, whose eigenvectors turn the last-bit difference of the two clip sums into
   // ~1e-6 on some BLAS kernels; up to then the steps agree to 1e-11.
-  expect_same_steps(kCnn, "ddpnopt:curvature=ekfac,feedback=false," + options, "ekfac:" + options,
-                    3);
-  auto a = make_problem(kMlp, {5}, 3, 7);
+  expect_same_steps_as_base(kCnn, "ddpnopt:curvature=ekfac,feedback=false," + options,
+                            "ekfac:" + options, 3);
+  auto a = make_ddp_problem(kMlp, {5}, 3, 7);
   control::CrossEntropyLoss loss;
   auto method = make_method("ddpnopt:curvature=kfac," + options, *a.net);
   EXPECT_LT(method->step(*a.net, loss, a.x, a.y).extras.at("kl_clip_scale"), 1.0);
@@ -110,14 +114,14 @@ TEST(Ddpnopt, WithoutFeedbackKroneckerCurvatureIsKfacWithKlClipping) {
 // Both methods run one update chain (update_transforms.h): clip → heavy ball → −η.
 TEST(Ddpnopt, WithoutFeedbackKroneckerCurvatureWithMomentumIsKfac) {
   const std::string options = "lr=0.2,momentum=0.5,damping=0.01,refresh_every=2,stats_every=1";
-  expect_same_steps(kMlp, "ddpnopt:curvature=kfac,feedback=false,kl_clip=0," + options,
-                    "kfac:kl_clip=0," + options);
-  expect_same_steps(kMlp, "ddpnopt:curvature=ekfac,feedback=false,kl_clip=1e-3," + options,
-                    "ekfac:kl_clip=1e-3," + options);
+  expect_same_steps_as_base(kMlp, "ddpnopt:curvature=kfac,feedback=false,kl_clip=0," + options,
+                            "kfac:kl_clip=0," + options);
+  expect_same_steps_as_base(kMlp, "ddpnopt:curvature=ekfac,feedback=false,kl_clip=1e-3," + options,
+                            "ekfac:kl_clip=1e-3," + options);
 }
 
 TEST(Ddpnopt, FeedbackChangesTheStepAndReportsItsNorm) {
-  auto a = make_problem(kMlp, {5}, 3, 3);
+  auto a = make_ddp_problem(kMlp, {5}, 3, 3);
   control::CrossEntropyLoss loss;
   auto method = make_method("ddpnopt:curvature=identity,lr=0.5", *a.net);
   method->step(*a.net, loss, a.x, a.y);  // δx = 0 needs a changed earlier stage: step twice
@@ -268,7 +272,7 @@ TEST(ValueModel, CheapFeedbackEqualsAutogradQux) {
 // With the Gauss-Newton outer product at x_T and no Tikhonov term, V_xx stays rank one through
 // the backward pass, so FULL and FACTORED (Proposition 3) must take identical steps.
 void expect_full_equals_factored(const std::string& options) {
-  auto a = make_problem(kMlp, {5}, 3, 9), b = make_problem(kMlp, {5}, 3, 9);
+  auto a = make_ddp_problem(kMlp, {5}, 3, 9), b = make_ddp_problem(kMlp, {5}, 3, 9);
   control::CrossEntropyLoss loss;
   auto full = make_method("ddpnopt:value_hessian=full,terminal_hessian=outer,tikhonov=0," + options,
                           *a.net);
@@ -319,7 +323,7 @@ TEST(Ddp, ReachesTheLinearQuadraticOptimumInOneStep) {
 }
 
 TEST(Ddp, TrainsATinyTanhNet) {
-  auto p = make_problem("mlp:5-6-6-3:tanh", {5}, 3, 12);
+  auto p = make_ddp_problem("mlp:5-6-6-3:tanh", {5}, 3, 12);
   control::CrossEntropyLoss loss;
   auto method = make_method("ddp:tikhonov=1e-4", *p.net);
   const double first = method->step(*p.net, loss, p.x, p.y).loss;
@@ -329,8 +333,8 @@ TEST(Ddp, TrainsATinyTanhNet) {
 }
 
 TEST(Ddpnopt, SecondOrderDynamicsRunAndDifferFromGaussNewton) {
-  auto a = make_problem("mlp:5-6-6-3:sigmoid", {5}, 3, 2),
-       b = make_problem("mlp:5-6-6-3:sigmoid", {5}, 3, 2);
+  auto a = make_ddp_problem("mlp:5-6-6-3:sigmoid", {5}, 3, 2),
+       b = make_ddp_problem("mlp:5-6-6-3:sigmoid", {5}, 3, 2);
   control::MaxMahalanobisLoss loss(3, 3, 3.0);
   auto plain = make_method("ddpnopt:curvature=identity,lr=0.5,value_hessian=full", *a.net);
   auto second =
@@ -346,7 +350,7 @@ TEST(Ddpnopt, SecondOrderDynamicsRunAndDifferFromGaussNewton) {
 TEST(Ddpnopt, StateSavesAndLoadsExactly) {
   for (const char* spec :
        {"ddpnopt:curvature=adam,lr=0.01", "ddpnopt:curvature=diag,momentum=0.5"}) {
-    auto a = make_problem(kMlp, {5}, 3, 6), b = make_problem(kMlp, {5}, 3, 6);
+    auto a = make_ddp_problem(kMlp, {5}, 3, 6), b = make_ddp_problem(kMlp, {5}, 3, 6);
     control::CrossEntropyLoss loss;
     auto ma = make_method(spec, *a.net), mb = make_method(spec, *b.net);
     // The sampled terminal factor draws from torch's generator (checkpoints save it): seed
@@ -393,7 +397,7 @@ TEST(Ddpnopt, RefusesWhatItCannotHandle) {
   EXPECT_THROW(make_method("ddpnopt:value_hessian=full,feedback_cap=sample", *mlp), UsageError);
   EXPECT_THROW(make_method("ddpnopt:positive_part=true", *mlp), UsageError);
   // The augmented state is refused at the first step, when the batch size is known.
-  auto big = make_problem("mlp:5-6-3:tanh", {5}, 3, 1);
+  auto big = make_ddp_problem("mlp:5-6-3:tanh", {5}, 3, 1);
   auto augmented = make_method("ddp:max_augmented_state=40", *big.net);
   control::CrossEntropyLoss ce;
   EXPECT_THROW(augmented->step(*big.net, ce, big.x, big.y), UsageError);

@@ -13,13 +13,13 @@
 namespace octrain::methods {
 namespace {
 
-struct Case {
+struct DeviceCase {
   std::string method, model;
   bool descends;  // the loss after the steps is below the first step's
 };
 
-const std::vector<Case>& cases() {
-  static const std::vector<Case> all = {
+const std::vector<DeviceCase>& cases() {
+  static const std::vector<DeviceCase> all = {
       {"sgd:lr=0.1", "mlp:8-16-16-3:tanh", true},
       {"adagrad:lr=0.05", "mlp:8-16-16-3:tanh", true},
       {"rmsprop:lr=0.003", "mlp:8-16-16-3:tanh", true},
@@ -49,7 +49,7 @@ struct Run {
   std::vector<double> losses;
 };
 
-Run run_steps(const Case& c, const torch::Device& device, int steps) {
+Run run_steps(const DeviceCase& c, const torch::Device& device, int steps) {
   torch::manual_seed(3);
   const control::Shape input =
       is_image_model(c.model) ? control::Shape{1, 8, 8} : control::Shape{8};

@@ -15,15 +15,15 @@
 namespace octrain::methods {
 namespace {
 
-struct Problem {
+struct GradientProblem {
   std::shared_ptr<control::Network> net;
   torch::Tensor x, y;
   control::CrossEntropyLoss loss;
 };
 
-Problem make_problem(uint64_t seed) {
+GradientProblem make_gradient_problem(uint64_t seed) {
   torch::manual_seed(seed);
-  Problem p;
+  GradientProblem p;
   p.net = control::build_network("mlp:5-7-6-3:tanh", {5});
   const auto device = test_env::test_device();  // OCTRAIN_TEST_DEVICE
   p.net->to(device, torch::kFloat64);
@@ -40,8 +40,8 @@ torch::Tensor forward_with_autograd(control::Network& net, torch::Tensor x) {
 // Reference: autograd on a deep copy of the same weights, stepped by the given torch optimiser.
 template <typename Optimizer, typename Options>
 void expect_same_trajectory(const std::string& spec, Options options, double weight_decay) {
-  auto ours = make_problem(11);
-  auto ref = make_problem(11);
+  auto ours = make_gradient_problem(11);
+  auto ref = make_gradient_problem(11);
   ours.net->set_running_cost({weight_decay, 0});
   auto method = make_method(spec, *ours.net);
   auto params = ref.net->controls();
@@ -80,7 +80,7 @@ TEST(GradientMethod, AdamMatchesTorch) {
 }
 
 TEST(GradientMethod, StateSavesAndLoadsExactly) {
-  auto a = make_problem(2), b = make_problem(2);
+  auto a = make_gradient_problem(2), b = make_gradient_problem(2);
   auto ma = make_method("adam:lr=0.01", *a.net);
   auto mb = make_method("adam:lr=0.01", *b.net);
   for (int i = 0; i < 3; ++i) ma->step(*a.net, a.loss, a.x, a.y);
@@ -102,7 +102,7 @@ TEST(GradientMethod, StateSavesAndLoadsExactly) {
 }
 
 TEST(GradientMethod, LearningRateScale) {
-  auto p = make_problem(4);
+  auto p = make_gradient_problem(4);
   auto m = make_method("sgd:lr=0.5", *p.net);
   m->set_learning_rate_scale(0.5);
   m->set_learning_rate_scale(0.1);  // absolute, not cumulative
@@ -115,7 +115,7 @@ TEST(GradientMethod, LearningRateScale) {
 }
 
 TEST(MethodRegistry, ErrorsNameTheField) {
-  auto p = make_problem(1);
+  auto p = make_gradient_problem(1);
   auto message = [&](const std::string& spec) {
     try {
       make_method(spec, *p.net);

@@ -22,7 +22,7 @@
 namespace octrain::methods {
 namespace {
 
-const auto kDouble = torch::TensorOptions().dtype(torch::kFloat64);
+const auto kFloat64Options = torch::TensorOptions().dtype(torch::kFloat64);
 
 // Patches of x [B, C, H, W] by loops: rows (s, oh, ow), columns (c, ki, kj) then the bias 1.
 torch::Tensor patches_by_loops(const torch::Tensor& x, int64_t k, int64_t stride, int64_t pad,
@@ -30,7 +30,7 @@ torch::Tensor patches_by_loops(const torch::Tensor& x, int64_t k, int64_t stride
   const int64_t B = x.size(0), C = x.size(1), H = x.size(2), W = x.size(3);
   const int64_t Ho = (H + 2 * pad - k) / stride + 1, Wo = (W + 2 * pad - k) / stride + 1;
   const int64_t fan = C * k * k + (bias ? 1 : 0);
-  auto rows = torch::zeros({B * Ho * Wo, fan}, kDouble);
+  auto rows = torch::zeros({B * Ho * Wo, fan}, kFloat64Options);
   auto xa = x.accessor<double, 4>();
   auto ra = rows.accessor<double, 2>();
   for (int64_t s = 0; s < B; ++s)
@@ -54,9 +54,9 @@ TEST(LayerRows, ConvPatchesMatchExplicitLoops) {
     for (auto [stride, pad] : {std::pair<int64_t, int64_t>{1, 1}, {2, 0}, {2, 1}}) {
       control::Conv2dStage conv(2, 3, 3, stride, pad, bias);
       conv.to(torch::kFloat64);
-      const auto x = torch::randn({2, 2, 5, 6}, kDouble);
+      const auto x = torch::randn({2, 2, 5, 6}, kFloat64Options);
       const auto y = conv.forward(x);
-      const auto g = torch::randn(y.sizes(), kDouble);
+      const auto g = torch::randn(y.sizes(), kFloat64Options);
       const auto rows = layer_rows(conv, x, g);
       const auto expected = patches_by_loops(x, 3, stride, pad, bias);
       ASSERT_TRUE(rows.inputs.equal(expected)) << "stride " << stride << " pad " << pad;
@@ -74,15 +74,15 @@ TEST(LayerRows, ConvPatchesMatchExplicitLoops) {
 LayerRows random_rows(int64_t batch, int64_t positions, int64_t out, int64_t fan) {
   LayerRows rows;
   rows.batch_size = batch;
-  rows.inputs = torch::randn({batch * positions, fan}, kDouble);
+  rows.inputs = torch::randn({batch * positions, fan}, kFloat64Options);
   rows.inputs.select(1, fan - 1).fill_(1.0);
-  rows.output_grads = torch::randn({batch * positions, out}, kDouble);
+  rows.output_grads = torch::randn({batch * positions, out}, kFloat64Options);
   return rows;
 }
 
 // (1/n) Σ_r a_r b_rᵀ by explicit sums of outer products.
 torch::Tensor mean_outer(const torch::Tensor& a, const torch::Tensor& b, double n) {
-  auto sum = torch::zeros({a.size(1), b.size(1)}, kDouble);
+  auto sum = torch::zeros({a.size(1), b.size(1)}, kFloat64Options);
   for (int64_t r = 0; r < a.size(0); ++r) sum += torch::outer(a[r], b[r]);
   return sum / n;
 }
@@ -96,7 +96,7 @@ TEST(KroneckerCurvature, FactorsAreBruteForceExpectationsWithEma) {
     KroneckerCurvature curvature(out, fan, options);
     const auto first = random_rows(B, positions, out, fan);
     const auto second = random_rows(B, positions, out, fan);
-    const auto D = torch::randn({out, fan}, kDouble);
+    const auto D = torch::randn({out, fan}, kFloat64Options);
     curvature.observe(first, D);
     const auto A1 = mean_outer(first.inputs, first.inputs, B * positions);
     const auto G1 = mean_outer(first.output_grads, first.output_grads, B);
@@ -114,11 +114,11 @@ TEST(KroneckerCurvature, FactorsOfARealConvStage) {
   torch::manual_seed(6);
   control::Conv2dStage conv(2, 3, 3, 1, 1, true);
   conv.to(torch::kFloat64);
-  const auto x = torch::randn({2, 2, 4, 4}, kDouble);
-  const auto g = torch::randn({2, 3, 4, 4}, kDouble);
+  const auto x = torch::randn({2, 2, 4, 4}, kFloat64Options);
+  const auto g = torch::randn({2, 3, 4, 4}, kFloat64Options);
   KroneckerCurvature curvature(3, 19, {});
-  curvature.observe(layer_rows(conv, x, g), torch::zeros({3, 19}, kDouble));
-  auto A = torch::zeros({19, 19}, kDouble), G = torch::zeros({3, 3}, kDouble);
+  curvature.observe(layer_rows(conv, x, g), torch::zeros({3, 19}, kFloat64Options));
+  auto A = torch::zeros({19, 19}, kFloat64Options), G = torch::zeros({3, 3}, kFloat64Options);
   const auto patches = patches_by_loops(x, 3, 1, 1, true);
   for (int64_t s = 0; s < 2; ++s)
     for (int64_t h = 0; h < 4; ++h)
@@ -137,8 +137,8 @@ std::pair<torch::Tensor, torch::Tensor> damped(const torch::Tensor& A, const tor
                                                double lambda) {
   const double pi =
       std::sqrt((A.trace().item<double>() / A.size(0)) / (G.trace().item<double>() / G.size(0)));
-  return {A + pi * std::sqrt(lambda) * torch::eye(A.size(0), kDouble),
-          G + std::sqrt(lambda) / pi * torch::eye(G.size(0), kDouble)};
+  return {A + pi * std::sqrt(lambda) * torch::eye(A.size(0), kFloat64Options),
+          G + std::sqrt(lambda) / pi * torch::eye(G.size(0), kFloat64Options)};
 }
 
 // M = G ⊗ A acts on the row-major vec of D [out, fan].
@@ -154,7 +154,7 @@ TEST(KroneckerCurvature, KfacSolveIsTheDampedKroneckerInverse) {
   curvature.observe(random_rows(4, 1, 3, 5), torch::Tensor());
   const auto [A, G] = damped(curvature.input_factor(), curvature.output_factor(), 0.05);
   const auto M = torch::kron(G, A);
-  const auto D = torch::randn({2, 3, 5}, kDouble);  // a batch of layer gradients
+  const auto D = torch::randn({2, 3, 5}, kFloat64Options);  // a batch of layer gradients
   const auto solved = curvature.solve(D);
   for (int64_t i = 0; i < 2; ++i)
     EXPECT_TRUE(torch::allclose(solved[i], kron_solve(M, D[i]), 1e-10, 1e-12));
@@ -177,7 +177,7 @@ TEST(KroneckerCurvature, EkfacSolveIsTheEigenbasisScaling) {
   const auto eig_G = torch::diagonal(U_G.t().mm(G).mm(U_G));
   ASSERT_TRUE(torch::allclose(U_A.mm(torch::diag(eig_A)).mm(U_A.t()), A, 1e-10, 1e-12));
   ASSERT_TRUE(torch::allclose(U_G.mm(torch::diag(eig_G)).mm(U_G.t()), G, 1e-10, 1e-12));
-  auto moment = torch::zeros({3, 4}, kDouble);
+  auto moment = torch::zeros({3, 4}, kFloat64Options);
   for (int64_t s = 0; s < 5; ++s) {
     const auto per_sample = torch::outer(rows.output_grads[s], rows.inputs[s]);
     moment += U_G.t().mm(per_sample).mm(U_A).square() / 5.0;
@@ -186,7 +186,7 @@ TEST(KroneckerCurvature, EkfacSolveIsTheEigenbasisScaling) {
   ASSERT_TRUE(torch::allclose(curvature.scaling(), S, 1e-10, 1e-12));
   const auto U = torch::kron(U_G, U_A);
   const auto M = U.mm(torch::diag((S + 0.01).flatten())).mm(U.t());
-  const auto D = torch::randn({3, 4}, kDouble);
+  const auto D = torch::randn({3, 4}, kFloat64Options);
   EXPECT_TRUE(torch::allclose(curvature.solve(D), kron_solve(M, D), 1e-10, 1e-12));
 }
 
@@ -198,8 +198,8 @@ TEST(KroneckerCurvature, SampleFormMatchesPerSampleGradients) {
     KroneckerCurvature curvature(3, 4, options);
     curvature.observe(random_rows(6, 2, 3, 4), torch::Tensor());
     curvature.observe(random_rows(6, 2, 3, 4), torch::Tensor());
-    const auto x = torch::randn({5, 4}, kDouble);
-    const auto u = torch::randn({5, 3}, kDouble), v = torch::randn({5, 3}, kDouble);
+    const auto x = torch::randn({5, 4}, kFloat64Options);
+    const auto u = torch::randn({5, 3}, kFloat64Options), v = torch::randn({5, 3}, kFloat64Options);
     const auto form = curvature.sample_form(x, u, v);
     ASSERT_EQ(form.sizes(), torch::IntArrayRef({5}));
     for (int64_t s = 0; s < 5; ++s) {
@@ -246,19 +246,20 @@ TEST(KroneckerCurvature, StatisticsIntervalSkipsRows) {
   EXPECT_THROW(curvature.observe(LayerRows{}, torch::Tensor()), std::logic_error);
 }
 
-struct Problem {
+struct KroneckerProblem {
   std::shared_ptr<control::Network> net;
   torch::Tensor x, y;
   control::CrossEntropyLoss loss;
 };
 
-Problem make_problem(const std::string& spec, std::vector<int64_t> input, uint64_t seed) {
+KroneckerProblem make_kronecker_problem(const std::string& spec, std::vector<int64_t> input,
+                                        uint64_t seed) {
   torch::manual_seed(seed);
-  Problem p;
+  KroneckerProblem p;
   p.net = control::build_network(spec, input);
   p.net->to(torch::kFloat64);
   input.insert(input.begin(), 8);
-  p.x = torch::randn(input, kDouble);
+  p.x = torch::randn(input, kFloat64Options);
   p.y = torch::randint(3, {8}, torch::kLong);
   return p;
 }
@@ -267,8 +268,8 @@ Problem make_problem(const std::string& spec, std::vector<int64_t> input, uint64
 // M⁻¹ as the inverse of the explicit damped Kronecker product, refreshed on steps 1 and 3.
 TEST(KroneckerMethod, KfacMatchesHandWrittenLoop) {
   const double lr = 0.2, momentum = 0.5, decay = 0.9, lambda = 0.01, weight_decay = 0.01;
-  auto ours = make_problem("mlp:5-7-6-3:tanh", {5}, 12);
-  auto ref = make_problem("mlp:5-7-6-3:tanh", {5}, 12);
+  auto ours = make_kronecker_problem("mlp:5-7-6-3:tanh", {5}, 12);
+  auto ref = make_kronecker_problem("mlp:5-7-6-3:tanh", {5}, 12);
   ours.net->set_running_cost({weight_decay, 0});
   auto method = make_method(
       "kfac:lr=0.2,momentum=0.5,decay=0.9,damping=0.01,refresh_every=2,stats_every=1,kl_clip=0",
@@ -286,7 +287,8 @@ TEST(KroneckerMethod, KfacMatchesHandWrittenLoop) {
     torch::Tensor h = ref.x;
     for (size_t t = 0; t < net.size(); ++t) {
       const bool is_dense = net.stage(t).kind() == control::StageKind::kDense;
-      if (is_dense) inputs.push_back(torch::cat({h, torch::ones({8, 1}, kDouble)}, 1).detach());
+      if (is_dense)
+        inputs.push_back(torch::cat({h, torch::ones({8, 1}, kFloat64Options)}, 1).detach());
       h = net.stage(t).forward(h);
       if (is_dense) {
         h.retain_grad();
@@ -333,8 +335,8 @@ std::string serialise(const std::function<void(torch::serialize::OutputArchive&)
 TEST(KroneckerMethod, SaveLoadResumesExactly) {
   for (const std::string spec :
        {"kfac:momentum=0.9,refresh_every=2", "ekfac:momentum=0.9,refresh_every=2,stats_every=2"}) {
-    auto a = make_problem("cnn:conv2x3-maxpool2-flatten-3", {1, 6, 6}, 13);
-    auto b = make_problem("cnn:conv2x3-maxpool2-flatten-3", {1, 6, 6}, 13);
+    auto a = make_kronecker_problem("cnn:conv2x3-maxpool2-flatten-3", {1, 6, 6}, 13);
+    auto b = make_kronecker_problem("cnn:conv2x3-maxpool2-flatten-3", {1, 6, 6}, 13);
     auto ma = make_method(spec, *a.net);
     auto mb = make_method(spec, *b.net);
     for (int i = 0; i < 3; ++i) ma->step(*a.net, a.loss, a.x, a.y);
@@ -361,7 +363,7 @@ TEST(KroneckerMethod, SaveLoadResumesExactly) {
 TEST(KroneckerMethod, ConvNetLearnsAFixedBatch) {
   for (const std::string spec :
        {"kfac:lr=0.02,refresh_every=1,stats_every=1", "ekfac:lr=0.02,stats_every=1"}) {
-    auto p = make_problem("cnn:conv3x3-maxpool2-conv3x3s2-flatten-3:relu", {1, 8, 8}, 14);
+    auto p = make_kronecker_problem("cnn:conv3x3-maxpool2-conv3x3s2-flatten-3:relu", {1, 8, 8}, 14);
     auto method = make_method(spec, *p.net);
     const double first = method->step(*p.net, p.loss, p.x, p.y).loss;
     double last = first;
@@ -371,8 +373,8 @@ TEST(KroneckerMethod, ConvNetLearnsAFixedBatch) {
 }
 
 TEST(KroneckerMethod, KlClippingScalesTheStep) {
-  auto a = make_problem("mlp:5-7-3:tanh", {5}, 15);
-  auto b = make_problem("mlp:5-7-3:tanh", {5}, 15);
+  auto a = make_kronecker_problem("mlp:5-7-3:tanh", {5}, 15);
+  auto b = make_kronecker_problem("mlp:5-7-3:tanh", {5}, 15);
   const auto before = a.net->controls()[0].clone();
   auto plain = make_method("ekfac:lr=0.5,kl_clip=0", *a.net);
   auto clipped = make_method("ekfac:lr=0.5,kl_clip=1e-6", *b.net);
@@ -386,7 +388,7 @@ TEST(KroneckerMethod, KlClippingScalesTheStep) {
 
 TEST(KroneckerMethod, UnsupportedStageIsNamed) {
   auto message = [](const std::string& model, const std::string& method) {
-    auto p = make_problem(model, {4}, 1);
+    auto p = make_kronecker_problem(model, {4}, 1);
     try {
       make_method(method, *p.net);
     } catch (const UsageError& e) {

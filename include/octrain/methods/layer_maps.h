@@ -17,7 +17,6 @@ namespace octrain::methods {
 
 // The stage's layer (UsageError otherwise).
 control::LinearLayer& require_linear_layer(control::Stage& stage);
-
 // How the stage's output y responds to its layer's output h at x:
 //   δy = (skip ? δx : 0) + slope ⊙ δh
 // (dense/conv2d: y = h; residual y = x + δ·σ(h): skip, slope δ·σ'(h), h recomputed from x).

@@ -1,6 +1,7 @@
 #pragma once
 
 #include <cstdint>
+#include <limits>
 #include <map>
 #include <string>
 #include <variant>
@@ -14,6 +15,9 @@ using OptionValue = std::variant<double, int64_t, bool, std::string>;
 
 class OptionSchema {
  public:
+  // The upper bound of a real option that has none.
+  static constexpr double kUnbounded = std::numeric_limits<double>::infinity();
+
   explicit OptionSchema(std::string owner) : owner_(std::move(owner)) {}
 
   // A real number in [min, max]; `open_min` excludes min itself (e.g. learning rate > 0).
