@@ -65,15 +65,25 @@ double DenseAugmentedHamiltonian::evaluate(const std::vector<double>& theta,
   if (gradient) gradient->assign(theta.size(), 0.0);
   double* dW = gradient ? gradient->data() : nullptr;
   double* db = gradient && has_bias_ ? gradient->data() + m * n : nullptr;
-  std::vector<double> d1(m), d2(m), g(m), e_x(m), e_p(n), grad_z(m);
+  // Every loop below runs along contiguous memory with independent accumulators, so it
+  // vectorises; each sum still adds its terms in the order of the plain formula (over k for
+  // W x and W e_p, over j for Wᵀ g), so the results are bit for bit those of dot products.
+  std::vector<double> W_t(size_t(n * m));  // Wᵀ, row-major [n × m]
+  for (int64_t j = 0; j < m; ++j)
+    for (int64_t k = 0; k < n; ++k) W_t[k * m + j] = W[j * n + k];
+  std::vector<double> z(m), d1(m), d2(m), g(m), e_x(m), grad_x(n), e_p(n), w_e(m), grad_z(m);
   double hamiltonian = 0.0, state = 0.0, costate = 0.0;
   for (int64_t i = 0; i < samples_; ++i) {
     const double* xi = &x_[i * n];
     const double* pi_next = &p_next_[i * m];
+    for (int64_t j = 0; j < m; ++j) z[j] = b ? b[j] : 0.0;
+    for (int64_t k = 0; k < n; ++k) {
+      const double* column = &W_t[k * m];
+      const double x_k = xi[k];
+      for (int64_t j = 0; j < m; ++j) z[j] += column[j] * x_k;
+    }
     for (int64_t j = 0; j < m; ++j) {
-      double z = b ? b[j] : 0.0;
-      for (int64_t k = 0; k < n; ++k) z += W[j * n + k] * xi[k];
-      const auto a = activation_derivatives(activation_, z);
+      const auto a = activation_derivatives(activation_, z[j]);
       // skip_ implies m == n; without it x_i has n ≠ m entries, so never read xi[j] (0 × a NaN
       // past the end is NaN).
       const double f = (skip_ ? xi[j] : 0.0) + delta_ * a.value;
@@ -84,21 +94,30 @@ double DenseAugmentedHamiltonian::evaluate(const std::vector<double>& theta,
       d2[j] = a.second;
       g[j] = a.first * pi_next[j];
     }
+    for (int64_t k = 0; k < n; ++k) grad_x[k] = skip_ ? pi_next[k] : 0.0;
+    for (int64_t j = 0; j < m; ++j) {
+      const double* row = &W[j * n];
+      const double g_j = g[j];
+      for (int64_t k = 0; k < n; ++k) grad_x[k] += delta_ * row[k] * g_j;
+    }
     for (int64_t k = 0; k < n; ++k) {
-      double grad_x = skip_ ? pi_next[k] : 0.0;
-      for (int64_t j = 0; j < m; ++j) grad_x += delta_ * W[j * n + k] * g[j];
-      e_p[k] = p_[i * n + k] - grad_x;
+      e_p[k] = p_[i * n + k] - grad_x[k];
       costate += e_p[k] * e_p[k];
     }
     if (!gradient) continue;
+    for (int64_t j = 0; j < m; ++j) w_e[j] = 0.0;
+    for (int64_t k = 0; k < n; ++k) {
+      const double* column = &W_t[k * m];
+      const double e_k = e_p[k];
+      for (int64_t j = 0; j < m; ++j) w_e[j] += column[j] * e_k;
+    }
     for (int64_t j = 0; j < m; ++j) {
-      double w_e = 0.0;
-      for (int64_t k = 0; k < n; ++k) w_e += W[j * n + k] * e_p[k];
-      grad_z[j] =
-          delta_ * d1[j] * (-pi_next[j] - rho_ * e_x[j]) - rho_ * delta_ * d2[j] * pi_next[j] * w_e;
+      grad_z[j] = delta_ * d1[j] * (-pi_next[j] - rho_ * e_x[j]) -
+                  rho_ * delta_ * d2[j] * pi_next[j] * w_e[j];
       if (db) db[j] += grad_z[j];
-      for (int64_t k = 0; k < n; ++k)
-        dW[j * n + k] += grad_z[j] * xi[k] - rho_ * delta_ * g[j] * e_p[k];
+      double* dW_row = &dW[j * n];
+      const double grad_z_j = grad_z[j], g_j = g[j];
+      for (int64_t k = 0; k < n; ++k) dW_row[k] += grad_z_j * xi[k] - rho_ * delta_ * g_j * e_p[k];
     }
   }
   double running_cost = 0.0;
