@@ -31,7 +31,7 @@ Derivatives activation_derivatives(control::Activation activation, double z) {
 
 std::unique_ptr<DenseAugmentedHamiltonian> DenseAugmentedHamiltonian::make(
     control::Stage& stage, const torch::Tensor& x, const torch::Tensor& x_next,
-    const torch::Tensor& p, const torch::Tensor& p_next, double rho) {
+    const torch::Tensor& p, const torch::Tensor& p_next, FeasibilityPenalty penalty) {
   std::unique_ptr<DenseAugmentedHamiltonian> out(new DenseAugmentedHamiltonian());
   // A real dense layer, alone or inside a residual stage y = x + δ·σ(W x + b).
   auto* layer = stage.linear_layer();
@@ -46,7 +46,8 @@ std::unique_ptr<DenseAugmentedHamiltonian> DenseAugmentedHamiltonian::make(
   out->in_ = weight.size(1);
   out->out_ = weight.size(0);
   out->has_bias_ = layer->layer_has_bias();
-  out->rho_ = rho;
+  out->rho_ = penalty.state;
+  out->rho_costate_ = penalty.costate;
   out->l2_ = stage.running_cost_weights().l2;
   out->l1_ = stage.running_cost_weights().l1;
   out->x_ = to_doubles(x);
@@ -73,6 +74,7 @@ double DenseAugmentedHamiltonian::evaluate(const std::vector<double>& theta,
     for (int64_t k = 0; k < n; ++k) W_t[k * m + j] = W[j * n + k];
   std::vector<double> z(m), d1(m), d2(m), g(m), e_x(m), grad_x(n), e_p(n), w_e(m), grad_z(m);
   double hamiltonian = 0.0, state = 0.0, costate = 0.0;
+  const double rho_p = rho_costate_;
   for (int64_t i = 0; i < samples_; ++i) {
     const double* xi = &x_[i * n];
     const double* pi_next = &p_next_[i * m];
@@ -105,6 +107,16 @@ double DenseAugmentedHamiltonian::evaluate(const std::vector<double>& theta,
       costate += e_p[k] * e_p[k];
     }
     if (!gradient) continue;
+    if (rho_p == 0.0) {  // no co-state term: its two products drop out of ∂F/∂θ
+      for (int64_t j = 0; j < m; ++j) {
+        grad_z[j] = delta_ * d1[j] * (-pi_next[j] - rho_ * e_x[j]);
+        if (db) db[j] += grad_z[j];
+        double* dW_row = &dW[j * n];
+        const double grad_z_j = grad_z[j];
+        for (int64_t k = 0; k < n; ++k) dW_row[k] += grad_z_j * xi[k];
+      }
+      continue;
+    }
     for (int64_t j = 0; j < m; ++j) w_e[j] = 0.0;
     for (int64_t k = 0; k < n; ++k) {
       const double* column = &W_t[k * m];
@@ -113,11 +125,11 @@ double DenseAugmentedHamiltonian::evaluate(const std::vector<double>& theta,
     }
     for (int64_t j = 0; j < m; ++j) {
       grad_z[j] = delta_ * d1[j] * (-pi_next[j] - rho_ * e_x[j]) -
-                  rho_ * delta_ * d2[j] * pi_next[j] * w_e[j];
+                  rho_p * delta_ * d2[j] * pi_next[j] * w_e[j];
       if (db) db[j] += grad_z[j];
       double* dW_row = &dW[j * n];
       const double grad_z_j = grad_z[j], g_j = g[j];
-      for (int64_t k = 0; k < n; ++k) dW_row[k] += grad_z_j * xi[k] - rho_ * delta_ * g_j * e_p[k];
+      for (int64_t k = 0; k < n; ++k) dW_row[k] += grad_z_j * xi[k] - rho_p * delta_ * g_j * e_p[k];
     }
   }
   double running_cost = 0.0;
@@ -126,7 +138,9 @@ double DenseAugmentedHamiltonian::evaluate(const std::vector<double>& theta,
     if (gradient) (*gradient)[i] += l2_ * theta[i] + l1_ * double((theta[i] > 0) - (theta[i] < 0));
   }
   if (residuals) *residuals = {state, costate};
-  return -hamiltonian + 0.5 * rho_ * (state + costate) + running_cost;
+  const double penalty =
+      rho_p == rho_ ? 0.5 * rho_ * (state + costate) : 0.5 * rho_ * state + 0.5 * rho_p * costate;
+  return -hamiltonian + penalty + running_cost;
 }
 
 }  // namespace octrain::methods

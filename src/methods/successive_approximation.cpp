@@ -72,11 +72,11 @@ struct StageSolution {
 };
 
 // Layer products of one evaluation of F_t with its gradient, in forwards of the stage's layer:
-// the closed form computes Wx, Wᵀg, W e_p and both terms of ∂F/∂W (5) whatever ρ; autograd the
-// forward and ∂/∂θ (2), and with ρ > 0 also the co-state VJP ∂H/∂x and, differentiating through
-// it, W e_p and its ∂/∂θ term (5). The residuals' final evaluation is a forward and a VJP (2).
-constexpr double kClosedFormProducts = 5, kPenalisedProducts = 5, kPlainProducts = 2,
-                 kResidualProducts = 2;
+// the closed form says its own (DenseAugmentedHamiltonian::products_per_evaluation); autograd
+// the forward and ∂/∂θ (2, with or without the state penalty), and with a co-state penalty
+// also the co-state VJP ∂H/∂x and, differentiating through it, W e_p and its ∂/∂θ term (5). The
+// residuals' final evaluation is a forward and a VJP (2).
+constexpr double kPenalisedProducts = 5, kPlainProducts = 2, kResidualProducts = 2;
 
 }  // namespace
 
@@ -85,7 +85,10 @@ OptionSchema SuccessiveApproximation::schema_for(const std::string& name) {
   if (name == "emsa") {
     schema.real("rho", 1.0, "feasibility penalty ρ (all stages)", 0, OptionSchema::kUnbounded)
         .text("rho_stages", "",
-              "per-stage ρ, one per trainable stage separated by '/' (overrides rho)");
+              "per-stage ρ, one per trainable stage separated by '/' (overrides rho)")
+        .flag("first_costate_penalty", true,
+              "penalise the co-state gap at the first trainable stage too (off: only its state "
+              "gap, as its input is data, δx = 0)");
   } else if (name != "msa") {
     throw std::logic_error("SuccessiveApproximation: no schema for " + name);
   }
@@ -123,6 +126,7 @@ SuccessiveApproximation::SuccessiveApproximation(const std::string& name, Option
                       "trainable stages",
                       name_, rho_.size(), trainable_.size()));
   }
+  first_costate_penalty_ = name_ != "emsa" || options_.flag("first_costate_penalty");
   const int64_t threads = options_.integer("threads");
   if (threads > 0) threads_ = int(threads);
 }
@@ -189,9 +193,10 @@ StepStats SuccessiveApproximation::step(control::Network& network,
         distributed ? trajectory.costates[t + 1] * shards.weight() : trajectory.costates[t + 1];
     const auto running_cost = stage.running_cost_weights();
     if (distributed) stage.set_running_cost({running_cost.l2 / world, running_cost.l1 / world});
-    const AugmentedHamiltonian objective(stage, x_t, x_next, p_t, p_next, rho_[k]);
+    const FeasibilityPenalty penalty{rho_[k], k == 0 && !first_costate_penalty_ ? 0.0 : rho_[k]};
+    const AugmentedHamiltonian objective(stage, x_t, x_next, p_t, p_next, penalty);
     const auto closed_form =
-        DenseAugmentedHamiltonian::make(stage, x_t, x_next, p_t, p_next, rho_[k]);
+        DenseAugmentedHamiltonian::make(stage, x_t, x_next, p_t, p_next, penalty);
     const auto reduce = [&](double value, std::vector<double>& gradient) {
       if (!distributed) return value;
       gradient.push_back(value);
@@ -211,9 +216,9 @@ StepStats SuccessiveApproximation::step(control::Network& network,
           return reduce(value, gradient);
         },
         theta, lbfgs);
-    const double per_evaluation = closed_form     ? kClosedFormProducts
-                                  : rho_[k] > 0.0 ? kPenalisedProducts
-                                                  : kPlainProducts;
+    const double per_evaluation = closed_form             ? closed_form->products_per_evaluation()
+                                  : penalty.costate > 0.0 ? kPenalisedProducts
+                                                          : kPlainProducts;
     solutions[k].flops =
         layer_product_flops(stage, x_t) *
         (per_evaluation * double(solutions[k].lbfgs.evaluations) + kResidualProducts);

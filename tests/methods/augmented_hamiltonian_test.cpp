@@ -81,19 +81,24 @@ TEST_P(AugmentedHamiltonianGradient, MatchesCentralFiniteDifferences) {
   const auto x_next = y + 0.1 * torch::randn_like(y);
   const auto p_next = torch::randn_like(y);
   const auto p = torch::randn_like(x);
-  const AugmentedHamiltonian objective(*stage, x, x_next, p, p_next, /*rho=*/0.7);
-  std::vector<torch::Tensor> gradients;
-  objective.evaluate(&gradients);
-  const auto controls = stage->controls();
-  ASSERT_EQ(gradients.size(), controls.size());
-  for (size_t i = 0; i < controls.size(); ++i) {
-    for (int trial = 0; trial < 3; ++trial) {
-      const auto direction = torch::randn_like(controls[i]);
-      const double numeric = testing::directional_derivative(
-          [&] { return objective.evaluate(nullptr); }, controls[i], direction);
-      const double analytic = (gradients[i] * direction).sum().item<double>();
-      EXPECT_NEAR(analytic, numeric, 1e-6 * std::max(1.0, std::abs(numeric)))
-          << "control " << i << ", direction " << trial;
+  // Both penalties, and the state penalty alone (a first stage without its co-state term).
+  for (const FeasibilityPenalty penalty :
+       {FeasibilityPenalty{0.7, 0.7}, FeasibilityPenalty{0.7, 0}}) {
+    SCOPED_TRACE("co-state penalty " + std::to_string(penalty.costate));
+    const AugmentedHamiltonian objective(*stage, x, x_next, p, p_next, penalty);
+    std::vector<torch::Tensor> gradients;
+    objective.evaluate(&gradients);
+    const auto controls = stage->controls();
+    ASSERT_EQ(gradients.size(), controls.size());
+    for (size_t i = 0; i < controls.size(); ++i) {
+      for (int trial = 0; trial < 3; ++trial) {
+        const auto direction = torch::randn_like(controls[i]);
+        const double numeric = testing::directional_derivative(
+            [&] { return objective.evaluate(nullptr); }, controls[i], direction);
+        const double analytic = (gradients[i] * direction).sum().item<double>();
+        EXPECT_NEAR(analytic, numeric, 1e-6 * std::max(1.0, std::abs(numeric)))
+            << "control " << i << ", direction " << trial;
+      }
     }
   }
 }
@@ -132,6 +137,13 @@ TEST(AugmentedHamiltonian, ValueAndResidualsFollowTheDefinition) {
   EXPECT_NEAR(value, expected, 1e-12);
   EXPECT_NEAR(residuals.state, state, 1e-12);
   EXPECT_NEAR(residuals.costate, costate, 1e-12);
+  // Without the co-state term (the first stage's option): the state penalty alone, and the
+  // residuals still both reported.
+  FeasibilityResiduals state_only_residuals;
+  EXPECT_NEAR(AugmentedHamiltonian(*stage, x, x_next, p, p_next, FeasibilityPenalty{rho, 0.0})
+                  .evaluate(nullptr, &state_only_residuals),
+              -(p_next * f).sum().item<double>() + l2 + 0.5 * rho * state, 1e-12);
+  EXPECT_NEAR(state_only_residuals.costate, costate, 1e-12);
   // ρ = 0: basic MSA's objective −Σ_s H_t + L_t.
   EXPECT_NEAR(AugmentedHamiltonian(*stage, x, x_next, p, p_next, 0.0).evaluate(nullptr),
               -(p_next * f).sum().item<double>() + l2, 1e-12);

@@ -20,7 +20,8 @@ std::vector<double> flat_controls(control::Stage& stage) {
   return out;
 }
 
-void expect_same_as_autograd(control::Stage& stage, int64_t in, int64_t out, double rho) {
+void expect_same_as_autograd(control::Stage& stage, int64_t in, int64_t out,
+                             FeasibilityPenalty rho) {
   stage.to(torch::kFloat64);
   const auto x = torch::randn({7, in}, torch::kFloat64);
   const auto x_next = torch::randn({7, out}, torch::kFloat64);
@@ -53,11 +54,14 @@ TEST(DenseAugmentedHamiltonian, ResidualDenseMatchesAutogradForEveryActivation) 
   using control::Activation;
   for (auto activation : {Activation::kTanh, Activation::kRelu, Activation::kSigmoid,
                           Activation::kSoftplus, Activation::kIdentity}) {
-    for (double rho : {0.0, 0.7}) {
+    // MSA (no penalty), E-MSA, and E-MSA's first stage without its co-state term.
+    for (const FeasibilityPenalty rho : {FeasibilityPenalty{0.0, 0.0}, FeasibilityPenalty{0.7, 0.7},
+                                         FeasibilityPenalty{0.7, 0.0}}) {
       torch::manual_seed(11);
       control::ResidualStage stage(std::make_shared<control::DenseStage>(4, 4), activation, 0.3);
       stage.set_running_cost({0.02, 0.01});
-      SCOPED_TRACE(control::to_string(activation) + ", rho " + std::to_string(rho));
+      SCOPED_TRACE(control::to_string(activation) + ", rho " + std::to_string(rho.state) + "/" +
+                   std::to_string(rho.costate));
       expect_same_as_autograd(stage, 4, 4, rho);
     }
   }
@@ -69,7 +73,7 @@ TEST(DenseAugmentedHamiltonian, DenseMatchesAutogradWithAndWithoutBias) {
     control::DenseStage stage(5, 3, bias);
     stage.set_running_cost({0.05, 0.0});
     SCOPED_TRACE(bias ? "bias" : "no bias");
-    expect_same_as_autograd(stage, 5, 3, 1.3);
+    expect_same_as_autograd(stage, 5, 3, {1.3, 1.3});
   }
 }
 

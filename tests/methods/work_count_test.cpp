@@ -63,7 +63,9 @@ TEST(WorkCount, KfacAddsStatisticsInversesAndSolves) {
 TEST(WorkCount, SuccessiveApproximationCountsEveryEvaluation) {
   // One L-BFGS iteration without line search: 2 evaluations per stage, then the residuals'
   // evaluation. mlp:70-60-2: stage 0 has 4200 > 4096 weights (autograd), stage 1 the closed form
-  // (5 products per evaluation whatever ρ); autograd takes 5 with ρ > 0 (E-MSA), 2 without (MSA).
+  // (5 products per evaluation with a co-state penalty, 3 without); autograd takes 5 with a
+  // co-state penalty (E-MSA), 2 without (MSA, or E-MSA's first stage with
+  // first_costate_penalty=false).
   const std::string options = ":iterations=1,line_search=none";
   const double f0 = dense(70, 60), f1 = dense(60, 2);
   const double sweep = 3 * (f0 + f1);  // with the input co-state
@@ -72,7 +74,11 @@ TEST(WorkCount, SuccessiveApproximationCountsEveryEvaluation) {
   EXPECT_DOUBLE_EQ(emsa.flops, sweep + (5 * 2 + 2) * f0 + (5 * 2 + 2) * f1);
   const auto msa = one_step("mlp:70-60-2:tanh", 70, "msa" + options);
   ASSERT_EQ(msa.stats.extras.at("lbfgs_evaluations"), 4);
-  EXPECT_DOUBLE_EQ(msa.flops, sweep + (2 * 2 + 2) * f0 + (5 * 2 + 2) * f1);
+  EXPECT_DOUBLE_EQ(msa.flops, sweep + (2 * 2 + 2) * f0 + (3 * 2 + 2) * f1);
+  const auto first_free =
+      one_step("mlp:70-60-2:tanh", 70, "emsa" + options + ",first_costate_penalty=false");
+  ASSERT_EQ(first_free.stats.extras.at("lbfgs_evaluations"), 4);
+  EXPECT_DOUBLE_EQ(first_free.flops, sweep + (2 * 2 + 2) * f0 + (5 * 2 + 2) * f1);
 }
 
 TEST(WorkCount, DdpnoptWithoutFeedbackIsRolloutAndGradients) {

@@ -30,8 +30,9 @@ class SuccessiveApproximation : public Method {
 
  private:
   std::string name_;
-  std::vector<size_t> trainable_;  // indices of the stages that are solved
-  std::vector<double> rho_;        // penalty ρ per trainable stage (0 for basic MSA)
+  std::vector<size_t> trainable_;      // indices of the stages that are solved
+  std::vector<double> rho_;            // penalty ρ per trainable stage (0 for basic MSA)
+  bool first_costate_penalty_ = true;  // ρ on the first trainable stage's co-state gap too
   double step_scale_ = 1.0;
   int threads_ = 1;
 };
