@@ -59,6 +59,25 @@ std::unique_ptr<StageCurvature> make_curvature(Ddpnopt::Curvature kind, const Op
   throw std::logic_error("ddpnopt: unknown curvature");
 }
 
+// Restores a stage's buffers (batch norm's running statistics) when it goes out of scope: the
+// rollout has updated them once for this step, and the value pass's VJPs and the feedback pass's
+// forward must not update them again.
+class KeepBuffers {
+ public:
+  explicit KeepBuffers(control::Stage& stage) : stage_(stage) {
+    for (const auto& b : stage.buffers()) saved_.push_back(b.clone());
+  }
+  ~KeepBuffers() {
+    torch::NoGradGuard no_grad;
+    const auto live = stage_.buffers();
+    for (size_t i = 0; i < live.size(); ++i) live[i].copy_(saved_[i]);
+  }
+
+ private:
+  control::Stage& stage_;
+  std::vector<torch::Tensor> saved_;
+};
+
 }  // namespace
 
 struct Ddpnopt::TrainableStage {
@@ -71,6 +90,9 @@ struct Ddpnopt::TrainableStage {
   torch::Tensor feedback_scale;  // per sample, with feedback_cap (else undefined)
   torch::Tensor state_factor;    // q_x = g_xᵀz_h, factored (else undefined)
   torch::Tensor mean_gradient, mean_direction, running_gradient;  // Q̄_u, M⁻¹Q̄_u, ℓ_u
+  // A trainable stage without a linear layer (batch norm): its controls take the base
+  // optimiser's open-loop step and the value passes through its state VJP.
+  bool open_loop = false;
 };
 
 OptionSchema Ddpnopt::schema_for(const std::string& name) {
@@ -223,13 +245,26 @@ Ddpnopt::Ddpnopt(const std::string& name, OptionValues options, control::Network
                          "use value_hessian=factored");
       continue;
     }
-    if (!has_layer_curvature(stage))
-      throw UsageError(where + fmt::format(" is not supported; {} handles real dense and conv2d "
-                                           "stages and residual stages around them, with "
-                                           "activation, pooling, flatten and channel-mean stages "
-                                           "between them (batch norm has no value recursion "
-                                           "here: its statistics couple the samples)",
-                                           name));
+    if (!has_layer_curvature(stage)) {
+      // Batch norm: no layer, and its statistics couple the samples, so no per-sample feedback
+      // policy; its controls take the open-loop step of an element-wise curvature.
+      const bool elementwise = curvature_ == Curvature::kIdentity ||
+                               curvature_ == Curvature::kDiag || curvature_ == Curvature::kAdam;
+      if (stage.control_set() != control::ControlSet::kReal || ddp || !elementwise ||
+          value_hessian_ == ValueHessian::kFull)
+        throw UsageError(where + fmt::format(" is not supported; {} handles real dense and conv2d "
+                                             "stages and residual stages around them, with "
+                                             "activation, pooling, flatten and channel-mean "
+                                             "stages between them, and batch norm (open loop) "
+                                             "with curvature=identity|diag|adam and "
+                                             "value_hessian=factored",
+                                             name));
+      stages_[t] = std::make_unique<TrainableStage>();
+      stages_[t]->curvature = make_curvature(curvature_, o, stage);
+      stages_[t]->open_loop = true;
+      seen_trainable = true;
+      continue;
+    }
     const bool plain_dense = stage.linear_layer()->is_matrix() && !stage.layer_form().skip;
     if ((value_hessian_ == ValueHessian::kFull || value_hessian_ == ValueHessian::kAugmented) &&
         !plain_dense)
@@ -327,6 +362,11 @@ void Ddpnopt::backward_pass(control::Network& network, const control::Trajectory
       value = stage_free_value(stage, x_t, states[t + 1], value, second_order_);
       continue;
     }
+    if (trainable->open_loop) {
+      value = open_loop_value(stage, *trainable, x_t, states[t + 1], value, batch, clipping);
+      if (t == first) break;
+      continue;
+    }
     const auto running = stage.running_cost_gradients();
     trainable->running_gradient =
         running.empty() ? torch::Tensor() : to_layer_matrix(stage, running);
@@ -369,6 +409,27 @@ void Ddpnopt::backward_pass(control::Network& network, const control::Trajectory
     stats.extras["radicand_clamps"] = this->batch().sum(double(clamps));
 }
 
+ValueModel Ddpnopt::open_loop_value(control::Stage& stage, TrainableStage& trainable,
+                                    const torch::Tensor& x, const torch::Tensor& y,
+                                    const ValueModel& next, double batch, KlClip& clipping) {
+  KeepBuffers keep(stage);
+  // Q̄_u = (1/B) Σ_s (∂f/∂θ)ᵀ V_x,s (+ ℓ_u) through the stage's own VJP: batch norm's couples
+  // the samples through its statistics, as its gradient does.
+  const auto vjp = stage.vjp(x, y, next.gradient, /*need_costate=*/false, nullptr);
+  auto mean_gradient = to_layer_matrix(stage, vjp.control_grads).div_(batch);
+  this->batch().mean(mean_gradient);
+  const auto running = stage.running_cost_gradients();
+  if (!running.empty()) mean_gradient += to_layer_matrix(stage, running);
+  count_flops(2 * layer_product_flops(stage, x));
+  trainable.mean_gradient = mean_gradient;
+  LayerRows rows;
+  rows.shard = &this->batch();
+  trainable.curvature->observe(rows, mean_gradient);
+  trainable.mean_direction = trainable.curvature->solve(mean_gradient);
+  clipping.add(trainable.mean_direction, mean_gradient);
+  return stage_free_value(stage, x, y, next, second_order_);
+}
+
 void Ddpnopt::feedback_pass(control::Network& network, const control::Trajectory& trajectory,
                             double clip, StepStats& stats) {
   // Each stage's update sees the new states x̂_t of the stages updated before it.
@@ -381,7 +442,7 @@ void Ddpnopt::feedback_pass(control::Network& network, const control::Trajectory
     auto& stage = network.stage(t);
     if (auto* trainable = stages_[t].get()) {
       torch::Tensor feedback;
-      if (feedback_ && t != first) {
+      if (feedback_ && t != first && !trainable->open_loop) {
         feedback = feedback_gradient(stage, states[t], trainable->output_value, x_hat - states[t],
                                      second_order_, trainable->feedback_scale,
                                      trainable->state_factor, trainable->coupling)
@@ -398,6 +459,7 @@ void Ddpnopt::feedback_pass(control::Network& network, const control::Trajectory
     }
     if (feedback_ && t < last) {
       count_flops(layer_product_flops(stage, x_hat));
+      KeepBuffers keep(stage);
       x_hat = stage.forward(x_hat);
     }
   }

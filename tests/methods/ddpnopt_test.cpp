@@ -77,6 +77,47 @@ TEST(Ddpnopt, WithoutFeedbackDiagonalCurvatureIsRmsprop) {
                             "rmsprop:lr=0.01");
 }
 
+TEST(Ddpnopt, WithoutFeedbackOnABatchNormNetIsItsBaseOptimiser) {
+  // Batch-norm stages take the open-loop step of the base optimiser; the dense layers around
+  // them keep their value recursion, which passes through batch norm's state VJP.
+  const char* bn_mlp = "mlp:5-7-6-3:tanh:bn=true";
+  expect_same_steps_as_base(bn_mlp, "ddpnopt:curvature=adam,feedback=false,lr=0.01",
+                            "adam:lr=0.01");
+  expect_same_steps_as_base(bn_mlp, "ddpnopt:curvature=diag,feedback=false,lr=0.01",
+                            "rmsprop:lr=0.01");
+  expect_same_steps_as_base(bn_mlp, "ddpnopt:curvature=identity,feedback=false,lr=0.1",
+                            "sgd:lr=0.1");
+}
+
+TEST(Ddpnopt, FeedbackOnABatchNormNetMovesTheRunningStatisticsOnce) {
+  // The feedback pass's forward through batch norm must not update its running statistics a
+  // second time: after a step they are those of one training-mode forward of the batch.
+  const char* bn_mlp = "mlp:5-7-6-3:tanh:bn=true";
+  auto a = make_ddp_problem(bn_mlp, {5}, 3, 4), b = make_ddp_problem(bn_mlp, {5}, 3, 4);
+  control::CrossEntropyLoss loss;
+  auto method = make_method("ddpnopt:curvature=adam,lr=0.01", *a.net);
+  const auto stats = method->step(*a.net, loss, a.x, a.y);
+  EXPECT_GT(stats.extras.at("feedback_norm"), 0.0);
+  {
+    torch::NoGradGuard no_grad;
+    b.net->rollout(b.x, /*record_graphs=*/false);
+  }
+  const auto buffers_a = a.net->buffers(), buffers_b = b.net->buffers();
+  ASSERT_EQ(buffers_a.size(), buffers_b.size());
+  ASSERT_FALSE(buffers_a.empty());
+  for (size_t i = 0; i < buffers_a.size(); ++i)
+    EXPECT_TRUE(torch::equal(buffers_a[i], buffers_b[i])) << "buffer " << i;
+}
+
+TEST(Ddpnopt, BatchNormNeedsAnElementwiseCurvatureAndAFactoredValue) {
+  const char* bn_mlp = "mlp:5-7-6-3:tanh:bn=true";
+  auto p = make_ddp_problem(bn_mlp, {5}, 3, 1);
+  EXPECT_THROW(make_method("ddpnopt:curvature=kfac", *p.net), UsageError);
+  EXPECT_THROW(make_method("ddpnopt:curvature=adam,value_hessian=full", *p.net), UsageError);
+  EXPECT_THROW(make_method("ddp", *p.net), UsageError);
+  EXPECT_NO_THROW(make_method("ddpnopt:curvature=adam", *p.net));
+}
+
 TEST(Ddpnopt, WithoutFeedbackAdamCurvatureIsAdam) {
   expect_same_steps_as_base(kMlp, "ddpnopt:curvature=adam,feedback=false,lr=0.01,beta2=0.99",
                             "adam:lr=0.01,beta2=0.99");
@@ -382,12 +423,12 @@ TEST(Ddpnopt, StateSavesAndLoadsExactly) {
 
 TEST(Ddpnopt, RefusesWhatItCannotHandle) {
   // Residual stages pass (tests/methods/stage_blocks_test.cpp), not with full value Hessians;
-  // batch norm is refused.
+  // batch norm only with an element-wise curvature (BatchNormNeedsAnElementwiseCurvature…).
   auto res = control::build_network("resmlp:3-4x2-2", {3});
   EXPECT_NO_THROW(make_method("ddpnopt", *res));
   EXPECT_THROW(make_method("ddpnopt:value_hessian=full", *res), UsageError);
   auto bn = control::build_network("mlp:3-4-2:relu:bn=true", {3});
-  EXPECT_THROW(make_method("ddpnopt", *bn), UsageError);
+  EXPECT_THROW(make_method("ddpnopt:curvature=kfac", *bn), UsageError);
   auto cnn = control::build_network(kCnn, {1, 6, 6});
   EXPECT_THROW(make_method("ddpnopt:value_hessian=full", *cnn), UsageError);
   EXPECT_NO_THROW(make_method("ddpnopt", *cnn));

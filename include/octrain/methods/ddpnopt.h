@@ -61,6 +61,11 @@ class Ddpnopt : public Method {
   // pass.
   void backward_pass(control::Network& network, const control::Trajectory& trajectory,
                      ValueModel terminal, KlClip& clipping, StepStats& stats);
+  // A batch-norm stage in the backward pass: its Q̄_u and M⁻¹Q̄_u (into `clipping`), and V at its
+  // input through its state VJP.
+  ValueModel open_loop_value(control::Stage& stage, TrainableStage& trainable,
+                             const torch::Tensor& x, const torch::Tensor& y, const ValueModel& next,
+                             double batch, KlClip& clipping);
   // The second forward pass: each trainable stage's update with its feedback Q_ux δx from the
   // states the already-updated stages produce.
   void feedback_pass(control::Network& network, const control::Trajectory& trajectory, double clip,
