@@ -64,7 +64,12 @@ int64_t parse_decay_every(const std::string& text) {
 
 DiscreteMsa::DiscreteMsa(OptionValues options, control::Network& network)
     : Method(std::move(options)),
-      alpha_(as_alpha(options_.real("alpha"), options_.flag("alpha_float32"))),
+      rho_binary_(options_.real("rho_binary")),
+      rho_ternary_(options_.real("rho_ternary")),
+      lambda_(options_.real("lambda")),
+      decay_(options_.real("decay")),
+      alpha_float32_(options_.flag("alpha_float32")),
+      alpha_(as_alpha(options_.real("alpha"), alpha_float32_)),
       decay_every_(parse_decay_every(options_.text("decay_every"))) {
   const auto stages = stages_by_control_set(network);
   real_stages_ = stages.real;
@@ -103,9 +108,8 @@ StepStats DiscreteMsa::step(control::Network& network, const control::TerminalLo
     if (!cost_gradients.empty()) M.add_(cost_gradients.front());
     d.E.lerp_(M, 1.0 - alpha_);  // E ← αE + (1−α)M
     const double stage_flips =
-        double(d.ternary ? ternary_msa_update_(theta, d.E, options_.real("rho_ternary"),
-                                               options_.real("lambda"))
-                         : binary_msa_update_(theta, d.E, options_.real("rho_binary")));
+        double(d.ternary ? ternary_msa_update_(theta, d.E, rho_ternary_, lambda_)
+                         : binary_msa_update_(theta, d.E, rho_binary_));
     stats.extras[stage_key(d.t, "flips")] = stage_flips;
     flips += stage_flips;
   }
@@ -113,13 +117,12 @@ StepStats DiscreteMsa::step(control::Network& network, const control::TerminalLo
   stats.extras["alpha"] = alpha_;  // the rate this step used
   ++steps_;
   if (decay_every_ > 0 && steps_ % decay_every_ == 0)
-    alpha_ = decayed_alpha(alpha_, options_.real("decay"), options_.flag("alpha_float32"));
+    alpha_ = decayed_alpha(alpha_, decay_, alpha_float32_);
   return stats;
 }
 
 void DiscreteMsa::end_epoch(int64_t) {
-  if (decay_every_ == 0)
-    alpha_ = decayed_alpha(alpha_, options_.real("decay"), options_.flag("alpha_float32"));
+  if (decay_every_ == 0) alpha_ = decayed_alpha(alpha_, decay_, alpha_float32_);
 }
 
 std::map<std::string, double> DiscreteMsa::epoch_extras() const {

@@ -53,7 +53,11 @@ KroneckerOptions KroneckerMethod::curvature_options(const OptionValues& options,
 
 KroneckerMethod::KroneckerMethod(const std::string& name, OptionValues options,
                                  control::Network& network)
-    : Method(std::move(options)), name_(name) {
+    : Method(std::move(options)),
+      name_(name),
+      lr_(options_.real("lr")),
+      momentum_(options_.real("momentum")),
+      kl_clip_(options_.real("kl_clip")) {
   const auto curvature = curvature_options(options_, name == "ekfac");
   for (size_t t = 0; t < network.size(); ++t) {
     auto& stage = network.stage(t);
@@ -80,9 +84,9 @@ StepStats KroneckerMethod::step(control::Network& network, const control::Termin
   torch::NoGradGuard no_grad;
   // p_{t+1} = −∂J/∂x_{t+1} of the batch-mean J, so the per-sample ∂φ_s/∂h is −B·p_{t+1}.
   const double batch = static_cast<double>(trajectory.batch_size());
-  const double lr = options_.real("lr") * lr_scale_;
-  const double momentum = options_.real("momentum");
-  KlClip clipping(options_.real("kl_clip"));  // Σ_t ⟨M_t⁻¹∇_t, ∇_t⟩ on the device, read once
+  const double lr = lr_ * lr_scale_;
+  const double momentum = momentum_;
+  KlClip clipping(kl_clip_);  // Σ_t ⟨M_t⁻¹∇_t, ∇_t⟩ on the device, read once
   std::vector<torch::Tensor> directions;
   int64_t refreshes = 0;
   for (auto& layer : layers_) {

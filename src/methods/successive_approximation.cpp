@@ -127,6 +127,12 @@ SuccessiveApproximation::SuccessiveApproximation(const std::string& name, Option
                       name_, rho_.size(), trainable_.size()));
   }
   first_costate_penalty_ = name_ != "emsa" || options_.flag("first_costate_penalty");
+  lbfgs_.max_iterations = options_.integer("iterations");
+  lbfgs_.history = options_.integer("history");
+  lbfgs_.line_search = options_.text("line_search") == "armijo";
+  lbfgs_.gradient_tolerance = options_.real("gradient_tolerance");
+  lbfgs_.value_tolerance = options_.real("value_tolerance");
+  perturbation_ = options_.real("perturbation");
   const int64_t threads = options_.integer("threads");
   if (threads > 0) threads_ = int(threads);
 }
@@ -148,15 +154,8 @@ StepStats SuccessiveApproximation::step(control::Network& network,
     stats.extras["hamiltonian"] = hamiltonian;
   }
 
-  LbfgsOptions lbfgs;
-  lbfgs.max_iterations = options_.integer("iterations");
-  lbfgs.history = options_.integer("history");
-  lbfgs.line_search = options_.text("line_search") == "armijo";
-  lbfgs.gradient_tolerance = options_.real("gradient_tolerance");
-  lbfgs.value_tolerance = options_.real("value_tolerance");
-
   // Warm starts are drawn here, in stage order, so results do not depend on the thread count.
-  const double epsilon = options_.real("perturbation");
+  const double epsilon = perturbation_;
   std::vector<std::vector<double>> starts(trainable_.size());
   for (size_t k = 0; k < trainable_.size(); ++k) {
     auto controls = network.stage(trainable_[k]).controls();
@@ -215,7 +214,7 @@ StepStats SuccessiveApproximation::step(control::Network& network,
           gradient = flatten(gradients);
           return reduce(value, gradient);
         },
-        theta, lbfgs);
+        theta, lbfgs_);
     const double per_evaluation = closed_form             ? closed_form->products_per_evaluation()
                                   : penalty.costate > 0.0 ? kPenalisedProducts
                                                           : kPlainProducts;

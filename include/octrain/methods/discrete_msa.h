@@ -37,6 +37,9 @@ class DiscreteMsa : public Method {
   std::vector<DiscreteStage> discrete_;
   std::vector<size_t> real_stages_;
   std::unique_ptr<torch::optim::Optimizer> real_optimizer_;  // Adam on −H for real stages
+  // The rules' constants, from the options once.
+  double rho_binary_, rho_ternary_, lambda_, decay_;
+  bool alpha_float32_;
   double alpha_;
   int64_t decay_every_;  // steps between decays of (1 − α); 0: after each epoch
   int64_t steps_ = 0;    // steps taken, for the step schedule (state, like α)

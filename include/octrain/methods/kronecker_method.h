@@ -44,6 +44,7 @@ class KroneckerMethod : public Method {
   };
   std::string name_;
   std::vector<Layer> layers_;
+  double lr_ = 0.0, momentum_ = 0.0, kl_clip_ = 0.0;  // from the options, once
   double lr_scale_ = 1.0;
 };
 

@@ -2,6 +2,7 @@
 
 #include <vector>
 
+#include "octrain/methods/lbfgs.h"
 #include "octrain/methods/method.h"
 
 namespace octrain::methods {
@@ -33,6 +34,8 @@ class SuccessiveApproximation : public Method {
   std::vector<size_t> trainable_;      // indices of the stages that are solved
   std::vector<double> rho_;            // penalty ρ per trainable stage (0 for basic MSA)
   bool first_costate_penalty_ = true;  // ρ on the first trainable stage's co-state gap too
+  LbfgsOptions lbfgs_;                 // from the options, once
+  double perturbation_ = 0.0;          // ε of the warm start θ + ε·U(−1, 1)
   double step_scale_ = 1.0;
   int threads_ = 1;
 };
